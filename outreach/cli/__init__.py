@@ -1,0 +1,102 @@
+"""The `outreach` command line: a thin layer that parses, calls the core, prints, maps errors.
+
+Each noun has its own module (contacts, templates, campaign, replies); this one holds the root
+group, the shared context and the error-to-exit-code mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from sqlite_utils import Database
+
+from ..config import Settings, load_settings
+from ..db import open_db
+from ..errors import OutreachError
+
+
+@dataclass
+class App:
+    """What every command needs: settings resolved once, the db opened on first use."""
+
+    flags: dict[str, Any]
+    env_file: str | None
+    _settings: Settings | None = field(default=None, repr=False)
+    _db: Database | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.flags, env_file=self.env_file)
+        return self._settings
+
+    def settings_with(self, **flags: Any) -> Settings:
+        """Settings with extra command-level flags layered on top (flags beat everything)."""
+        return load_settings({**self.flags, **{k: v for k, v in flags.items() if v is not None}}, env_file=self.env_file)
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_db(self.settings.db_path)
+        return self._db
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def print_json(data: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+class OutreachGroup(click.Group):
+    """Turns core errors into one `Error: ...` line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutreachError as error:
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="outreach")
+@click.option("--db", "db", type=click.Path(dir_okay=False), help="SQLite database (env OUTREACH_DB, default ./outreach.db).")
+@click.option("--templates-dir", type=click.Path(file_okay=False), help="Template folder (env OUTREACH_TEMPLATES_DIR, default ./templates).")
+@click.option("--env-file", default=".env", show_default=True, help="Settings file read after the environment.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file: str) -> None:
+    """Personal outreach email from your own mailbox: contacts, templates, campaigns, replies.
+
+    \b
+    Start with:
+      outreach contacts import contacts/physicians.csv --tag physicians
+      outreach templates preview observership-request --contact jane.okafor@mercy.example.org
+      outreach campaign create spring --template observership-request --tag physicians
+      outreach campaign send spring            # a dry run: writes .eml files, sends nothing
+    """
+    ctx.obj = App(flags={"db": db, "templates_dir": templates_dir}, env_file=env_file)
+
+
+def _register_commands() -> None:
+    from . import campaign, contacts, replies, templates
+
+    for module in (contacts, templates, campaign, replies):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    cli(prog_name="outreach")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

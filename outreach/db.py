@@ -1,0 +1,63 @@
+"""Open the database: WAL, foreign keys on, pending migrations applied. The only way in."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .errors import OutreachError
+from .migrations import migrations
+
+
+def open_db(path: str | Path) -> Database:
+    """Whoever opens the database migrates it, so every command sees the current schema."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise OutreachError(f"{path}: folder {path.parent} does not exist; create it or pass another --db")
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+def utc_now(now: datetime | None = None) -> str:
+    """ISO-8601 UTC timestamp with seconds precision (sorts correctly as text)."""
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def parse_utc(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def record_event(
+    db: Database,
+    kind: str,
+    *,
+    contact_id: int | None = None,
+    campaign_id: int | None = None,
+    message_id: int | None = None,
+    at: str | None = None,
+    **detail: Any,
+) -> None:
+    """Append to the audit log; call inside the same transaction as the change it records."""
+    db.table("events").insert(
+        {
+            "at": at or utc_now(),
+            "kind": kind,
+            "contact_id": contact_id,
+            "campaign_id": campaign_id,
+            "message_id": message_id,
+            "detail": json.dumps(detail, default=str),
+        }
+    )

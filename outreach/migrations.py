@@ -1,0 +1,205 @@
+"""The schema, as numbered migrations. Never edit a released migration: add a new one.
+
+The whole product's tables exist from m001 so that later features add to them rather than rework
+them. All timestamps are ISO-8601 UTC text (see `db.utc_now`).
+
+States
+- contacts.status: active | away | bounced | opted_out (may we write to them?)
+- contacts.stage:  new | contacted | replied (where are they in the outreach?)
+- messages.state:  queued -> sending -> sent | failed | deferred | uncertain;
+                   sent -> bounced; drafted (follow-up waiting for review); cancelled
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("outreach")
+
+
+@migrations()
+def m001_create_schema(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,          -- normalised: trimmed, domain lower-cased
+            title TEXT,                          -- Dr., Prof.
+            first_name TEXT,
+            middle_name TEXT,
+            last_name TEXT,
+            suffix TEXT,                         -- MD, PhD, FACP
+            specialty TEXT,
+            hospital TEXT,                       -- hospital / institution / organisation
+            city TEXT,
+            state TEXT,                          -- two-letter US code when recognised
+            medical_school TEXT,
+            graduation_year INTEGER,
+            npi TEXT,
+            notes TEXT,
+            custom TEXT NOT NULL DEFAULT '{}',   -- JSON object of unknown CSV columns
+            is_role_address INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active',
+            stage TEXT NOT NULL DEFAULT 'new',
+            away_until TEXT,
+            replied_at TEXT,
+            referred_by INTEGER REFERENCES contacts(id),
+            source TEXT,                         -- file it was first imported from
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE tags (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE
+        );
+
+        CREATE TABLE contact_tags (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+            PRIMARY KEY (contact_id, tag_id)
+        );
+
+        CREATE TABLE suppressions (
+            id INTEGER PRIMARY KEY,
+            value TEXT NOT NULL UNIQUE,          -- a normalised address or a bare domain
+            kind TEXT NOT NULL,                  -- address | domain
+            reason TEXT,
+            source TEXT NOT NULL DEFAULT 'manual',  -- manual | import | bounce | unsubscribe
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            inserted INTEGER, updated INTEGER, unchanged INTEGER, skipped INTEGER,
+            errors TEXT                           -- JSON list of {line, reason}
+        );
+
+        CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            template TEXT NOT NULL,
+            selection TEXT NOT NULL DEFAULT '{}',  -- JSON {"tags": [...], "where": {...}}
+            status TEXT NOT NULL DEFAULT 'draft',  -- draft | active | paused | done
+            status_reason TEXT,
+            account TEXT,                          -- sending address
+            timezone TEXT,
+            send_window TEXT,
+            options TEXT NOT NULL DEFAULT '{}',    -- JSON: gap, caps chosen for this campaign
+            created_at TEXT NOT NULL,
+            started_at TEXT,                       -- selection frozen at this time
+            finished_at TEXT
+        );
+
+        CREATE TABLE campaign_steps (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,                 -- 0 first email, 1.. follow-ups
+            template TEXT NOT NULL,
+            delay_days INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (campaign_id, step)
+        );
+
+        CREATE TABLE campaign_contacts (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id),
+            included INTEGER NOT NULL DEFAULT 1,
+            skip_reason TEXT,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, contact_id)
+        );
+
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'campaign',   -- campaign | followup | test
+            campaign_id INTEGER REFERENCES campaigns(id),
+            contact_id INTEGER REFERENCES contacts(id),
+            step INTEGER NOT NULL DEFAULT 0,
+            template TEXT,
+            account TEXT,                            -- sending address (for per-account caps)
+            from_address TEXT,
+            to_address TEXT NOT NULL,
+            to_domain TEXT,
+            subject TEXT,
+            message_id TEXT NOT NULL UNIQUE,         -- RFC 5322 Message-ID, with <>
+            in_reply_to TEXT,
+            "references" TEXT,
+            state TEXT NOT NULL DEFAULT 'queued',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            attachments TEXT NOT NULL DEFAULT '[]',  -- JSON [{name, size, sha256}]
+            smtp_code INTEGER,
+            smtp_response TEXT,
+            error TEXT,
+            eml_path TEXT,
+            sent_copy_saved INTEGER NOT NULL DEFAULT 0,
+            queued_at TEXT NOT NULL,
+            sending_at TEXT,
+            sent_at TEXT,
+            failed_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX messages_one_per_step
+            ON messages(campaign_id, contact_id, step) WHERE kind != 'test';
+        CREATE INDEX messages_state ON messages(state, next_attempt_at);
+        CREATE INDEX messages_sent_at ON messages(account, sent_at);
+
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER REFERENCES messages(id),   -- what it answers, if matched
+            contact_id INTEGER REFERENCES contacts(id),
+            campaign_id INTEGER REFERENCES campaigns(id),
+            account TEXT,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            rfc_message_id TEXT,                 -- the reply's own Message-ID
+            from_address TEXT,
+            subject TEXT,
+            received_at TEXT,
+            kind TEXT NOT NULL,                  -- human_reply | auto_reply | bounce | unsubscribe | other
+            bounce_type TEXT,
+            bounced_addresses TEXT NOT NULL DEFAULT '[]',
+            return_date TEXT,
+            body_text TEXT,                      -- the reply's own text, quotes/signature stripped
+            snippet TEXT,
+            seconds_to_reply INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX replies_by_rfc_id ON replies(rfc_message_id) WHERE rfc_message_id IS NOT NULL;
+        CREATE INDEX replies_contact ON replies(contact_id);
+
+        CREATE TABLE mailbox_state (
+            account TEXT NOT NULL,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL DEFAULT 0,
+            polled_at TEXT,
+            PRIMARY KEY (account, folder)
+        );
+
+        CREATE TABLE suggested_contacts (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            name TEXT,
+            referred_by INTEGER REFERENCES contacts(id),
+            reply_id INTEGER REFERENCES replies(id),
+            status TEXT NOT NULL DEFAULT 'suggested',  -- suggested | added | dismissed
+            created_at TEXT NOT NULL,
+            UNIQUE (email, referred_by)
+        );
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,                  -- imported, queued, sent, failed, replied, bounced, ...
+            contact_id INTEGER REFERENCES contacts(id),
+            campaign_id INTEGER REFERENCES campaigns(id),
+            message_id INTEGER REFERENCES messages(id),
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_contact ON events(contact_id, at);
+        """
+    )
