@@ -84,9 +84,9 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 
 def _register_commands() -> None:
-    from . import campaign, contacts, replies, templates
+    from . import campaign, classify, contacts, replies, templates
 
-    for module in (contacts, templates, campaign, replies):
+    for module in (contacts, templates, campaign, replies, classify):
         for command in module.COMMANDS:
             cli.add_command(command)
 

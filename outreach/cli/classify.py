@@ -1,0 +1,7 @@
+"""`outreach classify ...` (being built)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
