@@ -1,0 +1,207 @@
+"""The IMAP side: a logged-in connection under the shared TLS rules, special folders found by
+SPECIAL-USE, and the small jobs other stages need (a copy in Sent, a draft for review).
+
+Every library error becomes a MailServerError naming host:port and what to try next; the
+password never appears in a message or a log line.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from .config import Settings
+from .errors import ConfigError, MailServerError
+from .tls import require_safe_login, ssl_context
+
+SENT = b"\\Sent"
+DRAFTS = b"\\Drafts"
+JUNK = b"\\Junk"
+CONNECT_TIMEOUT = 20.0
+READ_TIMEOUT = 120.0
+
+T = TypeVar("T")
+
+
+def connect_imap(settings: Settings, *, timeout: SocketTimeout | None = None) -> IMAPClient:
+    """A logged-in IMAPClient (use it as a context manager: `with connect_imap(s) as client:`).
+
+    security tls -> implicit TLS; starttls -> plain then STARTTLS before the password; none ->
+    plain text, refused off loopback unless OUTREACH_ALLOW_PLAINTEXT_LOGIN=yes.
+    """
+    server = settings.imap
+    require_safe_login(server, settings, what="IMAP")
+    if not server.username or not server.password:
+        raise ConfigError(
+            "IMAP username or password missing: set OUTREACH_IMAP_USERNAME (or OUTREACH_FROM) "
+            "and OUTREACH_IMAP_PASSWORD in the environment or .env"
+        )
+    timeout = timeout or SocketTimeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+    host, port = server.host, server.port
+    context = ssl_context(settings) if server.security in ("tls", "starttls") else None
+    client: IMAPClient | None = None
+    try:
+        client = IMAPClient(host, port, ssl=server.security == "tls", ssl_context=context, timeout=timeout)
+        if server.security == "starttls":
+            client.starttls(context)
+        client.login(server.username, server.password)
+        return client
+    except BaseException as error:
+        if client is not None:
+            _shutdown_quietly(client)
+        if isinstance(error, Exception):
+            raise imap_error(error, settings, doing="connecting") from None
+        raise
+
+
+def imap_error(error: Exception, settings: Settings, *, doing: str) -> MailServerError:
+    """Turn a socket/TLS/IMAP failure into a message that says what to do next."""
+    host, port = settings.imap.host, settings.imap.port
+    if isinstance(error, MailServerError):
+        return error
+    if isinstance(error, LoginError):
+        hint = (
+            f"IMAP login refused for {settings.imap.username}: check OUTREACH_IMAP_USERNAME and "
+            "OUTREACH_IMAP_PASSWORD (Gmail, Outlook, Yahoo and iCloud need an app password)"
+        )
+    elif isinstance(error, ssl.SSLCertVerificationError):
+        hint = (
+            f"the server's TLS certificate was not trusted ({error.verify_message}); for a "
+            "self-signed server set OUTREACH_CA_FILE to its CA certificate"
+        )
+    elif isinstance(error, ssl.SSLError):
+        hint = (
+            f"TLS failed while {doing} ({error.reason or error}); check OUTREACH_IMAP_SECURITY "
+            "(tls for port 993, starttls for port 143) and OUTREACH_IMAP_PORT"
+        )
+    elif isinstance(error, ConnectionRefusedError):
+        hint = "connection refused: check OUTREACH_IMAP_HOST and OUTREACH_IMAP_PORT, and that the server is running"
+    elif isinstance(error, (socket.timeout, TimeoutError)):
+        hint = f"timed out while {doing}: the server is slow or unreachable; try again, or check the host and port"
+    elif isinstance(error, socket.gaierror):
+        hint = f"cannot resolve host {host!r}: check OUTREACH_IMAP_HOST"
+    elif isinstance(error, IMAPClientAbortError):
+        hint = f"the connection dropped while {doing}; run the command again (progress so far is kept)"
+    elif isinstance(error, IMAPClientError):
+        text = str(error)
+        if "STARTTLS" in text.upper() and "capab" in text.lower():
+            hint = "the server does not offer STARTTLS; use OUTREACH_IMAP_SECURITY=tls (port 993)"
+        else:
+            hint = f"the server refused a command while {doing}: {text}"
+    elif isinstance(error, OSError):
+        hint = f"network error while {doing}: {error.strerror or error}; check the host, port and your connection"
+    else:
+        hint = f"unexpected error while {doing}: {error}"
+    return MailServerError(hint, host=host, port=port)
+
+
+def _shutdown_quietly(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except Exception:
+        pass
+
+
+@contextmanager
+def imap_session(settings: Settings, client: IMAPClient | None = None, *, doing: str) -> Iterator[IMAPClient]:
+    """Use `client` if given (left open), else a fresh connection logged out at the end."""
+    if client is not None:
+        try:
+            yield client
+        except MailServerError:
+            raise
+        except (IMAPClientError, OSError) as error:
+            raise imap_error(error, settings, doing=doing) from None
+        return
+    own = connect_imap(settings)
+    try:
+        yield own
+    except MailServerError:
+        raise
+    except (IMAPClientError, OSError) as error:
+        raise imap_error(error, settings, doing=doing) from None
+    finally:
+        try:
+            own.logout()
+        except Exception:
+            _shutdown_quietly(own)
+
+
+def find_special_folder(client: IMAPClient, flag: bytes) -> str | None:
+    """The folder carrying a SPECIAL-USE flag (b"\\Sent", b"\\Drafts", b"\\Junk"), else a folder
+    with the usual name for it (Sent Items, Spam, ...), else None."""
+    return client.find_special_folder(flag)
+
+
+def resolve_folder(client: IMAPClient, name: str) -> str | None:
+    """A configured folder name: `\\Junk` means the special-use folder; other names must exist."""
+    if name.startswith("\\"):
+        return find_special_folder(client, name.encode())
+    return name if name.upper() == "INBOX" or client.folder_exists(name) else None
+
+
+def _require_folder(client: IMAPClient, flag: bytes, settings: Settings) -> str:
+    folder = find_special_folder(client, flag)
+    if folder is None:
+        name = flag.decode().lstrip("\\")
+        raise MailServerError(
+            f"no {name} folder found (no folder flagged {flag.decode()} and none named {name}); "
+            f"create a {name} folder in your mail program",
+            host=settings.imap.host,
+            port=settings.imap.port,
+        )
+    return folder
+
+
+def append_to_sent(
+    settings: Settings, raw: bytes, *, when: datetime | None = None, client: IMAPClient | None = None
+) -> str:
+    """Put a copy of a sent message in the Sent folder (marked read), as mail programs do.
+
+    Returns the folder name. Pass `client` to reuse one connection for many messages.
+    """
+    with imap_session(settings, client, doing="saving a copy in Sent") as imap:
+        folder = _require_folder(imap, SENT, settings)
+        imap.append(folder, raw, flags=(b"\\Seen",), msg_time=when)
+        return folder
+
+
+def find_in_sent(
+    settings: Settings, message_ids: Iterable[str], *, client: IMAPClient | None = None
+) -> set[str]:
+    """Which of these Message-IDs already have a copy in Sent (so a resend does not duplicate it)."""
+    wanted = [mid.strip() for mid in message_ids if mid and mid.strip()]
+    if not wanted:
+        return set()
+    with imap_session(settings, client, doing="searching the Sent folder") as imap:
+        folder = find_special_folder(imap, SENT)
+        if folder is None:
+            return set()
+        imap.select_folder(folder, readonly=True)
+        found = set()
+        for message_id in wanted:
+            if imap.search(["HEADER", "Message-ID", message_id]):
+                found.add(message_id)
+        return found
+
+
+def save_draft(settings: Settings, raw: bytes, *, client: IMAPClient | None = None) -> str:
+    """Put a message in Drafts for the user to review and send themselves. Returns the folder."""
+    with imap_session(settings, client, doing="saving a draft") as imap:
+        folder = _require_folder(imap, DRAFTS, settings)
+        imap.append(folder, raw, flags=(b"\\Draft", b"\\Seen"))
+        return folder
+
+
+def with_imap(settings: Settings, job: Callable[[IMAPClient], T], *, doing: str) -> T:
+    """Run `job` on a fresh connection, wrapping errors; for callers outside this module."""
+    with imap_session(settings, doing=doing) as client:
+        return job(client)
