@@ -1,0 +1,420 @@
+"""Pure pacing logic: when may the next message go without putting the account at risk?
+
+Nothing here sends, sleeps or reads the database. The campaign code builds a `Pacer` from the
+account's recent sends, asks `earliest_send_time` for each message, sleeps on an injected `Clock`
+until then, and calls `record_sent`. Tests drive the same code with a `FakeClock` and exact times.
+
+All limits hold together:
+- a random gap between consecutive sends (drawn once per message);
+- rolling caps: per 24 hours and per hour for the whole account, per 24 hours per recipient
+  domain. Rolling, not calendar: a send 23 h 59 min ago still counts, one 24 h 1 min ago doesn't;
+- an optional send window (days and hours) in the recipient's local time.
+A cap or gap of 0 means "no limit" (for local testing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from bisect import bisect_right, insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from .errors import ConfigError
+from .timezones import recipient_timezone, zone
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+DAY = timedelta(hours=24)
+HOUR = timedelta(hours=1)
+
+
+# --- clocks -----------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...  # aware, UTC
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """Time that moves only when told to: `sleep` returns at once, having advanced `now`."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = _utc(start)
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=max(0.0, seconds))
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)  # still let other tasks run, as a real sleep would
+
+
+async def sleep_until(clock: Clock, when: datetime, *, step: float = 60.0) -> None:
+    """Sleep until `when` in slices of at most `step` seconds, re-reading the wall clock each time,
+    so a laptop that was suspended mid-wait doesn't oversleep (asyncio's clock stops in suspend)."""
+    while (remaining := (when - clock.now()).total_seconds()) > 0:
+        await clock.sleep(min(remaining, step))
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: pass an aware (UTC) time")
+    return moment.astimezone(timezone.utc)
+
+
+# --- send window ------------------------------------------------------------------------------
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_WORDS = {
+    "weekdays": range(0, 5),
+    "weekday": range(0, 5),
+    "weekends": range(5, 7),
+    "weekend": range(5, 7),
+    "daily": range(0, 7),
+    "everyday": range(0, 7),
+    "all": range(0, 7),
+}
+_WINDOW_HELP = 'use DAYS HH:MM-HH:MM, e.g. "Mon-Fri 08:00-17:00", "Mon,Wed,Fri 9-12" or "weekdays 9:00-17:30"'
+
+
+def _parse_day(word: str, text: str) -> int:
+    key = word.strip().lower()[:3]
+    if len(word.strip()) < 3 or key not in DAY_NAMES:
+        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a day name; {_WINDOW_HELP}")
+    return DAY_NAMES.index(key)
+
+
+def _parse_days(spec: str, text: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if part.lower() in _DAY_WORDS:
+            days.update(_DAY_WORDS[part.lower()])
+        elif "-" in part:
+            first, last = (_parse_day(p, text) for p in part.split("-", 1))
+            days.update((first + i) % 7 for i in range((last - first) % 7 + 1))  # Fri-Mon wraps
+        else:
+            days.add(_parse_day(part, text))
+    return frozenset(days)
+
+
+def _parse_clock(word: str, text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?", word.strip())
+    if not match:
+        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day; {_WINDOW_HELP}")
+    hour, minute = int(match[1]), int(match[2] or 0)
+    if hour == 24 and minute == 0:
+        return time(0)  # "17:00-24:00": the window ends at midnight
+    if hour > 23 or minute > 59:
+        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day (00:00-24:00)")
+    return time(hour, minute)
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """Days (0=Monday) and hours in which a send may *start*, in the recipient's local time.
+    `end` of 00:00 means midnight at the end of the day."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> SendWindow:
+        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 9-12', 'weekdays 9:00-17:30', or just '9-17' (every day)."""
+        parts = (text or "").split()
+        if not parts or len(parts) > 2:
+            raise ConfigError(f"send window {text!r}: {_WINDOW_HELP}")
+        days = _parse_days(parts[0], text) if len(parts) == 2 else frozenset(range(7))
+        hours = parts[-1]
+        if not re.search(r"\d", hours):
+            raise ConfigError(f"send window {text!r}: no hours given; {_WINDOW_HELP}")
+        if hours.count("-") != 1:
+            raise ConfigError(f"send window {text!r}: hours {hours!r} need a start and an end; {_WINDOW_HELP}")
+        start, end = (_parse_clock(p, text) for p in hours.split("-"))
+        if end != time(0) and end <= start:
+            raise ConfigError(
+                f"send window {text!r}: the end ({end:%H:%M}) must be after the start ({start:%H:%M}); "
+                "use 24-hour times (9-17, not 9-5); windows across midnight are not supported"
+            )
+        return cls(days=days, start=start, end=end)
+
+    def __str__(self) -> str:
+        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 09:00-12:00': the form `parse` reads back."""
+        runs: list[list[int]] = []  # consecutive days: [[0, 1, 2, 3, 4]] -> "Mon-Fri"
+        for day in sorted(self.days):
+            if runs and runs[-1][-1] == day - 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        names = [[DAY_NAMES[d].title() for d in run] for run in runs]
+        days = ",".join(f"{n[0]}-{n[-1]}" if len(n) > 2 else ",".join(n) for n in names)
+        return f"{days} {self.start:%H:%M}-{'24:00' if self.end == time(0) else format(self.end, '%H:%M')}"
+
+    def _bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """The UTC instants at which this window opens and closes on local `day`.
+        A local time skipped by a spring-forward jump moves on by the jump (02:30 -> 03:30)."""
+        opens = datetime.combine(day, self.start, tzinfo=tz)
+        closes_day = day + timedelta(days=1) if self.end == time(0) else day
+        closes = datetime.combine(closes_day, self.end, tzinfo=tz)
+        return opens.astimezone(timezone.utc), closes.astimezone(timezone.utc)
+
+    def next_open(self, moment: datetime, tz: ZoneInfo) -> datetime:
+        """`moment` if it lies inside the window in zone `tz`, else the window's next opening."""
+        moment = _utc(moment)
+        today = moment.astimezone(tz).date()
+        for offset in range(-1, 9):  # -1: a window ending at midnight may still be open from yesterday
+            day = today + timedelta(days=offset)
+            if day.weekday() not in self.days:
+                continue
+            opens, closes = self._bounds(day, tz)
+            if moment < closes:
+                return max(moment, opens)
+        raise AssertionError("a window with at least one day opens within a week")  # pragma: no cover
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    gap: tuple[float, float]
+    daily_cap: int
+    hourly_cap: int
+    domain_cap: int  # 0 = no limit, for every cap
+    window: SendWindow | None = None
+    default_timezone: str = "America/New_York"
+
+    def __post_init__(self) -> None:
+        low, high = self.gap
+        if low < 0 or high < low:
+            raise ConfigError(f"gap {low:g}-{high:g}: need 0 <= MIN <= MAX seconds")
+        for name in ("daily_cap", "hourly_cap", "domain_cap"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', ' ')} {getattr(self, name)} must be 0 or more (0 means no limit)")
+        zone(self.default_timezone)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Limits:
+        """Limits from the settings (whose caps default to the provider preset), with `overrides`
+        (e.g. a campaign's options or command-line flags) on top. None overrides are ignored, so
+        unset flags can be passed straight through. Keys: gap ("45-120", 30 or (45, 120)),
+        daily_cap, hourly_cap, domain_cap, window / send_window ("Mon-Fri 9-17" or a SendWindow),
+        default_timezone / timezone."""
+        from .config import parse_gap
+
+        given = {_OVERRIDE_NAMES.get(k, k): v for k, v in overrides.items() if v is not None}
+        unknown = set(given) - set(_OVERRIDE_NAMES.values())
+        if unknown:
+            raise TypeError(f"unknown Limits override(s): {', '.join(sorted(unknown))}")
+        gap = given.get("gap", settings.gap)
+        if isinstance(gap, str):
+            gap = parse_gap(gap)
+        elif isinstance(gap, (int, float)):
+            gap = (float(gap), float(gap))
+        window = given.get("window", settings.send_window)
+        if isinstance(window, str):
+            window = SendWindow.parse(window) if window.strip() else None
+        return cls(
+            gap=(float(gap[0]), float(gap[1])),
+            daily_cap=int(given.get("daily_cap", settings.daily_cap)),
+            hourly_cap=int(given.get("hourly_cap", settings.hourly_cap)),
+            domain_cap=int(given.get("domain_cap", settings.domain_cap)),
+            window=window,
+            default_timezone=given.get("default_timezone", settings.timezone) or "America/New_York",
+        )
+
+
+_OVERRIDE_NAMES = {
+    "gap": "gap",
+    "daily_cap": "daily_cap",
+    "hourly_cap": "hourly_cap",
+    "domain_cap": "domain_cap",
+    "window": "window",
+    "send_window": "window",
+    "default_timezone": "default_timezone",
+    "timezone": "default_timezone",
+}
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    at: datetime
+    domain: str
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Why a message can't go now: the binding constraint and when it lifts."""
+
+    reason: str
+    until: datetime
+
+
+# --- pacer ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Sends:
+    """Send times, oldest first; only the last 24 hours are ever needed."""
+
+    times: list[datetime] = field(default_factory=list)
+
+    def add(self, at: datetime) -> None:
+        if self.times and at < self.times[-1]:
+            insort(self.times, at)
+        else:
+            self.times.append(at)
+        # forget what can no longer count; trim in batches so this stays O(1) amortised
+        cut = bisect_right(self.times, self.times[-1] - DAY)
+        if cut > 64 or cut > len(self.times) // 2:
+            del self.times[:cut]
+
+    def count_since(self, start: datetime) -> int:
+        """Sends after `start` (later ones included: a send recorded 'in the future' still counts)."""
+        return len(self.times) - bisect_right(self.times, start)
+
+    def free_at(self, cap: int, span: timedelta) -> datetime | None:
+        """When fewer than `cap` sends lie in the rolling `span` again: once the cap-th newest send
+        has aged out. None when `cap` is 0 (no limit) or not yet reached."""
+        if cap <= 0 or len(self.times) < cap:
+            return None
+        return self.times[-cap] + span
+
+
+class Pacer:
+    """Decides when each message may go, from the account's recent sends and the limits."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        history: Iterable[SentRecord] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.limits = limits
+        self.rng = rng or random.Random()
+        self._all = _Sends()
+        self._by_domain: dict[str, _Sends] = {}
+        self._gap: float | None = None  # drawn for the next message, kept until it is sent
+        for record in sorted(history, key=lambda r: _utc(r.at)):
+            self.record_sent(at=record.at, domain=record.domain)
+
+    def record_sent(self, *, at: datetime, domain: str) -> None:
+        at = _utc(at)
+        self._all.add(at)
+        self._by_domain.setdefault(_domain_key(domain), _Sends()).add(at)
+        self._gap = None
+
+    def next_gap(self) -> float:
+        """The gap (seconds) before the next message: random in [min, max], fixed until it is sent."""
+        if self._gap is None:
+            low, high = self.limits.gap
+            self._gap = self.rng.uniform(low, high) if high > 0 else 0.0
+        return self._gap
+
+    def _waits(self, now: datetime, domain: str) -> list[tuple[datetime, str]]:
+        """Every lower bound on the send time, with the reason behind it."""
+        limits = self.limits
+        waits: list[tuple[datetime, str]] = []
+        if self._all.times and limits.gap[1] > 0:
+            gap = self.next_gap()
+            waits.append((self._all.times[-1] + timedelta(seconds=gap), f"waiting {_duration(gap)} between messages"))
+        caps = (
+            (self._all, limits.daily_cap, DAY, f"daily cap {limits.daily_cap} reached (rolling 24 h)"),
+            (self._all, limits.hourly_cap, HOUR, f"hourly cap {limits.hourly_cap} reached"),
+            (
+                self._by_domain.get(_domain_key(domain), _Sends()),
+                limits.domain_cap,
+                DAY,
+                f"domain cap {limits.domain_cap} reached for {_domain_key(domain)} (rolling 24 h)",
+            ),
+        )
+        for sends, cap, span, reason in caps:
+            free = sends.free_at(cap, span)
+            if free is not None:
+                waits.append((free, reason))
+        return [(at, reason) for at, reason in waits if at > now]
+
+    def explain(self, *, now: datetime, domain: str, state: str | None) -> tuple[datetime, Delay | None]:
+        """The earliest send time and, when it is later than `now`, the constraint that sets it.
+
+        Gap and caps only ever give lower bounds that don't move as time passes (nothing is sent
+        meanwhile), and the window moves forward only, so the latest bound pushed through the
+        window is the fixed point: one pass is enough.
+        """
+        now = _utc(now)
+        waits = self._waits(now, domain)
+        when, reason = max(waits, default=(now, None), key=lambda w: w[0])
+        window = self.limits.window
+        if window is not None:
+            tz = recipient_timezone(state, self.limits.default_timezone)
+            opens = window.next_open(when, tz)
+            if opens > when:
+                when, reason = opens, f"outside the send window {window} (recipient's time, {tz.key})"
+        return when, (Delay(reason, when) if reason and when > now else None)
+
+    def earliest_send_time(self, *, now: datetime, domain: str, state: str | None) -> datetime:
+        """The earliest instant >= `now` at which a message to this recipient may go."""
+        return self.explain(now=now, domain=domain, state=state)[0]
+
+    def blocked_by(
+        self, now: datetime, domain: str, state: str | None, *, display_tz: ZoneInfo | None = None
+    ) -> str | None:
+        """'daily cap 100 reached (rolling 24 h); next slot 14:05', or None when it may go now.
+        The time is shown in `display_tz` (default: this computer's local time zone)."""
+        _when, delay = self.explain(now=now, domain=domain, state=state)
+        if delay is None:
+            return None
+        return f"{delay.reason}; next slot {format_slot(delay.until, now=now, tz=display_tz)}"
+
+    def usage(self, now: datetime) -> dict[str, int]:
+        """For the progress display: sends in the rolling day and hour against their caps."""
+        now = _utc(now)
+        return {
+            "last_24h": self._all.count_since(now - DAY),
+            "daily_cap": self.limits.daily_cap,
+            "last_hour": self._all.count_since(now - HOUR),
+            "hourly_cap": self.limits.hourly_cap,
+        }
+
+
+def _domain_key(domain: str) -> str:
+    return (domain or "").strip().lower().rstrip(".")
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def format_slot(when: datetime, *, now: datetime, tz: ZoneInfo | None = None) -> str:
+    """'14:05:30' within the hour, '14:05' later today, else 'Tue 26 Nov 08:00' (local time, for people)."""
+    local, local_now = (when.astimezone(tz), now.astimezone(tz)) if tz else (when.astimezone(), now.astimezone())
+    if local.date() != local_now.date():
+        return f"{local:%a %d %b %H:%M}"
+    return f"{local:%H:%M:%S}" if when - now < HOUR else f"{local:%H:%M}"
