@@ -1,7 +1,61 @@
-"""`outreach classify ...` (being built)."""
+"""`outreach classify FILE...`: classify saved messages (.eml) without touching the database."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..classify import classify_message
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@click.command("classify")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
+def classify_command(files: tuple[str, ...], as_json: bool) -> None:
+    """Classify saved messages as human_reply, auto_reply, bounce, unsubscribe or other.
+
+    FILE is a raw RFC 5322 message (.eml); `-` reads one from stdin. A file that cannot be read
+    is reported on stderr and skipped; the exit code is then 1.
+
+    \b
+    Example:
+      outreach classify inbox/*.eml --json
+      {"file": "inbox/1.eml", "kind": "bounce", "bounce_type": "hard",
+       "bounced_addresses": ["jane@example.org"], "return_date": null}
+    """
+    failed = False
+    rows = []
+    for path in files:
+        try:
+            raw = _read(path)
+        except OSError as error:
+            click.echo(f"Error: {path}: {error.strerror or error}", err=True)
+            failed = True
+            continue
+        result = classify_message(raw).to_json(path)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            rows.append(result)
+    if not as_json and rows:
+        width = max(len(r["file"]) for r in rows)
+        click.echo(f"{'FILE':<{width}}  {'KIND':<11}  {'BOUNCE':<6}  {'RETURN':<10}  ADDRESSES")
+        for r in rows:
+            click.echo(
+                f"{r['file']:<{width}}  {r['kind']:<11}  {r['bounce_type'] or '-':<6}  "
+                f"{r['return_date'] or '-':<10}  {', '.join(r['bounced_addresses']) or '-'}"
+            )
+    if failed:
+        click.get_current_context().exit(1)
+
+
+COMMANDS: list[click.Command] = [classify_command]

@@ -1,0 +1,320 @@
+"""Delivery failures: RFC 3464 reports and the free-form bounces real mail servers send.
+
+`detect_bounce` answers three questions about a message: is it a delivery report at all, did
+delivery fail for good (hard), fail for now (soft) or merely get delayed, and which of our
+recipients it is about. RFC 3464 reports are parsed here; for the free-form kinds (Postfix, Exim,
+qmail, Exchange, Gmail, Yahoo, Lotus...) flufl.bounce's detectors find the addresses, with our own
+patterns as a fallback for formats it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesParser, Parser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from .replytext import body_text, decode_bytes, header, headers, part_text
+
+__all__ = ["BounceInfo", "detect_bounce", "bounce_type_from_text"]
+
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
+
+_DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon", "mail.delivery.system", "bounce", "bounces"}
+_DAEMON_NAMES = re.compile(r"mail delivery (?:system|subsystem|service)|mailer[- ]daemon|postmaster|microsoft outlook|mail administrator|internet mail delivery|e-?mail delivery", re.I)
+
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver(?:ed|able)|delivery status notification \((?:failure|failed)\)|delivery (?:has )?failed|delivery failure|"
+    r"failure notice|mail delivery failed|returned mail|returned to sender|could not be delivered|not be delivered|"
+    r"message not delivered|mail system error|non[- ]?delivery|delivery notification: delivery has failed|"
+    r"unzustellbar|nicht zustellbar|non remis|échec de (?:la )?remise|no se puede entregar|no entregado|"
+    r"não (?:foi possível )?entreg|mensagem não entregue|non recapitabile|impossibile recapitare|onbestelbaar|"
+    r"^delivery failure|address not found|rejected:|^fail(?:ed|ure):",
+    re.I,
+)
+_DELAY_SUBJECT = re.compile(
+    r"delivery status notification \(delay\)|delayed mail|delivery delayed|warning: could not send message|"
+    r"mail delivery (?:delayed|warning)|still being retried|message delayed|verzögert|retrasad|différé|retardad|delivery delay",
+    re.I,
+)
+_BODY_MARKERS = re.compile(
+    r"this is the mail system at host|i'm sorry to have to inform you that your message could not|"
+    r"could not be delivered to one or more recipients|this message was created automatically by mail delivery software|"
+    r"a message that you sent could not be delivered|----- transcript of session follows -----|"
+    r"the original message was received at|hi\. this is the qmail-send program|i'm afraid i wasn't able to deliver|"
+    r"sorry, we were unable to deliver your message|delivery has failed to these recipients|"
+    r"your message (?:wasn't|was not|couldn't be|could not be) delivered|address not found|"
+    r"delivery to the following recipients? (?:failed|has failed)|the following (?:message|addresses) had permanent fatal errors|"
+    r"your message did not reach some or all of the intended recipients|was not delivered to:|"
+    r"message could not be delivered|unable to deliver (?:your )?message|permanent error|permanent failure|"
+    r"delivery to the following recipient failed permanently|undeliverable message|"
+    r"the following recipient\(s\) cannot be reached|returned mail: |mail delivery failed|"
+    r"unrouteable address|user unknown|no such user|mailbox unavailable|recipient address rejected|"
+    r"smtp error from remote mail server|remote host said|host .{1,80} said:",
+    re.I,
+)
+_DELAY_BODY = re.compile(
+    r"delivery (?:to the following recipients? )?(?:has been|is) delayed|will (?:continue to )?(?:retry|try)|"
+    r"still trying|not yet been delivered|no action is required on your part|warning: message still undelivered|"
+    r"this is a warning message only|delivery attempts will continue|will be retried",
+    re.I,
+)
+_HARD = re.compile(
+    r"user unknown|unknown user|no such (?:user|mailbox|recipient|address|account)|unknown recipient|recipient unknown|"
+    r"(?:address|recipient|mailbox|account|user)(?: [\w@.<>-]+)? (?:does not exist|doesn't exist|not found|is disabled|is unavailable|has been disabled|is inactive|unknown)|"
+    r"invalid (?:recipient|mailbox|address)|mailbox (?:unavailable|not found|disabled)|address not found|"
+    r"account (?:has been )?(?:disabled|deleted|suspended|closed)|unrouteable address|host or domain name not found|"
+    r"domain (?:not found|does not exist)|no mx|name service error|recipient (?:address )?rejected|not a valid mailbox|"
+    r"not our customer|no mailbox here|relay(?:ing)? (?:access )?denied|access denied|blocked|spam|blacklist|"
+    r"email account that you tried to reach (?:does not exist|is disabled)|destinataire inconnu|unbekannt|"
+    r"usuario desconocido|no existe|não existe|inexistente|n'existe pas",
+    re.I,
+)
+_SOFT = re.compile(
+    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:storage|quota)|insufficient (?:system )?storage|"
+    r"storage allocation|mailbox size limit|out of storage|inbox is full|full mailbox|too many (?:messages|connections)|"
+    r"temporar(?:y|ily)|try (?:again )?later|greylist|rate limit|message expired|retry timeout exceeded|"
+    r"could not be delivered within|delivery time expired|postfach voll|boîte .{0,10} pleine|buzón lleno|caixa postal cheia",
+    re.I,
+)
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_BASIC = re.compile(r"(?<![\d.-])([45])([0-9])([0-9])(?:[ -]|$)", re.M)
+
+
+@dataclass
+class BounceInfo:
+    """What a delivery report says; `delayed` reports are not bounces."""
+
+    status: str  # "failed" | "delayed" | "none"
+    bounce_type: str | None = None
+    addresses: list[str] = field(default_factory=list)
+    original_ids: list[str] = field(default_factory=list)
+
+
+def _is_daemon_address(address: str) -> bool:
+    local = address.split("@", 1)[0].lower()
+    return local in _DAEMON_LOCALPARTS or local.startswith(("mailer-daemon", "postmaster", "bounce"))
+
+
+def _addresses_in(value: str) -> list[str]:
+    return [a.lower() for _, a in getaddresses([value]) if "@" in a]
+
+
+def _parse_block_text(text: str) -> list[Message]:
+    """A delivery-status body that the parser left as a string: split into header blocks."""
+    blocks = re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip())
+    return [Parser(policy=compat32).parsestr(b.strip() + "\n\n", headersonly=True) for b in blocks if b.strip()]
+
+
+def _status_blocks(msg: Message) -> list[Message] | None:
+    """The per-message and per-recipient blocks of the message/delivery-status part, if any."""
+    for part in msg.walk():
+        try:
+            ctype = part.get_content_type()
+        except Exception:
+            continue
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                blocks = [p for p in payload if isinstance(p, Message)]
+                # compat32 sometimes returns one block holding everything; reparse from text.
+                if len(blocks) >= 2 or (blocks and (blocks[0].get("Action") or blocks[0].get("Final-Recipient"))):
+                    return blocks
+                raw = "\n\n".join(b.as_string() for b in blocks)
+                return _parse_block_text(raw)
+            if isinstance(payload, str):
+                raw = part.get_payload(decode=True)
+                text = decode_bytes(raw, "utf-8") if isinstance(raw, bytes) else payload
+                return _parse_block_text(text)
+    return None
+
+
+def _type_of(status: str, text: str) -> str:
+    """hard or soft from a status code, an SMTP reply code and the words around them."""
+    if _SOFT.search(text) and not re.search(r"user unknown|no such user|does not exist|address not found", text, re.I):
+        return "soft"
+    enhanced = _ENHANCED.search(status or "") or _ENHANCED.search(text)
+    if enhanced:
+        if enhanced.group(2) == "2" and enhanced.group(3) == "2":
+            return "soft"  # x.2.2 mailbox full: the address is real, try again later
+        return "hard" if enhanced.group(1) == "5" else "soft"
+    basic = _BASIC.search(text)
+    if basic:
+        return "hard" if basic.group(1) == "5" else "soft"
+    if _HARD.search(text):
+        return "hard"
+    return "hard"
+
+
+def bounce_type_from_text(text: str) -> str:
+    """hard or soft for a free-form bounce, from SMTP codes and phrases (mailbox full is soft)."""
+    return _type_of("", text)
+
+
+def _original_parts(msg: Message) -> tuple[list[Message], list[str]]:
+    """The returned original (message/rfc822 or text/rfc822-headers) and leftover header text."""
+    originals: list[Message] = []
+    texts: list[str] = []
+    for part in msg.walk():
+        try:
+            ctype = part.get_content_type()
+        except Exception:
+            continue
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                originals.extend(p for p in payload if isinstance(p, Message))
+            elif isinstance(payload, str):
+                originals.append(Parser(policy=compat32).parsestr(payload, headersonly=True))
+        elif ctype in ("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers"):
+            text = part_text(part)
+            originals.append(Parser(policy=compat32).parsestr(text.lstrip() + "\n\n", headersonly=True))
+            texts.append(text)
+    return originals, texts
+
+
+def _original_ids(msg: Message, body: str) -> list[str]:
+    originals, _ = _original_parts(msg)
+    ids: list[str] = []
+    for original in originals:
+        value = header(original, "Message-ID")
+        ids += MESSAGE_ID.findall(value)
+    if not ids:
+        # Plain-text bounces paste the original's headers into the body.
+        for match in re.finditer(r"^[ \t>]*Message-I[dD][ \t]*:[ \t]*(?:\n[ \t]+)?(<[^<>\s]+>)", body, re.M | re.I):
+            ids.append(match.group(1))
+    return list(dict.fromkeys(ids))
+
+
+def _own_addresses(msg: Message) -> set[str]:
+    """Addresses that are us or the reporting server, never the failed recipient."""
+    ours: set[str] = set()
+    for name in ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To"):
+        for value in headers(msg, name):
+            ours.update(_addresses_in(value))
+    originals, _ = _original_parts(msg)
+    for original in originals:
+        for name in ("From", "Sender", "Reply-To", "Return-Path"):
+            ours.update(_addresses_in(header(original, name)))
+    return ours
+
+
+def _flufl(msg: Message) -> tuple[set[str], set[str]]:
+    try:
+        from flufl.bounce import all_failures
+
+        temporary, permanent = all_failures(msg)
+    except Exception:
+        return set(), set()
+
+    def clean(values) -> set[str]:
+        out = set()
+        for value in values:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            found = ADDRESS.search(text)
+            if found:
+                out.add(found.group(0).lower().strip("."))
+        return out
+
+    return clean(temporary), clean(permanent)
+
+
+# Lines that name the failed recipient in free-form bounces, by MTA.
+_RECIPIENT_LINES = [
+    re.compile(r"^[ \t]*<(?P<a>[^<>\s]+@[^<>\s]+)>[:.]", re.M),  # Postfix, qmail, Yahoo
+    re.compile(r"^[ \t]*(?P<a>[^<>\s:]+@[^<>\s:]+?)[ \t]*(?:\n[ \t]+(?:SMTP error|host |Mailbox|unrouteable|retry|all hosts|\(generated))", re.M | re.I),  # Exim
+    re.compile(r"<?(?P<a>[^<>\s]+@[^<>\s]+?)>?\.\.\.[ \t]*(?:user unknown|unknown|mailbox|no such|deferred|service unavailable)", re.I),  # Sendmail
+    re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)[ .,]", re.I),  # Gmail
+    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]*(?:\n\s*)*[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[\s.,;:)]|$)", re.I),
+]
+
+
+def _recipients_from_text(text: str) -> list[str]:
+    found: list[str] = []
+    for pattern in _RECIPIENT_LINES:
+        for match in pattern.finditer(text):
+            address = match.group("a").strip(".;:,'\"").lower()
+            if ADDRESS.fullmatch(address):
+                found.append(address)
+    return found
+
+
+def _looks_like_bounce(msg: Message, body: str) -> tuple[bool, bool]:
+    """(is it a delivery report, is it only a delay warning), from sender, subject, headers, body."""
+    sender = " ".join(headers(msg, "From"))
+    sender_addrs = _addresses_in(sender)
+    subject = header(msg, "Subject")
+    return_path = header(msg, "Return-Path")
+    from_daemon = any(_is_daemon_address(a) for a in sender_addrs) or bool(_DAEMON_NAMES.search(sender))
+    null_sender = return_path.replace(" ", "") in {"<>", ""} and "Return-Path" in msg
+    subject_hit = bool(_BOUNCE_SUBJECT.search(subject)) and not re.match(r"^\s*(re|aw|sv|fw|fwd|rv|tr|wg)\s*:", subject, re.I)
+    delay_subject = bool(_DELAY_SUBJECT.search(subject))
+    head = body[:6000]
+    body_hit = bool(_BODY_MARKERS.search(head))
+    explicit = bool(header(msg, "X-Failed-Recipients")) or header(msg, "X-MS-Exchange-Message-Is-Ndr") != "" or \
+        bool(re.search(r"delivery.?status|ndr|bounce", header(msg, "X-Autogenerated") + header(msg, "X-Mailer"), re.I))
+    has_original = bool(_original_parts(msg)[0])
+    score = sum([from_daemon * 2, null_sender, subject_hit * 2, body_hit * 2, explicit * 3, has_original and (from_daemon or subject_hit)])
+    delay = delay_subject or (bool(_DELAY_BODY.search(head)) and not re.search(r"permanent|failed permanently|could not be delivered", head, re.I))
+    return score >= 3 or (delay_subject and (from_daemon or null_sender)), delay
+
+
+def detect_bounce(msg: Message) -> BounceInfo:
+    """Classify a possible delivery report. status 'none' means it is not one."""
+    body = body_text(msg)
+    blocks = _status_blocks(msg)
+    content_type = str(msg.get("Content-Type", "")).lower()
+    dsn = blocks is not None and ("report" in content_type or any(b.get("Action") for b in blocks))
+    ours = _own_addresses(msg)
+    if dsn:
+        failed: dict[str, str] = {}
+        delayed = []
+        for block in blocks:
+            action = header(block, "Action").lower().strip()
+            recipient = header(block, "Final-Recipient") or header(block, "Original-Recipient")
+            if not recipient:
+                continue
+            address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+            status = header(block, "Status")
+            diagnostic = header(block, "Diagnostic-Code")
+            if action.startswith("fail") or (not action and status.startswith(("5", "4"))):
+                failed[address] = _type_of(status, diagnostic or status)
+            elif action.startswith("delay"):
+                delayed.append(address)
+        ids = _original_ids(msg, body)
+        if failed:
+            kind = "hard" if "hard" in failed.values() else "soft"
+            addresses = [a for a in failed if ADDRESS.fullmatch(a)]
+            return BounceInfo("failed", kind, list(dict.fromkeys(addresses)), ids)
+        if any(header(b, "Action") for b in blocks):
+            return BounceInfo("delayed" if delayed else "none", None, [], ids)
+    is_bounce, delay = _looks_like_bounce(msg, body)
+    if not is_bounce and not dsn:
+        return BounceInfo("none")
+    ids = _original_ids(msg, body)
+    text_before_original = body
+    for marker in ("------ This is a copy of the message", "----- Original message -----", "--- Below this line is a copy of the message",
+                   "----- Original Message -----", "------ Original message ------", "----- Unsent message follows -----",
+                   "-----Original Message-----", "Original message headers:", "----- The header of the original message is following"):
+        index = text_before_original.find(marker)
+        if index > 0:
+            text_before_original = text_before_original[:index]
+    if delay and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
+        return BounceInfo("delayed", None, [], ids)
+    explicit = [a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v)]
+    temporary, permanent = _flufl(msg)
+    candidates = explicit or sorted(permanent | temporary) or _recipients_from_text(text_before_original)
+    addresses = [a for a in dict.fromkeys(candidates) if (a not in ours or a in explicit) and not _is_daemon_address(a)]
+    if not addresses:
+        # Last resort: the returned original's To header is who we wrote to.
+        for original in _original_parts(msg)[0]:
+            addresses += [a for a in _addresses_in(header(original, "To")) if not _is_daemon_address(a)]
+    addresses = list(dict.fromkeys(addresses))
+    if temporary and not permanent and not explicit and not _ENHANCED.search(text_before_original):
+        kind = "soft"
+    else:
+        kind = bounce_type_from_text(text_before_original)
+    return BounceInfo("failed", kind, addresses, ids)

@@ -1,0 +1,219 @@
+"""Tell people from machines: bounce, auto-reply, opt-out, human reply or other.
+
+Pure: a message (or its raw bytes) in, a `Classification` out; no I/O, never raises on malformed
+mail (the worst case is kind "other"). The order of the checks matters and is deliberate:
+read receipts, then delivery reports, then auto-replies, then bulk mail, then the reply's own words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from email import message_from_bytes, message_from_string
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from .autoreply import is_auto_reply, return_date
+from .bounces import MESSAGE_ID, detect_bounce
+from .replytext import body_text, header, headers, html_body_own_text, own_text
+
+__all__ = ["Classification", "classify_message", "is_unsubscribe_request", "KINDS"]
+
+KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe", "other")
+
+
+@dataclass(frozen=True)
+class Classification:
+    kind: str  # human_reply | auto_reply | bounce | unsubscribe | other
+    bounce_type: str | None = None  # hard | soft | None
+    bounced_addresses: list[str] = field(default_factory=list)
+    return_date: date | None = None
+    own_text: str = ""  # the reply's own words: quoted history and signature stripped
+    referenced_message_ids: list[str] = field(default_factory=list)
+
+    def to_json(self, file: str) -> dict:
+        """The `outreach classify --json` object for this message."""
+        return {
+            "file": file,
+            "kind": self.kind,
+            "bounce_type": self.bounce_type,
+            "bounced_addresses": list(self.bounced_addresses),
+            "return_date": self.return_date.isoformat() if self.return_date else None,
+        }
+
+
+# An opt-out is a request in the writer's own words. Patterns need the imperative or a clear
+# "I don't want", so that "please don't hesitate to contact me" or "we don't offer observerships"
+# stay ordinary replies, and our own "I won't write again" quoted back never counts.
+_UNSUBSCRIBE = re.compile(
+    r"\bunsubscribe\b|\bopt(?:[- ])?(?:me )?out\b|"
+    r"\b(?:please |kindly |pls )?(?:remove|delete|take)\s+(?:me|my (?:e-?mail|address|name|details|contact)(?: address)?|us)\b(?:\s+\w+){0,4}?\s+(?:from|off)\b|"
+    r"\bremove me\b|\btake me off\b|"
+    r"\b(?:do not|don't|dont|never|please do not|please don't)\s+(?:ever\s+)?(?:contact|e-?mail|write(?: to)?|message|send(?: me)?|bother|spam|reach out to)\s+(?:me|us|(?:any ?)?more|again)\b|"
+    r"\bstop\s+(?:e-?mailing|emailing|writing|contacting|sending|messaging|spamming|bothering)\b|"
+    r"\bplease stop\b(?!\s+(?:by|in|over|at))|^\s*stop[.!]*\s*$|"
+    r"\bno more (?:e-?mails|emails|messages|mail)\b|"
+    r"\b(?:i|we) (?:do not|don't) (?:want|wish) to (?:receive|get|hear)\b|"
+    r"\bnot interested[^\n]{0,20}\b(?:stop|remove|unsubscribe)\b|"
+    r"\bleave me alone\b|\bcease (?:and desist|contact)|"
+    # Spanish
+    r"\bdar(?:me|nos)? de baja\b|\bdarme de baja\b|\bbaja de (?:su|tu|la) lista\b|\b(?:elimíne|elimine|elimina|eliminen|borre|borren|quite|quiten|sáque|saque|saquen)(?:me|nos)\b|"
+    r"\bno (?:me|nos) (?:vuelva[ns]? a |vuelvas a )?(?:escriba[ns]?|escribas|contacte[ns]?|contactes|envíe[ns]?|envie[ns]?|mande[ns]?|moleste[ns]?)\b|"
+    r"\bno (?:deseo|quiero) (?:recibir|que me)|\bdejen de (?:enviar|escribir)|\bdeje de (?:enviar|escribir)|"
+    # French
+    r"\bdésinscri|\bdesinscri|\bdésabonn|\bdesabonn|\b(?:retirez|supprimez|enlevez|rayez)[- ]moi\b|\bsupprimer mon adresse|"
+    r"\bne (?:plus|pas) me (?:contacter|écrire|ecrire|solliciter|relancer)|\bne m'(?:écrivez|ecrivez|envoyez) plus\b|"
+    r"\bje ne (?:souhaite|veux) (?:plus|pas) (?:recevoir|être contacté)|\barrêtez de m|\barretez de m|"
+    # German
+    r"\babmelden\b|\baustragen\b|\bentfernen sie mich\b|\blöschen sie meine\b|\bloeschen sie meine\b|"
+    r"\bkeine (?:weiteren )?(?:e-?mails|nachrichten|zusendungen) mehr\b|\bbitte keine (?:weiteren )?(?:e-?mails|nachrichten|kontaktaufnahme)|"
+    r"\bnicht mehr (?:kontaktieren|anschreiben|schreiben|zu kontaktieren|anzuschreiben)\b|\bkontaktieren sie mich nicht\b|\bschreiben sie mir nicht\b|"
+    # Portuguese
+    r"\bdescadastr|\bremov(?:a|am)[- ]me\b|\bremover meu (?:e-?mail|endereço|contato)|\bcancelar (?:a )?(?:minha )?inscrição|"
+    r"\bnão (?:me )?(?:contate|contactem|contacte|escreva|envie|enviem|mande)m? mais\b|\bnão me (?:contate|contacte|escreva|envie|enviem|mandem?)\b|"
+    r"\bnão (?:quero|desejo) (?:receber|mais)|\bparem de (?:enviar|me enviar|escrever)|"
+    # Italian
+    r"\bcancellatemi\b|\brimuovetemi\b|\bnon (?:contattatemi|scrivetemi)|\bnon voglio (?:più )?ricevere",
+    re.I | re.M,
+)
+_NEGATED = re.compile(r"\b(?:no need to|don't|do not|won't)\s+(?:unsubscribe|remove me)|\bwill not unsubscribe", re.I)
+
+
+def is_unsubscribe_request(text: str) -> bool:
+    """Does this (already stripped) reply text ask us to stop writing?"""
+    if not text.strip():
+        return False
+    for match in _UNSUBSCRIBE.finditer(text):
+        window = text[max(0, match.start() - 25):match.end()]
+        if _NEGATED.search(window):
+            continue
+        return True
+    return False
+
+
+_NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|notifications?|newsletter|news|info-noreply|mailer|alerts?|updates?|marketing)\b", re.I)
+_RECEIPT_SUBJECT = re.compile(r"^(?:read|gelesen|leído|lu|lido|letto|not read|delivered)\s*:|^read receipt|^lesebestätigung|^confirmation de lecture|^return receipt", re.I)
+_CALENDAR_SUBJECT = re.compile(r"^(?:accepted|declined|tentative(?:ly accepted)?|updated invitation|invitation|canceled|cancelled|angenommen|abgelehnt|aceptado|rechazado|accepté|refusé|aceito|recusado)\s*:", re.I)
+
+
+def _parse(message: Message | bytes | str) -> Message:
+    if isinstance(message, Message):
+        return message
+    if isinstance(message, str):
+        return message_from_string(message, policy=compat32)
+    return message_from_bytes(bytes(message), policy=compat32)
+
+
+def _reference_date(msg: Message, today: date | None) -> date:
+    value = header(msg, "Date")
+    if value:
+        try:
+            return parsedate_to_datetime(value).date()
+        except Exception:
+            pass
+    return today or date.today()
+
+
+def _referenced_ids(msg: Message) -> list[str]:
+    ids: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        for value in headers(msg, name):
+            ids += MESSAGE_ID.findall(value)
+    return list(dict.fromkeys(ids))
+
+
+def _is_threaded(msg: Message) -> bool:
+    return bool(msg.get("In-Reply-To") or msg.get("References")) or bool(
+        re.match(r"^\s*(?:re|aw|sv|rv|réf|ref|res|r|vs)\s*(?:\[\d+\])?\s*:", header(msg, "Subject"), re.I)
+    )
+
+
+def _is_bulk(msg: Message) -> bool:
+    precedence = header(msg, "Precedence").lower()
+    return bool(msg.get("List-Unsubscribe") or msg.get("List-Id") or precedence in {"bulk", "list", "junk"} or msg.get("X-Campaign") or msg.get("X-Mailchimp-Campaign"))
+
+
+def _content_types(msg: Message) -> set[str]:
+    types = set()
+    for part in msg.walk():
+        try:
+            types.add(part.get_content_type())
+        except Exception:
+            continue
+    return types
+
+
+def _classify(msg: Message, today: date | None) -> Classification:
+    referenced = _referenced_ids(msg)
+    types = _content_types(msg)
+    report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
+    subject = header(msg, "Subject")
+
+    if "message/disposition-notification" in types or report_type == "disposition-notification" or (
+        _RECEIPT_SUBJECT.search(subject) and not _is_threaded(msg) and msg.get("Original-Message-ID")
+    ):
+        return Classification("other", referenced_message_ids=referenced)
+
+    bounce = detect_bounce(msg)
+    if bounce.status == "failed":
+        ids = list(dict.fromkeys(referenced + bounce.original_ids))
+        return Classification("bounce", bounce.bounce_type, bounce.addresses, None, "", ids)
+    if bounce.status == "delayed":
+        ids = list(dict.fromkeys(referenced + bounce.original_ids))
+        return Classification("other", referenced_message_ids=ids)
+
+    body = body_text(msg)
+    own = own_text(body)
+    html_own = html_body_own_text(msg)
+    if html_own is not None and not any(p == "text/plain" for p in types):
+        own = own_text(html_own)
+
+    if is_auto_reply(msg, own):
+        when = return_date(subject + "\n" + own, today=_reference_date(msg, today))
+        return Classification("auto_reply", None, [], when, own, referenced)
+
+    if "text/calendar" in types or _CALENDAR_SUBJECT.search(subject):
+        return Classification("other", own_text=own, referenced_message_ids=referenced)
+
+    threaded = _is_threaded(msg)
+    if _is_bulk(msg) and not threaded:
+        return Classification("other", own_text=own, referenced_message_ids=referenced)
+
+    if is_unsubscribe_request(subject_request(subject) + "\n" + own):
+        return Classification("unsubscribe", own_text=own, referenced_message_ids=referenced)
+
+    senders = [a for _, a in getaddresses(headers(msg, "From")) if "@" in a]
+    if not threaded and senders and all(_NOREPLY.match(a) for a in senders):
+        return Classification("other", own_text=own, referenced_message_ids=referenced)
+    if not threaded and not senders:
+        return Classification("other", own_text=own, referenced_message_ids=referenced)
+    return Classification("human_reply", own_text=own, referenced_message_ids=referenced)
+
+
+def subject_request(subject: str) -> str:
+    """The subject when it is itself a request (people write "Unsubscribe" or "STOP" as the subject)."""
+    bare = re.sub(r"^\s*(?:(?:re|aw|sv|rv|fw|fwd|wg|tr)\s*:\s*)+", "", subject, flags=re.I).strip()
+    if re.fullmatch(r"(?:unsubscribe|stop|remove me|remove|opt[- ]?out|baja|désinscription|abmelden|descadastrar)[.! ]*", bare, re.I):
+        return bare
+    return ""
+
+
+def classify_message(message: Message | bytes, *, today: date | None = None) -> Classification:
+    """Classify one received message; never raises on malformed mail (falls back to "other").
+
+    `today` anchors year-less return dates when the message has no usable Date header.
+    """
+    try:
+        msg = _parse(message)
+    except Exception:
+        return Classification("other")
+    try:
+        return _classify(msg, today)
+    except Exception:
+        try:
+            referenced = _referenced_ids(msg)
+        except Exception:
+            referenced = []
+        return Classification("other", referenced_message_ids=referenced)
