@@ -201,6 +201,8 @@ class SendWindow:
 
 @dataclass(frozen=True)
 class Limits:
+    """How fast one sending account may go. Caps count that account's sends across all campaigns."""
+
     gap: tuple[float, float]
     daily_cap: int
     hourly_cap: int
@@ -216,6 +218,19 @@ class Limits:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', ' ')} {getattr(self, name)} must be 0 or more (0 means no limit)")
         zone(self.default_timezone)
+
+    def __str__(self) -> str:
+        """'gap 45-120 s, 100/day, 20/hour, 3 per domain/day, Mon-Fri 08:00-17:00 recipient time'."""
+        low, high = self.gap
+        parts = [
+            "no gap" if not high else f"gap {low:g}-{high:g} s" if low != high else f"gap {low:g} s",
+            f"{self.daily_cap}/day" if self.daily_cap else "no daily cap",
+            f"{self.hourly_cap}/hour" if self.hourly_cap else "no hourly cap",
+            f"{self.domain_cap} per domain/day" if self.domain_cap else "no domain cap",
+        ]
+        if self.window:
+            parts.append(f"{self.window} recipient time (else {self.default_timezone})")
+        return ", ".join(parts)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Limits:
@@ -320,6 +335,7 @@ class Pacer:
         self._all = _Sends()
         self._by_domain: dict[str, _Sends] = {}
         self._gap: float | None = None  # drawn for the next message, kept until it is sent
+        self._hold: tuple[datetime, str] | None = None
         for record in sorted(history, key=lambda r: _utc(r.at)):
             self.record_sent(at=record.at, domain=record.domain)
 
@@ -328,6 +344,13 @@ class Pacer:
         self._all.add(at)
         self._by_domain.setdefault(_domain_key(domain), _Sends()).add(at)
         self._gap = None
+
+    def hold(self, *, until: datetime, reason: str) -> None:
+        """Send nothing before `until`: e.g. the provider said the daily quota is used up
+        ("550 5.4.5"), so the whole account waits out the quota window. The later hold wins."""
+        until = _utc(until)
+        if self._hold is None or until > self._hold[0]:
+            self._hold = (until, reason)
 
     def next_gap(self) -> float:
         """The gap (seconds) before the next message: random in [min, max], fixed until it is sent."""
@@ -339,7 +362,7 @@ class Pacer:
     def _waits(self, now: datetime, domain: str) -> list[tuple[datetime, str]]:
         """Every lower bound on the send time, with the reason behind it."""
         limits = self.limits
-        waits: list[tuple[datetime, str]] = []
+        waits: list[tuple[datetime, str]] = [self._hold] if self._hold else []
         if self._all.times and limits.gap[1] > 0:
             gap = self.next_gap()
             waits.append((self._all.times[-1] + timedelta(seconds=gap), f"waiting {_duration(gap)} between messages"))

@@ -389,6 +389,17 @@ def test_a_simulated_run_never_breaks_a_limit() -> None:
     assert pacer.usage(clock.now())["last_24h"] <= 40
 
 
+def test_a_quota_error_holds_the_whole_account_until_the_window_passes() -> None:
+    pacer = Pacer(limits(window=WORK_HOURS))
+    pacer.hold(until=later(hours=24), reason="the provider's daily quota is used up (550 5.4.5)")
+    pacer.hold(until=later(hours=1), reason="an earlier, shorter hold does not shorten it")
+    assert pacer.earliest_send_time(now=WED, domain="a.org", state="NY") == later(hours=24)
+    assert pacer.blocked_by(WED, "a.org", "NY", display_tz=NEW_YORK) == (
+        "the provider's daily quota is used up (550 5.4.5); next slot Thu 26 Nov 10:00"
+    )
+    assert pacer.earliest_send_time(now=later(hours=25), domain="a.org", state="NY") == later(hours=25)
+
+
 # --- explaining the wait -----------------------------------------------------------------------
 
 
@@ -445,6 +456,15 @@ def test_thousands_of_history_records_stay_cheap() -> None:
         pacer.record_sent(at=now, domain=f"d{i % 50}.org")
         pacer.usage(now)
     assert stopwatch.perf_counter() - started < 1.0
+
+
+def test_limits_read_as_a_sentence_for_campaign_show() -> None:
+    lim = Limits(gap=(45, 120), daily_cap=100, hourly_cap=20, domain_cap=3, window=WORK_HOURS)
+    assert str(lim) == (
+        "gap 45-120 s, 100/day, 20/hour, 3 per domain/day, "
+        "Mon-Fri 08:00-17:00 recipient time (else America/New_York)"
+    )
+    assert str(OPEN) == "no gap, no daily cap, no hourly cap, no domain cap"
 
 
 # --- window text -------------------------------------------------------------------------------
