@@ -97,7 +97,7 @@ _DAY_WORDS = {
     "everyday": range(0, 7),
     "all": range(0, 7),
 }
-_WINDOW_HELP = 'use DAYS HH:MM-HH:MM, e.g. "Mon-Fri 08:00-17:00", "Mon,Wed,Fri 9-12" or "weekdays 9:00-17:30"'
+_WINDOW_HELP = 'use DAYS HH:MM-HH:MM, e.g. "Mon-Fri 08:00-17:00", "Mon,Wed,Fri 9-12" or "weekdays 9am-5:30pm"'
 
 
 def _parse_day(word: str, text: str) -> int:
@@ -122,10 +122,14 @@ def _parse_days(spec: str, text: str) -> frozenset[int]:
 
 
 def _parse_clock(word: str, text: str) -> time:
-    match = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?", word.strip())
+    match = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?\s*([ap]\.?m\.?)?", word.strip().lower())
     if not match:
         raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day; {_WINDOW_HELP}")
-    hour, minute = int(match[1]), int(match[2] or 0)
+    hour, minute, meridiem = int(match[1]), int(match[2] or 0), (match[3] or "")[:1]
+    if meridiem and not 1 <= hour <= 12:
+        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day (1-12 with am/pm)")
+    if meridiem:
+        hour = hour % 12 + (12 if meridiem == "p" else 0)  # 12am = 00:00, 12pm = noon
     if hour == 24 and minute == 0:
         return time(0)  # "17:00-24:00": the window ends at midnight
     if hour > 23 or minute > 59:
@@ -142,10 +146,20 @@ class SendWindow:
     start: time
     end: time
 
+    def __post_init__(self) -> None:
+        if not self.days or not self.days <= frozenset(range(7)):
+            raise ConfigError(f"send window days {sorted(self.days)}: need at least one of 0 (Monday) to 6 (Sunday)")
+        if self.end != time(0) and self.end <= self.start:
+            raise ConfigError(
+                f"send window: the end ({self.end:%H:%M}) must be after the start ({self.start:%H:%M}); "
+                "write 9-17 or 9am-5pm, not 9-5; windows across midnight are not supported"
+            )
+
     @classmethod
     def parse(cls, text: str) -> SendWindow:
-        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 9-12', 'weekdays 9:00-17:30', or just '9-17' (every day)."""
-        parts = (text or "").split()
+        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 9-12', 'weekdays 9am-5:30pm', or just '9-17' (every day)."""
+        # "Mon - Fri  9:00 - 17:00" and en dashes are fine too
+        parts = re.sub(r"\s*([-,])\s*", r"\1", (text or "").replace("\u2013", "-")).split()
         if not parts or len(parts) > 2:
             raise ConfigError(f"send window {text!r}: {_WINDOW_HELP}")
         days = _parse_days(parts[0], text) if len(parts) == 2 else frozenset(range(7))
@@ -155,12 +169,10 @@ class SendWindow:
         if hours.count("-") != 1:
             raise ConfigError(f"send window {text!r}: hours {hours!r} need a start and an end; {_WINDOW_HELP}")
         start, end = (_parse_clock(p, text) for p in hours.split("-"))
-        if end != time(0) and end <= start:
-            raise ConfigError(
-                f"send window {text!r}: the end ({end:%H:%M}) must be after the start ({start:%H:%M}); "
-                "use 24-hour times (9-17, not 9-5); windows across midnight are not supported"
-            )
-        return cls(days=days, start=start, end=end)
+        try:
+            return cls(days=days, start=start, end=end)
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("send window", f"send window {text!r}", 1)) from None
 
     def __str__(self) -> str:
         """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 09:00-12:00': the form `parse` reads back."""

@@ -481,6 +481,11 @@ def test_limits_read_as_a_sentence_for_campaign_show() -> None:
         ("Fri-Mon 10-14", {4, 5, 6, 0}, time(10), time(14)),
         ("Sat 18:00-24:00", {5}, time(18), time(0)),
         ("9-17", {0, 1, 2, 3, 4, 5, 6}, time(9), time(17)),
+        ("weekdays 9am-5:30pm", {0, 1, 2, 3, 4}, time(9), time(17, 30)),
+        ("Sat 12am-12pm", {5}, time(0), time(12)),
+        ("Mon - Fri  9:00 - 17:00", {0, 1, 2, 3, 4}, time(9), time(17)),
+        ("Mon\u2013Fri 9.30-12.00", {0, 1, 2, 3, 4}, time(9, 30), time(12)),
+        ("Mon, Wed ,Fri 9-12", {0, 2, 4}, time(9), time(12)),
     ],
 )
 def test_send_window_text(text: str, days: set[int], start: time, end: time) -> None:
@@ -495,7 +500,8 @@ def test_send_window_text(text: str, days: set[int], start: time, end: time) -> 
         ("", "e.g. \"Mon-Fri 08:00-17:00\""),
         ("Mon-Fri", "no hours given"),
         ("Funday 9-17", "'Funday' is not a day name"),
-        ("Mon-Fri 9-5", "use 24-hour times"),
+        ("Mon-Fri 9-5", "write 9-17 or 9am-5pm, not 9-5"),
+        ("Mon-Fri 13pm-14pm", "1-12 with am/pm"),
         ("Mon-Fri 25:00-26:00", "not a time of day"),
         ("Mon-Fri 9:5-17", "not a time of day"),
         ("Mon-Fri 9", "need a start and an end"),
@@ -506,6 +512,13 @@ def test_bad_send_window_text_says_how_to_write_it(text: str, hint: str) -> None
     with pytest.raises(ConfigError, match="send window") as caught:
         SendWindow.parse(text)
     assert hint in str(caught.value)
+
+
+def test_a_window_built_in_code_is_checked_too() -> None:
+    with pytest.raises(ConfigError, match="at least one"):
+        SendWindow(days=frozenset(), start=time(9), end=time(17))
+    with pytest.raises(ConfigError, match="must be after the start"):
+        SendWindow(days=frozenset({0}), start=time(17), end=time(9))
 
 
 # --- limits from settings ----------------------------------------------------------------------
