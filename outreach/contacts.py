@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from .db import record_event, utc_now
+from .errors import NotFoundError, OutreachError
 
 STANDARD_FIELDS = (
     "title",
@@ -82,6 +83,16 @@ def _tags_by_contact(db: Database, contact_ids: Iterable[int] | None = None) -> 
     return tags
 
 
+def dedupe_key(email: str) -> str:
+    """The identity of an address: the whole address lower-cased.
+
+    RFC 5321 lets a server treat `Jane.Okafor@` and `jane.okafor@` as different mailboxes, but no
+    real provider does, and a list with both spellings means one person. So contacts and
+    suppressions match case-insensitively; the first spelling seen is the one kept.
+    """
+    return email.lower()
+
+
 def get_contact(db: Database, email: str) -> dict[str, Any] | None:
     """The contact with this address (any spelling that normalises the same), or None."""
     try:
@@ -89,6 +100,8 @@ def get_contact(db: Database, email: str) -> dict[str, Any] | None:
     except InvalidEmail:
         return None
     rows = list(db.query("SELECT * FROM contacts WHERE email = ?", [email]))
+    if not rows:
+        rows = list(db.query("SELECT * FROM contacts WHERE lower(email) = ? ORDER BY id LIMIT 1", [dedupe_key(email)]))
     if not rows:
         return None
     return _decode(rows[0], _tags_by_contact(db, [rows[0]["id"]]).get(rows[0]["id"], []))
@@ -144,6 +157,77 @@ def add_tags(db: Database, contact_id: int, tags: Iterable[str]) -> None:
         db.execute("INSERT OR IGNORE INTO contact_tags (contact_id, tag_id) VALUES (?, ?)", [contact_id, tag_id])
 
 
+def remove_tags(db: Database, contact_id: int, tags: Iterable[str]) -> int:
+    """Take tags off a contact; returns how many it actually had. Unused tags stay defined."""
+    removed = 0
+    for tag in {t.strip() for t in tags if t and t.strip()}:
+        cursor = db.execute(
+            "DELETE FROM contact_tags WHERE contact_id = ? AND tag_id = (SELECT id FROM tags WHERE name = ?)",
+            [contact_id, tag],
+        )
+        removed += cursor.rowcount
+    return removed
+
+
+def require_contact(db: Database, email: str) -> dict[str, Any]:
+    """Like get_contact, but a missing contact is an error that says how to find the right one."""
+    contact = get_contact(db, email)
+    if contact is None:
+        raise NotFoundError(f"no contact {email!r}; see `outreach contacts list` for the addresses you have")
+    return contact
+
+
+def contact_history(db: Database, contact_id: int) -> dict[str, list[dict[str, Any]]]:
+    """What happened with this contact: messages sent (any state), replies received, events."""
+    messages = list(
+        db.query(
+            """SELECT m.id, c.name AS campaign, m.kind, m.step, m.subject, m.state, m.to_address,
+                      m.message_id, m.queued_at, m.sent_at, m.failed_at, m.error
+               FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id
+               WHERE m.contact_id = ? ORDER BY m.queued_at, m.id""",
+            [contact_id],
+        )
+    )
+    replies = list(
+        db.query(
+            """SELECT r.id, c.name AS campaign, r.kind, r.bounce_type, r.subject, r.snippet,
+                      r.return_date, r.received_at
+               FROM replies r LEFT JOIN campaigns c ON c.id = r.campaign_id
+               WHERE r.contact_id = ? ORDER BY r.received_at, r.id""",
+            [contact_id],
+        )
+    )
+    events = [
+        {**row, "detail": json.loads(row["detail"] or "{}")}
+        for row in db.query("SELECT at, kind, detail FROM events WHERE contact_id = ? ORDER BY at, id", [contact_id])
+    ]
+    return {"messages": messages, "replies": replies, "events": events}
+
+
+def delete_contact(db: Database, contact_id: int) -> None:
+    """Forget a contact who has no mail history; one with history must be suppressed instead.
+
+    Messages and replies point at the contact, and deleting it would make a later import look
+    like a brand-new person who was never written to.
+    """
+    used = db.execute(
+        """SELECT (SELECT count(*) FROM messages WHERE contact_id = :id)
+                + (SELECT count(*) FROM replies WHERE contact_id = :id)
+                + (SELECT count(*) FROM campaign_contacts WHERE contact_id = :id)""",
+        {"id": contact_id},
+    ).fetchone()[0]
+    if used:
+        raise OutreachError(
+            "this contact is part of a campaign or has mail history, so it is kept for the record; "
+            "use `outreach suppress add EMAIL` to make sure nothing is sent to it again"
+        )
+    db.execute("UPDATE contacts SET referred_by = NULL WHERE referred_by = ?", [contact_id])
+    db.execute("UPDATE suggested_contacts SET referred_by = NULL WHERE referred_by = ?", [contact_id])
+    db.execute("DELETE FROM events WHERE contact_id = ?", [contact_id])
+    db.execute("DELETE FROM contact_tags WHERE contact_id = ?", [contact_id])
+    db.execute("DELETE FROM contacts WHERE id = ?", [contact_id])
+
+
 def set_contact_state(db: Database, contact_id: int, *, event: str, **changes: Any) -> None:
     """Change status/stage/away_until etc. and log it; call inside the caller's transaction."""
     changes["updated_at"] = utc_now()
@@ -155,10 +239,11 @@ def set_contact_state(db: Database, contact_id: int, *, event: str, **changes: A
 
 
 def _suppression_key(value: str) -> tuple[str, str]:
-    """An address normalises like a contact's; anything without @ is a domain."""
+    """An address normalises like a contact's (and matches any letter case); anything without @
+    is a domain, which also covers its subdomains."""
     value = value.strip()
     if "@" in value.lstrip("@"):
-        return normalise_email(value), "address"
+        return dedupe_key(normalise_email(value)), "address"
     domain = value.lstrip("@").strip().lower().rstrip(".")
     if not domain or "." not in domain or any(ch.isspace() for ch in domain):
         raise InvalidEmail(f"{value!r} is neither an email address nor a domain")
@@ -183,7 +268,7 @@ def suppression_reason(db: Database, email: str) -> str | None:
         return None
     domain = email_domain(email)
     parts = domain.split(".")
-    candidates = [email] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
+    candidates = [dedupe_key(email)] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
     marks = ",".join("?" * len(candidates))
     row = db.execute(f"SELECT value, kind, reason, source FROM suppressions WHERE value IN ({marks}) LIMIT 1", candidates).fetchone()
     if not row:
@@ -195,3 +280,71 @@ def suppression_reason(db: Database, email: str) -> str | None:
 
 def list_suppressions(db: Database) -> list[dict[str, Any]]:
     return list(db.query("SELECT value, kind, reason, source, created_at FROM suppressions ORDER BY value"))
+
+
+def remove_suppression(db: Database, value: str) -> bool:
+    """Lift a suppression (the exact address or domain that was added). True if it existed."""
+    key, _ = _suppression_key(value)
+    return db.execute("DELETE FROM suppressions WHERE value = ?", [key]).rowcount == 1
+
+
+class SuppressionIndex:
+    """Every suppression in memory, for checking thousands of addresses without a query each."""
+
+    def __init__(self, db: Database) -> None:
+        self._entries = {row[0]: (row[1], row[2] or row[3]) for row in db.execute("SELECT value, kind, reason, source FROM suppressions")}
+
+    def reason(self, email: str) -> str | None:
+        key = dedupe_key(email)
+        parts = email_domain(key).split(".")
+        for candidate in [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]:
+            if candidate in self._entries:
+                kind, why = self._entries[candidate]
+                what = "address" if kind == "address" else f"domain {candidate}"
+                return f"suppressed {what} ({why})"
+        return None
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = ("email",) + STANDARD_FIELDS + ("tags", "status", "stage", "is_role_address", "away_until", "replied_at", "source", "created_at", "updated_at")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell a spreadsheet will show as text: `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`.
+
+    Excel, LibreOffice and Google Sheets run cells that start with = + - @ (or tab/CR) as formulas,
+    which lets a hostile value in a contact list run code or leak data when the export is opened.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def export_rows(contacts: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows for a CSV export: standard columns, then every custom field, all cells safe.
+
+    Tags are joined with `;`. The header uses the names `contacts import` recognises, so an
+    export can be edited and imported again.
+    """
+    contacts = list(contacts)
+    custom_keys: list[str] = []
+    for contact in contacts:
+        for key in contact.get("custom") or {}:
+            if key not in custom_keys and key not in EXPORT_COLUMNS:
+                custom_keys.append(key)
+    header = list(EXPORT_COLUMNS) + custom_keys
+    rows = []
+    for contact in contacts:
+        row = []
+        for column in header:
+            if column == "tags":
+                value: Any = ";".join(contact.get("tags") or [])
+            elif column in EXPORT_COLUMNS:
+                value = contact.get(column)
+            else:
+                value = (contact.get("custom") or {}).get(column)
+            row.append(spreadsheet_safe("" if value is None else value))
+        rows.append(row)
+    return header, rows

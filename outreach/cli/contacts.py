@@ -1,7 +1,439 @@
-"""`outreach contacts ...` commands (being built)."""
+"""`outreach contacts ...` and `outreach suppress ...`: thin commands over contacts.py/csv_import.py."""
 
 from __future__ import annotations
 
+import csv
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from .. import contacts as store
+from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions, parse_mapping
+from ..db import parse_utc
+from ..errors import InputFileError, OutreachError
+from . import App, pass_app, print_json
+
+SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
+
+
+def _local(text: str | None) -> str:
+    """A db timestamp as local time for people."""
+    when = parse_utc(text)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
+
+
+def _parse_where(items: Iterable[str]) -> dict[str, str]:
+    where = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise click.BadParameter(f"{item!r} is not field=value (e.g. --where state=NY)", param_hint="--where")
+        where[field.strip()] = value.strip()
+    return where
+
+
+def _print_problems(title: str, problems: list[RowProblem]) -> None:
+    if not problems:
+        return
+    click.echo(f"\n{title} ({len(problems)}):")
+    for problem in problems[:SHOW_AT_MOST]:
+        click.echo(f"  {problem}")
+    if len(problems) > SHOW_AT_MOST:
+        click.echo(f"  ... and {len(problems) - SHOW_AT_MOST} more (use --json to get every error)")
+
+
+def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
+    encoding = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}[report.encoding]
+    delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[report.delimiter]
+    prefix = "Dry run (nothing written): would import" if report.dry_run else "Imported"
+    click.echo(f"{prefix} {report.file} ({encoding}, {delimiter}-separated, {report.rows} rows)")
+    mapped = [f"{h} -> {t.replace('custom:', 'custom field ')}" for h, t in report.columns.items() if t != "ignore"]
+    click.echo("Columns: " + "; ".join(mapped))
+    for label in ("inserted", "updated", "unchanged", "skipped"):
+        click.echo(f"  {label:<10}{getattr(report, label):>7}")
+    extras = []
+    if report.role_addresses:
+        extras.append(f"{report.role_addresses} role address(es) flagged")
+    if report.duplicates:
+        extras.append(f"{report.duplicates} repeated address(es) merged")
+    if report.suppressed:
+        extras.append(f"{report.suppressed} suppressed address(es) imported but never sent to")
+    if extras:
+        click.echo("  " + "; ".join(extras))
+    for note in report.notes:
+        click.echo(f"Note: {note}")
+    _print_problems("Errors, rows skipped", report.errors)
+    _print_problems("Warnings, rows imported", report.warnings)
+    if report.dry_run:
+        click.echo("\nRun again without --dry-run to import.")
+    elif report.inserted or report.updated:
+        selector = f" --tag {tags[0]}" if tags else ""
+        click.echo(f"\nNext: outreach contacts list{selector}")
+
+
+@click.group("contacts")
+def contacts_group() -> None:
+    """Import, list, tag and export the people you write to.
+
+    \b
+    Examples:
+      outreach contacts import contacts/physicians.csv --tag physicians
+      outreach contacts list --tag physicians --where state=NY
+      outreach contacts show jane.okafor@mercy.example.org
+      outreach contacts export --csv physicians-backup.csv --tag physicians
+    """
+
+
+@contacts_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Tag every imported row (repeatable).")
+@click.option("--map", "maps", multiple=True, metavar="'CSV column=field'", help="Say which field a column holds, overriding the automatic header matching (repeatable). Field 'ignore' drops a column; 'custom:NAME' keeps it as a custom field.")
+@click.option("--keep-existing", is_flag=True, help="Leave contacts already in the database exactly as they are (the default updates them).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report the counts; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"inserted","updated","unchanged","skipped","errors"} as JSON.')
+@pass_app
+def import_command(app: App, file: Path, tags: tuple[str, ...], maps: tuple[str, ...], keep_existing: bool, dry_run: bool, as_json: bool) -> None:
+    """Import a CSV contact list (Excel or Google Sheets export) into the database.
+
+    Headers are matched loosely: Email / E-mail / Email Address, First Name / Given name,
+    Last Name / Surname, Name or Full Name (split into title, first, middle, last, suffix),
+    Title, Specialty, Hospital / Institution / Organization, City, State, Medical School,
+    Graduation Year / Class of, NPI, Notes, Tags. Other columns are kept as custom fields
+    named in snake_case ("Residency Program" -> residency_program), usable in templates.
+    UTF-8 (with or without BOM), UTF-16 and Windows-1252; comma, semicolon or tab.
+
+    Existing contacts (same address, any letter case) are UPDATED by default: non-empty cells
+    replace stored values, blank cells never erase anything, --tag adds tags. With
+    --keep-existing they are left exactly as they are. Importing the same file again changes
+    nothing. Bad rows are listed by line number and skipped; the good rows still import.
+
+    \b
+    Examples:
+      outreach contacts import contacts/physicians.csv --tag physicians
+      outreach contacts import contacts/alumni.csv --tag alumni --dry-run
+      outreach contacts import list.csv --map "E-mail addr=email" --map "Dept=specialty"
+      outreach contacts import list.csv --keep-existing --json
+    """
+    try:
+        mapping = parse_mapping(maps)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--map") from None
+    with _progress_bar(file) as progress:
+        report = import_csv(app.db, file, tags=tags, mapping=mapping, policy="keep" if keep_existing else "update", dry_run=dry_run, progress=progress)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print_report(report, tags)
+
+
+class _progress_bar:
+    """A rich progress bar on stderr for files over 1 MB, only when stderr is a terminal."""
+
+    def __init__(self, file: Path) -> None:
+        self.progress: Any = None
+        try:
+            big = file.is_file() and file.stat().st_size > 1_000_000
+        except OSError:
+            big = False
+        if big and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            self.progress = Progress("Importing", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.progress.add_task("import", total=file.stat().st_size)
+
+    def __enter__(self) -> Any:
+        if self.progress is None:
+            return None
+        self.progress.start()
+        return lambda done, total: self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _display_name(contact: dict[str, Any]) -> str:
+    return " ".join(str(contact[k]) for k in ("title", "first_name", "middle_name", "last_name") if contact.get(k)) + (
+        f", {contact['suffix']}" if contact.get("suffix") else ""
+    )
+
+
+def _write_csv(handle: Any, contacts: list[dict[str, Any]]) -> None:
+    header, rows = store.export_rows(contacts)
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+@contacts_group.command("list")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeat: all of them).")
+@click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field equals VALUE, case-insensitive (repeatable; custom fields too).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout (formula cells neutralised).")
+@pass_app
+def list_command(app: App, tags: tuple[str, ...], wheres: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+    """List contacts, optionally by tag and field values.
+
+    \b
+    Examples:
+      outreach contacts list --tag physicians
+      outreach contacts list --where state=NY --where specialty=Cardiology
+      outreach contacts list --tag alumni --json | jq '.[].email'
+      outreach contacts list --csv > contacts.csv
+    """
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    found = store.select_contacts(app.db, tags=tags, where=_parse_where(wheres))
+    if as_json:
+        print_json(found)
+        return
+    if as_csv:
+        _write_csv(click.get_text_stream("stdout"), found)
+        return
+    if not found:
+        click.echo("No contacts match." if tags or wheres else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, box=None, header_style="bold")
+    table.add_column("email", no_wrap=True)
+    for column in ("name", "specialty", "hospital", "state", "tags", "status", "stage"):
+        table.add_column(column, overflow="fold")
+    for contact in found:
+        email = contact["email"] + (" (role)" if contact["is_role_address"] else "")
+        table.add_row(email, _display_name(contact), contact["specialty"] or "", contact["hospital"] or "", contact["state"] or "", ", ".join(contact["tags"]), contact["status"], contact["stage"])
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    console.print(f"{len(found)} contact(s)", style="dim")
+
+
+@contacts_group.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="The contact, its suppression and its history as one JSON object.")
+@pass_app
+def show_command(app: App, email: str, as_json: bool) -> None:
+    """Everything about one contact: fields, tags, custom fields, messages and replies.
+
+    \b
+    Example:
+      outreach contacts show jane.okafor@mercy.example.org
+    """
+    contact = store.require_contact(app.db, email)
+    history = store.contact_history(app.db, contact["id"])
+    suppressed = store.suppression_reason(app.db, contact["email"])
+    if as_json:
+        print_json({**contact, "suppressed": suppressed, **history})
+        return
+    click.echo(f"{_display_name(contact) or '(no name)'} <{contact['email']}>")
+    rows = [(field, contact.get(field)) for field in store.STANDARD_FIELDS]
+    rows += [("tags", ", ".join(contact["tags"]) or None), ("status", contact["status"]), ("stage", contact["stage"])]
+    rows += [("away until", contact["away_until"]), ("replied", _local(contact["replied_at"]) or None)]
+    rows += [("role address", "yes (reaches a desk, not a person)" if contact["is_role_address"] else None)]
+    rows += [("suppressed", suppressed), ("imported from", contact["source"]), ("added", _local(contact["created_at"])), ("updated", _local(contact["updated_at"]))]
+    for name, value in rows:
+        if value not in (None, ""):
+            click.echo(f"  {name:<16}{value}")
+    if contact["custom"]:
+        click.echo("Custom fields (use in templates as {{ name }}):")
+        width = max(16, *(len(name) + 2 for name in contact["custom"]))
+        for name, value in contact["custom"].items():
+            click.echo(f"  {name:<{width}}{value}")
+    click.echo("Messages:" if history["messages"] else "Messages: none yet")
+    for m in history["messages"]:
+        when = _local(m["sent_at"] or m["failed_at"] or m["queued_at"])
+        step = f" step {m['step']}" if m["step"] else ""
+        error = f" - {m['error']}" if m["error"] else ""
+        click.echo(f"  {when}  {m['state']:<10} {m['campaign'] or m['kind']}{step}: {m['subject'] or ''}{error}")
+    click.echo("Replies:" if history["replies"] else "Replies: none yet")
+    for r in history["replies"]:
+        detail = r["snippet"] or r["subject"] or ""
+        extra = f" (back {r['return_date']})" if r["return_date"] else f" ({r['bounce_type']})" if r["bounce_type"] else ""
+        click.echo(f"  {_local(r['received_at'])}  {r['kind']}{extra}: {detail[:100]}")
+
+
+@contacts_group.command("tag")
+@click.argument("email")
+@click.argument("tags", nargs=-1, required=True)
+@pass_app
+def tag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
+    """Add one or more tags to a contact.
+
+    \b
+    Example:
+      outreach contacts tag jane.okafor@mercy.example.org cardiology priority
+    """
+    contact = store.require_contact(app.db, email)
+    with app.db.atomic():
+        store.add_tags(app.db, contact["id"], tags)
+    click.echo(f"{contact['email']}: " + ", ".join(store.require_contact(app.db, contact["email"])["tags"]))
+
+
+@contacts_group.command("untag")
+@click.argument("email")
+@click.argument("tags", nargs=-1, required=True)
+@pass_app
+def untag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
+    """Remove tags from a contact.
+
+    \b
+    Example:
+      outreach contacts untag jane.okafor@mercy.example.org priority
+    """
+    contact = store.require_contact(app.db, email)
+    with app.db.atomic():
+        store.remove_tags(app.db, contact["id"], tags)
+    remaining = store.require_contact(app.db, contact["email"])["tags"]
+    click.echo(f"{contact['email']}: " + (", ".join(remaining) or "no tags"))
+
+
+@contacts_group.command("export")
+@click.option("--csv", "path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write (UTF-8 with BOM, opens cleanly in Excel).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeatable).")
+@click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field equals VALUE.")
+@pass_app
+def export_command(app: App, path: Path, tags: tuple[str, ...], wheres: tuple[str, ...]) -> None:
+    """Write contacts to a CSV file that is safe to open in a spreadsheet.
+
+    Cells starting with = + - @ (or tab/CR) get a leading apostrophe so a spreadsheet shows them
+    as text instead of running them as formulas. The header uses importable names, so you can
+    edit the export and import it again.
+
+    \b
+    Example:
+      outreach contacts export --csv physicians.csv --tag physicians
+    """
+    found = store.select_contacts(app.db, tags=tags, where=_parse_where(wheres))
+    try:
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            _write_csv(handle, found)
+    except OSError as error:
+        raise InputFileError(str(path), f"cannot write: {error.strerror}; choose another path") from None
+    click.echo(f"Wrote {len(found)} contact(s) to {path}")
+
+
+@contacts_group.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def delete_command(app: App, email: str, yes: bool) -> None:
+    """Delete a contact who has never been written to (otherwise suppress them instead).
+
+    \b
+    Example:
+      outreach contacts delete wrong.address@mercy.example.org --yes
+    """
+    contact = store.require_contact(app.db, email)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OutreachError("refusing to delete without confirmation; pass --yes")
+        click.confirm(f"Delete {contact['email']}?", abort=True)
+    with app.db.atomic():
+        store.delete_contact(app.db, contact["id"])
+    click.echo(f"Deleted {contact['email']}")
+
+
+@click.group("suppress")
+def suppress_group() -> None:
+    """Addresses and domains that must never be written to, whatever list they come back in.
+
+    \b
+    Examples:
+      outreach suppress add someone@example.org --reason "asked not to be contacted"
+      outreach suppress add competitor.example.com
+      outreach suppress import do-not-contact.txt
+      outreach suppress list
+    """
+
+
+@suppress_group.command("add")
+@click.argument("value", metavar="EMAIL|DOMAIN")
+@click.option("--reason", help="Why (shown by `suppress list` and when a send is skipped).")
+@pass_app
+def suppress_add(app: App, value: str, reason: str | None) -> None:
+    """Never send to this address, or to anyone at this domain (and its subdomains).
+
+    \b
+    Examples:
+      outreach suppress add jane.okafor@mercy.example.org --reason "asked to stop"
+      outreach suppress add mercy.example.org
+    """
+    try:
+        with app.db.atomic():
+            added = store.add_suppression(app.db, value, reason=reason)
+    except store.InvalidEmail as error:
+        raise OutreachError(f"{error}; give an address (name@example.org) or a domain (example.org)") from None
+    click.echo(f"Suppressed {value.strip()}" if added else f"{value.strip()} was already suppressed")
+
+
+@suppress_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--reason", help="Reason recorded for every entry.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"added","already","errors":[{"line","reason"}]}.')
+@pass_app
+def suppress_import(app: App, file: Path, reason: str | None, as_json: bool) -> None:
+    """Suppress every address or domain in a file.
+
+    The file is either one address or domain per line (blank lines and # comments are
+    ignored) or a CSV with an email column. Bad lines are reported and skipped.
+
+    \b
+    Examples:
+      outreach suppress import do-not-contact.txt --reason "opted out last year"
+      outreach suppress import unsubscribes.csv
+    """
+    result = import_suppressions(app.db, file, reason=reason)
+    if as_json:
+        print_json(result.to_json())
+        return
+    click.echo(f"{file}: {result.added} added, {result.already} already suppressed, {len(result.errors)} bad line(s)")
+    _print_problems("Bad lines (skipped)", result.errors)
+
+
+@suppress_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of {value, kind, reason, source, created_at}.")
+@pass_app
+def suppress_list(app: App, as_json: bool) -> None:
+    """Show every suppressed address and domain.
+
+    \b
+    Example:
+      outreach suppress list --json
+    """
+    entries = store.list_suppressions(app.db)
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        click.echo("Nothing is suppressed.")
+        return
+    width = max(len(e["value"]) for e in entries)
+    for e in entries:
+        click.echo(f"{e['value']:<{width}}  {e['kind']:<7}  {_local(e['created_at'])}  {e['source']}" + (f": {e['reason']}" if e["reason"] else ""))
+
+
+@suppress_group.command("remove")
+@click.argument("value", metavar="EMAIL|DOMAIN")
+@pass_app
+def suppress_remove(app: App, value: str) -> None:
+    """Lift a suppression (the same address or domain that was added).
+
+    \b
+    Example:
+      outreach suppress remove mercy.example.org
+    """
+    try:
+        with app.db.atomic():
+            removed = store.remove_suppression(app.db, value)
+    except store.InvalidEmail as error:
+        raise OutreachError(str(error)) from None
+    if not removed:
+        raise OutreachError(f"{value.strip()} is not suppressed; see `outreach suppress list`")
+    click.echo(f"No longer suppressed: {value.strip()}")
+
+
+COMMANDS: list[click.Command] = [contacts_group, suppress_group]
