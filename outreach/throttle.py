@@ -371,13 +371,10 @@ class Pacer:
             self._gap = self.rng.uniform(low, high) if high > 0 else 0.0
         return self._gap
 
-    def _waits(self, now: datetime, domain: str) -> list[tuple[datetime, str]]:
-        """Every lower bound on the send time, with the reason behind it."""
+    def _waits(self, domain: str) -> list[tuple[datetime, str]]:
+        """Every lower bound on the send time from the caps and a hold, with the reason behind it."""
         limits = self.limits
         waits: list[tuple[datetime, str]] = [self._hold] if self._hold else []
-        if self._all.times and limits.gap[1] > 0:
-            gap = self.next_gap()
-            waits.append((self._all.times[-1] + timedelta(seconds=gap), f"waiting {_duration(gap)} between messages"))
         caps = (
             (self._all, limits.daily_cap, DAY, f"daily cap {limits.daily_cap} reached (rolling 24 h)"),
             (self._all, limits.hourly_cap, HOUR, f"hourly cap {limits.hourly_cap} reached"),
@@ -392,24 +389,32 @@ class Pacer:
             free = sends.free_at(cap, span)
             if free is not None:
                 waits.append((free, reason))
-        return [(at, reason) for at, reason in waits if at > now]
+        return waits
 
     def explain(self, *, now: datetime, domain: str, state: str | None) -> tuple[datetime, Delay | None]:
-        """The earliest send time and, when it is later than `now`, the constraint that sets it.
+        """The earliest send time and, when it is later than `now`, the constraints that set it.
 
         Gap and caps only ever give lower bounds that don't move as time passes (nothing is sent
         meanwhile), and the window moves forward only, so the latest bound pushed through the
         window is the fixed point: one pass is enough.
         """
         now = _utc(now)
-        waits = self._waits(now, domain)
-        when, reason = max(waits, default=(now, None), key=lambda w: w[0])
+        when, reason = max(self._waits(domain), default=(now, None), key=lambda w: w[0])
+        if when <= now:
+            when, reason = now, None
+        routine = False  # the gap is short and routine: not worth naming once the window takes over
+        if self._all.times and self.limits.gap[1] > 0:
+            gap = self.next_gap()
+            after_gap = self._all.times[-1] + timedelta(seconds=gap)
+            if after_gap > when:
+                when, reason, routine = after_gap, f"waiting {_duration(gap)} between messages", True
         window = self.limits.window
         if window is not None:
             tz = recipient_timezone(state, self.limits.default_timezone)
             opens = window.next_open(when, tz)
             if opens > when:
-                when, reason = opens, f"outside the send window {window} (recipient's time, {tz.key})"
+                outside = f"outside the send window {window} (recipient's time, {tz.key})"
+                when, reason = opens, f"{reason}, then {outside}" if reason and not routine else outside
         return when, (Delay(reason, when) if reason and when > now else None)
 
     def earliest_send_time(self, *, now: datetime, domain: str, state: str | None) -> datetime:

@@ -426,6 +426,15 @@ def test_blocked_by_explains_the_gap_and_the_window() -> None:
     )
 
 
+def test_blocked_by_names_both_a_cap_and_the_window_it_runs_into() -> None:
+    history = sent(datetime(2026, 11, 25, 3, 0, tzinfo=UTC))  # frees at Wed 22:00 NY, after closing
+    pacer = Pacer(limits(daily_cap=1, window=WORK_HOURS), history=history)
+    assert pacer.blocked_by(WED, "a.org", "NY", display_tz=NEW_YORK) == (
+        "daily cap 1 reached (rolling 24 h), then outside the send window Mon-Fri 08:00-17:00 "
+        "(recipient's time, America/New_York); next slot Thu 26 Nov 08:00"
+    )
+
+
 def test_usage_reports_the_rolling_counts_for_the_progress_display() -> None:
     pacer = Pacer(limits(daily_cap=100, hourly_cap=20), history=sent(ago(hours=25), ago(hours=5), ago(minutes=30)))
     pacer.record_sent(at=WED, domain="a.org")
