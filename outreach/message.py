@@ -13,7 +13,7 @@ import mimetypes
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy as email_policy
 from email.header import Header
@@ -85,17 +85,18 @@ def load_attachment(path: Path, *, filename: str | None = None) -> Attachment:
     key = (stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
         cached = _cache.get(path)
-    if cached and cached[0] == key and (filename is None or cached[1].filename == filename):
-        return cached[1]
+    if cached and cached[0] == key:
+        attachment = cached[1]
+        return attachment if filename in (None, attachment.filename) else replace(attachment, filename=filename)
     data = path.read_bytes()
     mime, encoding = mimetypes.guess_type(path.name)
     if mime is None or encoding is not None:
         mime = "application/octet-stream"
     maintype, subtype = mime.split("/", 1)
-    attachment = Attachment(path, filename or path.name, data, maintype, subtype, hashlib.sha256(data).hexdigest())
+    attachment = Attachment(path, path.name, data, maintype, subtype, hashlib.sha256(data).hexdigest())
     with _cache_lock:
         _cache[path] = (key, attachment)
-    return attachment
+    return attachment if filename in (None, attachment.filename) else replace(attachment, filename=filename)
 
 
 def header_value(field_name: str, value: str, *, contact: str | None = None) -> str:
@@ -171,8 +172,10 @@ def _attachment_part(attachment: Attachment, *, contact: str | None) -> MIMEPart
 
 
 def _set_raw_header(part: MIMEPart, name: str, value: str) -> None:
+    """Store a header exactly as written (POLICY never re-folds it), keeping it in first place."""
     del part[name]
     part.set_raw(name, value)
+    part._headers.sort(key=lambda item: item[0].lower() != name.lower())  # stable: others keep order
 
 
 def build_message(

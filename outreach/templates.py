@@ -13,6 +13,8 @@ Template context
 - `full_name` ("Jane Okafor"), `sender` (name, first_name, address, domain, signature),
   `campaign` (the campaign row, or None), `today` ("November 25, 2026"),
   `previous_subject` (for follow-ups, when the caller knows it)
+- custom columns listed in the front matter's `optional_fields` are blank (not unknown) for
+  contacts whose CSV lacked them, so `{% if target_program %}` works; other unknown names are errors
 - filters: `or_default(fallback)`, `possessive` (Okafor's, Jones'), `linebreaks` (HTML <br>)
 """
 
@@ -57,7 +59,8 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments")
+FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments", "optional_fields")
+LIST_KEYS = ("cc", "reply_to", "attachments", "optional_fields")
 DOCTOR_SUFFIXES = frozenset("MD DO MBBS MBCHB MBBCH MBBCHIR PHD DPHIL DDS DMD".split())
 TITLES = {
     "dr": "Dr.",
@@ -265,6 +268,7 @@ class Template:
     cc: list[str] = field(default_factory=list)
     reply_to: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
+    optional_fields: list[str] = field(default_factory=list)
     html_path: Path | None = None
     _parts: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -330,6 +334,7 @@ def load_template(templates_dir: Path, name: str) -> Template:
         cc=[v for v, _ in _items(meta, "cc")],
         reply_to=[v for v, _ in _items(meta, "reply_to")],
         attachments=[v for v, _ in _items(meta, "attachments")],
+        optional_fields=[v for v, _ in _items(meta, "optional_fields")],
         html_path=html_path,
     )
     parts: dict[str, Any] = {
@@ -340,8 +345,7 @@ def load_template(templates_dir: Path, name: str) -> Template:
             _compile(TEXT_ENV, v, path.name, f"reply_to{i}", line - 1) for i, (v, line) in enumerate(_items(meta, "reply_to"))
         ],
         "attachments": [
-            _compile(TEXT_ENV, v, path.name, f"attachment{i}", line - 1)
-            for i, (v, line) in enumerate(_items(meta, "attachments"))
+            _compile_attachment(v, path.name, i, line - 1) for i, (v, line) in enumerate(_items(meta, "attachments"))
         ],
         "html": None,
     }
@@ -363,7 +367,7 @@ def _split_front_matter(source: str, file: str) -> tuple[dict[str, Any], str, in
         raise TemplateError("must start with a front-matter block: a '---' line, 'subject: ...', then '---'", template=file, line=1)
     meta: dict[str, Any] = {}
     current_list: str | None = None
-    for index in range(1, len(lines)):
+    for index in range(1, len(lines)):  # a deliberately small YAML subset: key: value, - items
         number = index + 1
         raw = lines[index].rstrip("\r\n")
         stripped = raw.strip()
@@ -392,18 +396,20 @@ def _split_front_matter(source: str, file: str) -> tuple[dict[str, Any], str, in
         if key in meta:
             raise TemplateError(f"front-matter key {key!r} appears twice", template=file, line=number)
         value = value.strip()
-        if key in ("cc", "reply_to", "attachments"):
+        if key in LIST_KEYS:
             current_list = key
-            meta[key] = [] if not value else [(_unquote(v.strip()), number) for v in _inline_list(value)]
+            meta[key] = [] if not value else [(_unquote(v.strip()), number) for v in _inline_list(key, value)]
         else:
             current_list = None
             meta[key] = (_unquote(value), number)
     raise TemplateError("the front-matter block has no closing '---' line", template=file, line=1)
 
 
-def _inline_list(value: str) -> list[str]:
+def _inline_list(key: str, value: str) -> list[str]:
     if value.startswith("[") and value.endswith("]"):
         return [v for v in value[1:-1].split(",") if v.strip()]
+    if key == "optional_fields":
+        return [v for v in value.split(",") if v.strip()]
     return [value]
 
 
@@ -420,6 +426,19 @@ def _scalar(meta: Mapping[str, Any], key: str) -> str | None:
 
 def _items(meta: Mapping[str, Any], key: str) -> list[tuple[str, int]]:
     return [(v, line) for v, line in meta.get(key, []) if v]
+
+
+ATTACHMENT_AS = re.compile(r"^(?P<path>.+?)\s+as\s+(?P<q>[\"'])(?P<name>.+)(?P=q)$")
+
+
+def _compile_attachment(item: str, file: str, index: int, offset: int) -> tuple[_Part, _Part | None]:
+    """`path/to/file.pdf` or `path/to/file.pdf as "Name shown to the recipient.pdf"`."""
+    match = ATTACHMENT_AS.match(item)
+    path, name = (match["path"], match["name"]) if match else (item, None)
+    return (
+        _compile(TEXT_ENV, path, file, f"attachment{index}", offset),
+        _compile(TEXT_ENV, name, file, f"attachment{index}-name", offset) if name else None,
+    )
 
 
 def _compile(env: SandboxedEnvironment, source: str, file: str, part: str, offset: int) -> _Part:
@@ -440,9 +459,11 @@ def _values(fields: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _context(
     contact: Mapping[str, Any], *, sender: Sender, campaign: Mapping[str, Any] | None, today: date,
-    previous_subject: str | None,
+    previous_subject: str | None, optional: Iterable[str] = (),
 ) -> dict[str, Any]:
     fields = template_fields(contact)
+    for name in optional:
+        fields.setdefault(name, None)
     context = _values(fields)
     context["contact"] = _values({**fields, "full_name": full_name(contact)}, "contact.")
     context.update(
@@ -532,7 +553,9 @@ def _render(
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
-    context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(), previous_subject=previous_subject)
+    context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
+        previous_subject=previous_subject, optional=template.optional_fields,
+    )
 
     subject = run.header("Subject", parts["subject"], context)
     text = run.render(parts["body"], context)
@@ -551,15 +574,16 @@ def _render(
                     run.problem(str(error), file=part.file, line=part.offset + 1, injection=True)
 
     attachments = []
-    for part in parts["attachments"]:
+    for part, name_part in parts["attachments"]:
         value = run.render(part, context)
-        if value is None:
+        shown = run.header("attachment name", name_part, context) if name_part else None
+        if value is None or (name_part and shown is None):
             continue
         path = Path(value.strip()).expanduser()
         if not path.is_absolute():
             path = template.templates_dir / path
         try:
-            attachments.append(load_attachment(path))
+            attachments.append(load_attachment(path, filename=shown))
         except OSError as error:
             reason = "not found" if isinstance(error, FileNotFoundError) else f"cannot be read ({error.strerror or error})"
             run.problem(f"attachment {value.strip()!r} {reason} (looked for {path})", file=part.file, line=part.offset + 1)

@@ -1,7 +1,206 @@
-"""`outreach templates ...` commands (being built)."""
+"""`outreach templates ...`: list, show, preview and check the message templates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..contacts import get_contact, select_contacts
+from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from ..templates import Sender, check_template, load_template, render_message, template_names
+from . import App, pass_app, print_json
+
+PLACEHOLDER_SENDER = Sender("Your Name", "you@example.com", None)
+
+
+def _sender(app: App) -> Sender:
+    """The configured sender, or a labelled placeholder so a preview/check works before set-up."""
+    try:
+        return Sender.from_settings(app.settings)
+    except ConfigError as error:
+        click.echo(f"Warning: {error}. Using {PLACEHOLDER_SENDER.name} <{PLACEHOLDER_SENDER.address}> for now.", err=True)
+        return PLACEHOLDER_SENDER
+
+
+def _campaign(app: App, name: str | None) -> dict[str, Any] | None:
+    if not name:
+        return None
+    rows = list(app.db.query("SELECT * FROM campaigns WHERE name = ?", [name]))
+    if not rows:
+        raise NotFoundError(f"no campaign named {name!r}; see outreach campaign list")
+    return rows[0]
+
+
+def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
+    where = {}
+    for item in values:
+        field, eq, value = item.partition("=")
+        if not eq or not field.strip():
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--where")
+        where[field.strip()] = value.strip()
+    return where
+
+
+@click.group(name="templates")
+def templates_group() -> None:
+    """Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."""
+
+
+@templates_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@pass_app
+def list_command(app: App, as_json: bool) -> None:
+    """List the templates with when to use each.
+
+    \b
+    Example:
+      outreach templates list
+    """
+    folder = app.settings.templates_dir
+    rows = []
+    for name in template_names(folder):
+        try:
+            template = load_template(folder, name)
+        except OutreachError as error:
+            rows.append({"name": name, "description": None, "has_html": False, "attachments": [], "error": str(error)})
+            continue
+        rows.append(
+            {
+                "name": name,
+                "description": template.description,
+                "kind": template.kind,
+                "has_html": template.has_html,
+                "attachments": template.attachments,
+                "error": None,
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"No templates in {folder}/ (a template is NAME.txt with a front-matter block).", err=True)
+        return
+    width = max(len(r["name"]) for r in rows)
+    for row in rows:
+        extras = (["html"] if row["has_html"] else []) + [f"+{a}" for a in row["attachments"]]
+        note = f"BROKEN: {row['error']}" if row["error"] else (row["description"] or "")
+        click.echo(f"{row['name']:<{width}}  {note}" + (f"  [{', '.join(extras)}]" if extras else ""))
+
+
+@templates_group.command(name="show")
+@click.argument("name")
+@click.option("--html", "show_html", is_flag=True, help="Show NAME.html / NAME.md instead of NAME.txt.")
+@pass_app
+def show_command(app: App, name: str, show_html: bool) -> None:
+    """Print a template's source as written.
+
+    \b
+    Example:
+      outreach templates show observership-request
+    """
+    template = load_template(app.settings.templates_dir, name)
+    if show_html:
+        if template.html_path is None:
+            raise NotFoundError(f"template {name!r} has no {name}.html or {name}.md")
+        click.echo(template.html_path.read_text(encoding="utf-8"), nl=False)
+    else:
+        click.echo(template.source, nl=False)
+
+
+@templates_group.command(name="preview")
+@click.argument("name")
+@click.option("--contact", "email", required=True, help="Email address of a contact in the database.")
+@click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
+@pass_app
+def preview_command(app: App, name: str, email: str, campaign_name: str | None) -> None:
+    """Print the exact RFC 5322 message that would be sent to one contact.
+
+    The message goes to stdout (save it as .eml to open it in a mail client); a summary of
+    its parts and attachments goes to stderr.
+
+    \b
+    Example:
+      outreach templates preview observership-request --contact jane.okafor@mercy.example.org > preview.eml
+    """
+    template = load_template(app.settings.templates_dir, name)
+    contact = get_contact(app.db, email)
+    if contact is None:
+        raise NotFoundError(f"no contact {email!r}; import it first: outreach contacts import FILE")
+    rendered = render_message(template, contact, sender=_sender(app), campaign=_campaign(app, campaign_name))
+    stdout = click.get_binary_stream("stdout")
+    stdout.write(rendered.as_bytes())
+    stdout.flush()
+    message = rendered.message
+    click.echo("", err=True)
+    for header in ("From", "To", "Cc", "Reply-To", "Subject"):
+        if message[header]:
+            click.echo(f"{header + ':':<10}{message[header]}", err=True)
+    parts = [p.get_content_type() for p in message.walk() if not p.is_multipart() and not p.is_attachment()]
+    click.echo(f"{'Parts:':<10}{', '.join(parts)}", err=True)
+    for info in rendered.attachments:
+        click.echo(f"{'Attached:':<10}{info.name} ({_size(info.size)}, sha256 {info.sha256[:12]})", err=True)
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+@templates_group.command(name="check")
+@click.argument("name")
+@click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat for several).")
+@click.option("--where", "where", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field matches.")
+@click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@pass_app
+def check_command(
+    app: App, name: str, tags: tuple[str, ...], where: tuple[str, ...], campaign_name: str | None, as_json: bool
+) -> None:
+    """Render a template for every selected contact and list every problem.
+
+    Exits 1 when any contact cannot be rendered, so it can gate a campaign or a script.
+
+    \b
+    Example:
+      outreach templates check observership-request --tag physicians
+      outreach templates check alumni-introduction --tag alumni --where state=OH
+    """
+    filters = _parse_where(where)
+    try:
+        template = load_template(app.settings.templates_dir, name)
+    except TemplateError as error:
+        problems, contacts = [error], []
+    else:
+        contacts = select_contacts(app.db, tags=tags, where=filters)
+        if not contacts:
+            raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
+        problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
+    failing = len({p.contact for p in problems if p.contact})
+    if as_json:
+        print_json(
+            {
+                "template": name,
+                "checked": len(contacts),
+                "failing_contacts": failing,
+                "problems": [
+                    {"file": p.template, "line": p.line, "contact": p.contact, "reason": p.reason} for p in problems
+                ],
+            }
+        )
+    else:
+        for problem in problems:
+            where_text = f"{problem.template}:{problem.line}" if problem.line else str(problem.template)
+            click.echo(f"{where_text}  {problem.contact or '-'}  {problem.reason}")
+        if problems:
+            click.echo(f"{len(problems)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
+        else:
+            click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+COMMANDS: list[click.Command] = [templates_group]
