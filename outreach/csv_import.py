@@ -199,7 +199,9 @@ def open_csv(path: str | Path) -> Iterator[CsvSource]:
         raise InputFileError(str(path), "is a folder, not a CSV file; give the path of the .csv file inside it")
     try:
         encoding = detect_encoding(path)
-        handle: TextIO = path.open("r", encoding=encoding, errors="replace" if encoding == "cp1252" else "strict", newline="")
+        # "replace" never fires on a file that passed detection; it keeps a BOM file with stray
+        # cp1252 bytes, or cp1252's five undefined bytes, from stopping the import halfway.
+        handle: TextIO = path.open("r", encoding=encoding, errors="replace", newline="")
     except PermissionError:
         raise InputFileError(str(path), "permission denied; check the file's permissions") from None
     with handle:
