@@ -441,6 +441,32 @@ def test_usage_reports_the_rolling_counts_for_the_progress_display() -> None:
     assert pacer.usage(WED) == {"last_24h": 3, "daily_cap": 100, "last_hour": 2, "hourly_cap": 20}
 
 
+def test_forecast_gives_an_eta_that_counts_caps_and_windows() -> None:
+    pacer = Pacer(limits(gap=(60, 120), daily_cap=100), history=sent(ago(hours=1)), rng=random.Random(5))
+    drawn = pacer.next_gap()
+    recipients = [(f"d{i}.org", "NY") for i in range(250)]
+    # 99 fit under today's cap (90 s apart, the middle of the gap range); 100 more as the first
+    # day's sends age out from 23 h on; the last 51 from 47 h on: 49 h 13.5 min, not 250 gaps (6 h)
+    eta = pacer.forecast(now=WED, recipients=recipients)
+    assert eta == later(hours=48, seconds=49 * 90)
+    assert pacer.forecast(now=WED, recipients=[]) is None
+    assert pacer.usage(WED)["last_24h"] == 1  # forecasting sends nothing
+    assert pacer.next_gap() == drawn
+
+
+def test_forecast_uses_the_gap_already_drawn_for_the_next_message() -> None:
+    pacer = Pacer(limits(gap=(60, 120)), history=sent(WED), rng=random.Random(5))
+    assert pacer.forecast(now=WED, recipients=[("a.org", None)]) == pacer.earliest_send_time(now=WED, domain="a.org", state=None)
+    assert pacer.forecast(now=WED, recipients=[("a.org", None)] * 3) == WED + timedelta(seconds=pacer.next_gap() + 2 * 90)
+
+
+def test_forecast_follows_the_recipients_window() -> None:
+    pacer = Pacer(limits(gap=(600, 600), window=WORK_HOURS))
+    friday_4pm = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)  # Fri 16:00 in New York: 6 fit before 17:00
+    eta = pacer.forecast(now=friday_4pm, recipients=[("a.org", "NY")] * 8)
+    assert eta == datetime(2026, 11, 30, 13, 10, tzinfo=UTC)  # the 8th goes Monday 08:10
+
+
 # --- history handling and speed ----------------------------------------------------------------
 
 
