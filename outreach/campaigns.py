@@ -1,0 +1,364 @@
+"""Campaigns: a named template + selection, frozen into a durable outbox when sending starts.
+
+A campaign is created as a `draft`. Its first live send *freezes* it: every selected contact gets a
+`campaign_contacts` row (included, or skipped with a reason) and every included contact a
+`messages` row in state `queued`, with its Message-ID, subject and attachment digests decided
+up front, before any SMTP conversation. From then on the outbox, not the contact list, is the
+truth: re-importing contacts or editing tags doesn't change who this campaign writes to.
+
+Message states (see migrations.py): queued -> sending -> sent | failed | deferred | uncertain.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlite_utils import Database
+
+from .contacts import email_domain, get_contact_by_id, select_contacts, suppression_reason
+from .db import parse_utc, record_event, utc_now
+from .errors import NotFoundError, OutreachError, TemplateError
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .message import RenderedMessage
+
+MESSAGE_STATES = ("queued", "sending", "deferred", "sent", "failed", "uncertain", "bounced", "cancelled")
+OPEN_STATES = ("queued", "deferred", "sending", "uncertain")
+"""States that still need something to happen (a send, or a decision)."""
+CONTACTED_STATES = ("queued", "deferred", "sending", "uncertain", "sent", "bounced")
+"""A message in one of these states means the contact has been (or is being) written to."""
+
+
+class CampaignTemplateError(OutreachError):
+    """The template fails for some selected contacts; nothing is sent until every one renders."""
+
+    def __init__(self, template: str, problems: list[TemplateError]) -> None:
+        self.problems = problems
+        contacts = {p.contact for p in problems if p.contact}
+        super().__init__(
+            f"template {template!r} has {len(problems)} problem(s) for {len(contacts) or 'the'} selected contact(s); "
+            f"nothing was sent. Fix them (see `outreach templates check {template}`) and run again"
+        )
+
+
+@dataclass
+class Selection:
+    """Who a campaign would write to, and who it skips and why."""
+
+    included: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+
+# --- create / read -------------------------------------------------------------------------------
+
+
+def create_campaign(
+    db: Database,
+    name: str,
+    *,
+    template: str,
+    templates_dir: Path,
+    tags: Iterable[str] = (),
+    where: Mapping[str, str] | None = None,
+    account: str | None = None,
+    timezone: str | None = None,
+    send_window: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
+    from .templates import load_template
+
+    name = name.strip()
+    if not name or not re.fullmatch(r"[\w.@+-]+", name):
+        raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
+    load_template(templates_dir, template)
+    if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
+        raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
+    now = utc_now()
+    with db.atomic():
+        campaign_id = db.table("campaigns").insert(
+            {
+                "name": name,
+                "template": template,
+                "selection": json.dumps({"tags": sorted(set(tags)), "where": dict(where or {})}),
+                "status": "draft",
+                "account": account,
+                "timezone": timezone,
+                "send_window": send_window,
+                "options": json.dumps(dict(options or {})),
+                "created_at": now,
+            }
+        ).last_pk
+        db.table("campaign_steps").insert({"campaign_id": campaign_id, "step": 0, "template": template, "delay_days": 0})
+        record_event(db, "campaign_created", campaign_id=campaign_id, at=now, name=name, template=template)
+    return get_campaign(db, name)
+
+
+def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
+    campaign = dict(row)
+    campaign["selection"] = json.loads(campaign.get("selection") or "{}")
+    campaign["options"] = json.loads(campaign.get("options") or "{}")
+    return campaign
+
+
+def get_campaign(db: Database, name: str) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM campaigns WHERE name = ?", [name]))
+    if not rows:
+        raise NotFoundError(f"no campaign called {name!r}: see `outreach campaign list`")
+    return _decode(rows[0])
+
+
+def message_counts(db: Database, campaign_id: int) -> dict[str, int]:
+    """Messages (not tests) of a campaign by state; every state present, zero when none."""
+    counts = {state: 0 for state in MESSAGE_STATES}
+    sql = "SELECT state, count(*) FROM messages WHERE campaign_id = ? AND kind != 'test' GROUP BY state"
+    for state, count in db.execute(sql, [campaign_id]).fetchall():
+        counts[state] = count
+    return counts
+
+
+def skipped_contacts(db: Database, campaign_id: int) -> list[dict[str, Any]]:
+    sql = """SELECT c.email, cc.skip_reason FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id
+             WHERE cc.campaign_id = ? AND cc.included = 0 ORDER BY c.email"""
+    return [{"email": e, "reason": r} for e, r in db.execute(sql, [campaign_id]).fetchall()]
+
+
+def next_attempt_at(db: Database, campaign_id: int) -> datetime | None:
+    """The earliest time a deferred message of this campaign is due for another try."""
+    row = db.execute(
+        "SELECT min(next_attempt_at) FROM messages WHERE campaign_id = ? AND state = 'deferred'", [campaign_id]
+    ).fetchone()
+    return parse_utc(row[0]) if row and row[0] else None
+
+
+def campaign_summary(db: Database, campaign: Mapping[str, Any]) -> dict[str, Any]:
+    """A campaign with its message counts and skipped contacts, for `list` and `show`."""
+    summary = dict(campaign)
+    summary["counts"] = message_counts(db, campaign["id"])
+    skipped = skipped_contacts(db, campaign["id"])
+    summary["skipped"] = skipped
+    summary["remaining"] = summary["counts"]["queued"] + summary["counts"]["deferred"]
+    summary["next_retry_at"] = next_attempt_at(db, campaign["id"])
+    return summary
+
+
+def list_campaigns(db: Database) -> list[dict[str, Any]]:
+    return [campaign_summary(db, _decode(row)) for row in db.query("SELECT * FROM campaigns ORDER BY created_at, id")]
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+def set_status(db: Database, campaign: Mapping[str, Any], status: str, reason: str | None = None, **changes: Any) -> None:
+    """Change a campaign's status and say why, in one transaction with its event."""
+    with db.atomic():
+        db.table("campaigns").update(campaign["id"], {"status": status, "status_reason": reason, **changes})
+        record_event(db, f"campaign_{status}", campaign_id=campaign["id"], reason=reason)
+
+
+def pause_campaign(db: Database, name: str, reason: str = "paused by you") -> dict[str, Any]:
+    campaign = get_campaign(db, name)
+    if campaign["status"] == "done":
+        raise OutreachError(f"campaign {name!r} is finished; there is nothing to pause")
+    set_status(db, campaign, "paused", reason)
+    return get_campaign(db, name)
+
+
+def resume_campaign(db: Database, name: str) -> dict[str, Any]:
+    """A paused campaign becomes active again; the next `send` continues where it stopped."""
+    campaign = get_campaign(db, name)
+    if campaign["status"] != "paused":
+        raise OutreachError(f"campaign {name!r} is {campaign['status']}, not paused; nothing to resume")
+    set_status(db, campaign, "active" if campaign["started_at"] else "draft", None)
+    return get_campaign(db, name)
+
+
+# --- selection and freezing ----------------------------------------------------------------------
+
+
+def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, str]:
+    """Contacts another campaign has written to (or is writing to) with the same template."""
+    marks = ",".join("?" * len(CONTACTED_STATES))
+    sql = f"""SELECT m.contact_id, c.name FROM messages m JOIN campaigns c ON c.id = m.campaign_id
+              WHERE m.template = ? AND m.campaign_id != ? AND m.kind != 'test' AND m.state IN ({marks})
+                AND c.status != 'draft'"""
+    return {cid: name for cid, name in db.execute(sql, [campaign["template"], campaign["id"], *CONTACTED_STATES]).fetchall()}
+
+
+def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
+    """Who the campaign would write to if it started now. Pure read: nothing is stored."""
+    selection = campaign["selection"]
+    contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
+    elsewhere = _already_contacted(db, campaign)
+    plan = Selection()
+    for contact in contacts:
+        reason = suppression_reason(db, contact["email"])
+        if reason is None and contact["status"] in ("bounced", "opted_out"):
+            reason = f"status {contact['status']}"
+        if reason is None and contact["id"] in elsewhere:
+            reason = f"already sent template {campaign['template']!r} in campaign {elsewhere[contact['id']]!r}"
+        if reason:
+            plan.skipped.append((contact, reason))
+        else:
+            plan.included.append(contact)
+    return plan
+
+
+def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
+    """The selection stored when the campaign started."""
+    plan = Selection()
+    rows = db.execute(
+        "SELECT contact_id, included, skip_reason FROM campaign_contacts WHERE campaign_id = ? ORDER BY contact_id",
+        [campaign["id"]],
+    ).fetchall()
+    for contact_id, included, reason in rows:
+        contact = get_contact_by_id(db, contact_id)
+        if included:
+            plan.included.append(contact)
+        else:
+            plan.skipped.append((contact, reason))
+    return plan
+
+
+def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[dict[str, Any]]) -> list[RenderedMessage]:
+    """Render every contact's message, or raise CampaignTemplateError listing every problem."""
+    from .templates import Sender, check_template, load_template, render_message
+
+    sender = Sender.from_settings(settings)
+    template = load_template(settings.templates_dir, campaign["template"])
+    problems = check_template(template, contacts, sender=sender, campaign=dict(campaign))
+    if problems:
+        raise CampaignTemplateError(campaign["template"], list(problems))
+    try:
+        return [render_message(template, contact, sender=sender, campaign=dict(campaign)) for contact in contacts]
+    except TemplateError as error:  # check_template should have caught it; never send half a campaign
+        raise CampaignTemplateError(campaign["template"], [error]) from error
+
+
+def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
+    return (settings.outbox_dir / campaign["name"]).resolve()
+
+
+def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
+    """`0001-jane.okafor@mercy.example.org.eml`: sorted as sent, named for whom it is."""
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^\w.@+-]", "_", to_address)
+    path = folder / f"{index:04d}-{safe}.eml"
+    path.write_bytes(raw)
+    return path
+
+
+def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """Start the campaign: store the selection and queue one message per included contact.
+
+    Renders everything first (a template problem stops here, before any row or email exists),
+    then writes the .eml files and commits the selection and the queued messages together.
+    """
+    if campaign["started_at"]:
+        return dict(campaign)
+    from .templates import Sender
+
+    plan = plan_selection(db, campaign)
+    rendered = render_all(settings, campaign, plan.included)
+    account = campaign["account"] or Sender.from_settings(settings).address
+    folder = eml_folder(settings, campaign)
+    at = utc_now(now)
+    rows = []
+    for index, (contact, message) in enumerate(zip(plan.included, rendered), start=1):
+        path = write_eml(folder, index, message.to_address, message.as_bytes())
+        rows.append(
+            {
+                "kind": "campaign",
+                "campaign_id": campaign["id"],
+                "contact_id": contact["id"],
+                "step": 0,
+                "template": campaign["template"],
+                "account": account,
+                "from_address": account,
+                "to_address": message.to_address,
+                "to_domain": email_domain(message.to_address),
+                "subject": message.subject,
+                "message_id": message.message_id,
+                "state": "queued",
+                "attachments": json.dumps([{"name": a.name, "size": a.size, "sha256": a.sha256} for a in message.attachments]),
+                "eml_path": str(path),
+                "queued_at": at,
+                "updated_at": at,
+            }
+        )
+    with db.atomic():
+        # Another process may have started it meanwhile: only one freeze wins.
+        cursor = db.execute(
+            "UPDATE campaigns SET status = 'active', status_reason = NULL, started_at = ?, account = ? WHERE id = ? AND started_at IS NULL",
+            [at, account, campaign["id"]],
+        )
+        if cursor.rowcount == 1:
+            db.table("campaign_contacts").insert_all(
+                [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 1, "skip_reason": None, "added_at": at} for c in plan.included]
+                + [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 0, "skip_reason": r, "added_at": at} for c, r in plan.skipped]
+            )
+            if rows:
+                db.table("messages").insert_all(rows)
+            record_event(db, "campaign_started", campaign_id=campaign["id"], at=at, queued=len(rows), skipped=len(plan.skipped))
+    return get_campaign(db, campaign["name"])
+
+
+def mark_contacted(db: Database, message_row_id: int, at: str) -> None:
+    """A sent first email moves its contact from stage `new` to `contacted` (never backwards)."""
+    db.execute(
+        "UPDATE contacts SET stage = 'contacted', updated_at = ? WHERE stage = 'new' "
+        "AND id = (SELECT contact_id FROM messages WHERE id = ? AND kind != 'test')",
+        [at, message_row_id],
+    )
+
+
+# --- uncertain messages --------------------------------------------------------------------------
+
+
+def uncertain_messages(db: Database, campaign_id: int | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT id, to_address, subject, message_id, sending_at, error, eml_path FROM messages WHERE state = 'uncertain'"
+    params: list[Any] = []
+    if campaign_id is not None:
+        sql += " AND campaign_id = ?"
+        params.append(campaign_id)
+    return list(db.query(sql + " ORDER BY id", params))
+
+
+def resolve_uncertain(
+    db: Database, campaign_id: int, *, action: str, message_ids: Iterable[str] | None = None, how: str = "by you"
+) -> int:
+    """Decide what happened to uncertain messages: action `sent` (it went) or `resend` (queue it).
+
+    `message_ids` (RFC Message-IDs) narrows it down; by default every uncertain message of the
+    campaign. Returns how many changed.
+    """
+    if action not in ("sent", "resend"):
+        raise ValueError(action)
+    wanted = set(message_ids) if message_ids is not None else None
+    changed = 0
+    now = utc_now()
+    with db.atomic():
+        for row in uncertain_messages(db, campaign_id):
+            if wanted is not None and row["message_id"] not in wanted:
+                continue
+            if action == "sent":
+                db.execute(
+                    "UPDATE messages SET state = 'sent', sent_at = coalesce(sending_at, ?), smtp_response = ?, updated_at = ? WHERE id = ?",
+                    [now, f"marked sent {how}", now, row["id"]],
+                )
+                mark_contacted(db, row["id"], now)
+            else:
+                db.execute(
+                    "UPDATE messages SET state = 'queued', next_attempt_at = NULL, error = NULL, updated_at = ? WHERE id = ?",
+                    [now, row["id"]],
+                )
+            record_event(db, "uncertain_resolved", campaign_id=campaign_id, message_id=row["id"], action=action, how=how)
+            changed += 1
+    return changed
