@@ -74,7 +74,7 @@ _HARD = re.compile(
     re.I,
 )
 _SOFT = re.compile(
-    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:storage|quota)|insufficient (?:system )?storage|"
+    r"mailbox (?:is )?full|mailbox (?:[\w,]+ ){0,4}full\b|over ?quota|quota exceeded|exceeded (?:storage|quota)|insufficient (?:system )?storage|"
     r"storage allocation|mailbox size limit|out of storage|inbox is full|full mailbox|too many (?:messages|connections)|"
     r"temporar(?:y|ily)|try (?:again )?later|greylist|rate limit|message expired|retry timeout exceeded|"
     r"could not be delivered within|delivery time expired|postfach voll|boîte .{0,10} pleine|buzón lleno|caixa postal cheia",
@@ -143,6 +143,8 @@ def _type_of(status: str, text: str) -> str:
         return "hard" if enhanced.group(1) == "5" else "soft"
     basic = _BASIC.search(text)
     if basic:
+        if basic.group(0).startswith("552"):
+            return "soft"  # RFC 5321: 552 exceeded storage allocation
         return "hard" if basic.group(1) == "5" else "soft"
     if _HARD.search(text):
         return "hard"
@@ -242,6 +244,22 @@ def _recipients_from_text(text: str) -> list[str]:
     return found
 
 
+def _lone_addresses(text: str) -> list[str]:
+    """Addresses standing alone on a line (how most NDRs list failed recipients)."""
+    found = []
+    for line in text.split("\n"):
+        line = re.sub(r"mailto:|[<>()\[\]\"']", " ", line).strip(" \t:;,.")
+        words = line.split()
+        if words and all(ADDRESS.fullmatch(w) for w in words) and len(set(w.lower() for w in words)) == 1:
+            found.append(words[0].lower())
+    return found
+
+
+def _pasted_to(body: str) -> list[str]:
+    """The To: header of an original pasted into a plain-text bounce."""
+    return [a for m in re.finditer(r"^[ \t>]*To:[ \t]*(.+)$", body, re.M) for a in _addresses_in(m.group(1))]
+
+
 def _looks_like_bounce(msg: Message, body: str) -> tuple[bool, bool]:
     """(is it a delivery report, is it only a delay warning), from sender, subject, headers, body."""
     sender = " ".join(headers(msg, "From"))
@@ -306,13 +324,18 @@ def detect_bounce(msg: Message) -> BounceInfo:
         return BounceInfo("delayed", None, [], ids)
     explicit = [a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v)]
     temporary, permanent = _flufl(msg)
-    candidates = explicit or sorted(permanent | temporary) or _recipients_from_text(text_before_original)
-    addresses = [a for a in dict.fromkeys(candidates) if (a not in ours or a in explicit) and not _is_daemon_address(a)]
-    if not addresses:
-        # Last resort: the returned original's To header is who we wrote to.
-        for original in _original_parts(msg)[0]:
-            addresses += [a for a in _addresses_in(header(original, "To")) if not _is_daemon_address(a)]
-    addresses = list(dict.fromkeys(addresses))
+
+    def usable(candidates) -> list[str]:
+        return [a for a in dict.fromkeys(candidates) if a not in ours and not _is_daemon_address(a)]
+
+    addresses = (
+        list(dict.fromkeys(explicit))
+        or usable(sorted(permanent | temporary))
+        or usable(_recipients_from_text(text_before_original))
+        or usable(_lone_addresses(text_before_original))
+        or usable(a for original in _original_parts(msg)[0] for a in _addresses_in(header(original, "To")))
+        or usable(_pasted_to(body))
+    )
     if temporary and not permanent and not explicit and not _ENHANCED.search(text_before_original):
         kind = "soft"
     else:
