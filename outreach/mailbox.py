@@ -11,7 +11,11 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from typing import TypeVar
 
 from imapclient import IMAPClient
@@ -29,6 +33,10 @@ CONNECT_TIMEOUT = 20.0
 READ_TIMEOUT = 120.0
 
 T = TypeVar("T")
+
+
+class LoginRefused(MailServerError):
+    """The server rejected the username or password: retrying will not help."""
 
 
 def connect_imap(settings: Settings, *, timeout: SocketTimeout | None = None) -> IMAPClient:
@@ -68,11 +76,13 @@ def imap_error(error: Exception, settings: Settings, *, doing: str) -> MailServe
     if isinstance(error, MailServerError):
         return error
     if isinstance(error, LoginError):
-        hint = (
+        return LoginRefused(
             f"IMAP login refused for {settings.imap.username}: check OUTREACH_IMAP_USERNAME and "
-            "OUTREACH_IMAP_PASSWORD (Gmail, Outlook, Yahoo and iCloud need an app password)"
+            "OUTREACH_IMAP_PASSWORD (Gmail, Outlook, Yahoo and iCloud need an app password)",
+            host=host,
+            port=port,
         )
-    elif isinstance(error, ssl.SSLCertVerificationError):
+    if isinstance(error, ssl.SSLCertVerificationError):
         hint = (
             f"the server's TLS certificate was not trusted ({error.verify_message}); for a "
             "self-signed server set OUTREACH_CA_FILE to its CA certificate"
@@ -199,6 +209,73 @@ def save_draft(settings: Settings, raw: bytes, *, client: IMAPClient | None = No
         folder = _require_folder(imap, DRAFTS, settings)
         imap.append(folder, raw, flags=(b"\\Draft", b"\\Seen"))
         return folder
+
+
+# --- Incremental reading --------------------------------------------------------------------
+
+# What matching needs from a message's header; the body is fetched only for candidates.
+HEADER_FIELDS = (
+    "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC REPLY-TO SUBJECT DATE CONTENT-TYPE "
+    "RETURN-PATH AUTO-SUBMITTED PRECEDENCE X-FAILED-RECIPIENTS"
+)
+HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+HEADER_KEY = f"BODY[HEADER.FIELDS ({HEADER_FIELDS})]".encode()
+_header_parser = BytesHeaderParser(policy=compat32)
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+@dataclass
+class FetchedHeader:
+    uid: int
+    header: Message
+    internaldate: datetime | None
+
+
+def open_folder(client: IMAPClient, name: str) -> FolderStatus:
+    """EXAMINE (read-only SELECT): nothing we do can change a flag in this folder."""
+    info = client.select_folder(name, readonly=True)
+    uidnext = info.get(b"UIDNEXT")
+    return FolderStatus(name, int(info[b"UIDVALIDITY"]), int(uidnext) if uidnext else None, int(info.get(b"EXISTS", 0)))
+
+
+def new_uids(client: IMAPClient, status: FolderStatus, last_uid: int) -> list[int]:
+    """UIDs above `last_uid`, oldest first. UIDNEXT answers "nothing new" without a search;
+    `UID SEARCH UID n:*` always returns the newest message even when its UID is below n."""
+    if status.exists == 0 or (status.uidnext is not None and status.uidnext <= last_uid + 1):
+        return []
+    return sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+
+
+def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
+    """The matching-relevant header fields of these messages, never setting \\Seen."""
+    if not uids:
+        return []
+    client.normalise_times = False
+    data = client.fetch(uids, [HEADER_ITEM, "INTERNALDATE"])
+    out = []
+    for uid in uids:
+        item = data.get(uid)
+        if item is None:  # expunged meanwhile
+            continue
+        raw = item.get(HEADER_KEY) or b""
+        out.append(FetchedHeader(uid, _header_parser.parsebytes(raw), item.get(b"INTERNALDATE")))
+    return out
+
+
+def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, bytes]:
+    """Whole messages (BODY.PEEK[], so still unread) by UID."""
+    uids = sorted(set(uids))
+    if not uids:
+        return {}
+    data = client.fetch(uids, ["BODY.PEEK[]"])
+    return {uid: item[b"BODY[]"] for uid, item in data.items() if item.get(b"BODY[]") is not None}
 
 
 def with_imap(settings: Settings, job: Callable[[IMAPClient], T], *, doing: str) -> T:

@@ -1,7 +1,179 @@
-"""`outreach replies ...` commands (being built)."""
+"""`outreach replies ...`: read new mail, list who answered, take up suggested contacts."""
 
 from __future__ import annotations
 
+import threading
+from datetime import date, datetime, time, timezone
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from .. import replies
+from ..db import parse_utc
+from . import App, pass_app, print_json
+
+KIND_CHOICES = click.Choice(["human_reply", "auto_reply", "bounce", "unsubscribe", "other"])
+
+
+@click.group("replies")
+def replies_group() -> None:
+    """Replies: who answered, who bounced, who is away, and who they pointed you to.
+
+    \b
+    outreach replies poll            # read new mail once (INBOX and Junk)
+    outreach replies watch           # keep reading as mail arrives (Ctrl-C stops)
+    outreach replies list --since 2026-03-01
+    outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
+    """
+
+
+@replies_group.command("poll")
+@click.option("--folder", "folders", multiple=True, help="Folder to read (repeatable); \\Junk means the special-use Junk folder. Default: OUTREACH_IMAP_FOLDERS.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@pass_app
+def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
+    """Read new mail once, match it to what you sent, and update contacts.
+
+    Mail is never marked read, moved or deleted. Only messages newer than the last poll are
+    fetched; mail that answers nothing you sent is left alone.
+
+    \b
+    outreach replies poll
+    outreach replies poll --json
+    """
+    result = replies.poll(app.db, app.settings, folders=folders or None)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if as_json:
+        print_json(result.to_json())
+        return
+    for folder in result.folders:
+        click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
+    counts = result.to_json()
+    click.echo(
+        f"{counts['matched']} matched of {counts['fetched']} new: {counts['human_reply']} replied, "
+        f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
+    )
+    for reply in result.replies:
+        click.echo(_reply_line(reply))
+
+
+@replies_group.command("watch")
+@click.option("--interval", type=click.FloatRange(min=5), default=60, show_default=True, help="Seconds between polls when the server has no IDLE.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per poll that found something.")
+@pass_app
+def watch_command(app: App, interval: float, as_json: bool) -> None:
+    """Keep a connection open and process new mail within seconds (IMAP IDLE).
+
+    Falls back to polling every --interval seconds on servers without IDLE, and reconnects
+    after a dropped connection. Ctrl-C stops it.
+    """
+    stop = threading.Event()
+    db, settings = app.db, app.settings
+
+    def on_result(result: replies.PollResult) -> None:
+        for note in result.notes:
+            click.echo(f"Note: {note}", err=True)
+        if not result.matched:
+            return
+        if as_json:
+            print_json(result.to_json())
+        else:
+            for reply in result.replies:
+                click.echo(_reply_line(reply))
+
+    def on_error(error: Exception, pause: float) -> None:
+        click.echo(f"Connection problem: {error}; retrying in {pause:.0f}s", err=True)
+
+    click.echo(f"Watching {settings.imap.username} on {settings.imap.address} (Ctrl-C to stop)", err=True)
+    try:
+        replies.watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
+    except KeyboardInterrupt:
+        stop.set()
+        click.echo("Stopped.", err=True)
+
+
+@replies_group.command("list")
+@click.option("--campaign", help="Only replies to this campaign.")
+@click.option("--kind", type=KIND_CHOICES, help="Only this kind of reply.")
+@click.option("--since", help="Only replies received since DATE (YYYY-MM-DD, local time) or an ISO timestamp.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"replies": [...], "suggested_contacts": [...]}.')
+@pass_app
+def list_command(app: App, campaign: str | None, kind: str | None, since: str | None, as_json: bool) -> None:
+    """Replies received, newest first, with a one-line snippet of each reply's own words,
+    then the new contacts people suggested (a colleague they copied in or named).
+
+    \b
+    outreach replies list --kind human_reply --since 2026-03-01
+    """
+    rows = replies.list_replies(app.db, campaign=campaign, kind=kind, since=_parse_since(since))
+    suggestions = replies.list_suggestions(app.db)
+    if as_json:
+        print_json({"replies": rows, "suggested_contacts": suggestions})
+        return
+    if not rows:
+        click.echo("No replies yet. Run `outreach replies poll` to read new mail.")
+    for row in rows:
+        click.echo(_reply_line(row))
+    if suggestions:
+        click.echo("\nSuggested new contacts:")
+        for s in suggestions:
+            name = f"{s['name']} " if s["name"] else ""
+            click.echo(f"  {name}<{s['email']}>  referred by {s['referred_by']}")
+        click.echo("Add one with: outreach replies add-suggested EMAIL [--tag TAG]")
+
+
+@replies_group.command("add-suggested")
+@click.argument("email")
+@click.option("--tag", "tags", multiple=True, help="Tag the new contact (repeatable).")
+@pass_app
+def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
+    """Add a suggested contact, recording who referred them.
+
+    \b
+    outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
+    """
+    contact = replies.add_suggested(app.db, email, tags=tags)
+    name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
+    click.echo(f"Added {name + ' ' if name else ''}<{contact['email']}> (referred by contact #{contact['referred_by']}).")
+
+
+@replies_group.command("dismiss")
+@click.argument("email")
+@pass_app
+def dismiss_command(app: App, email: str) -> None:
+    """Stop suggesting this address."""
+    replies.dismiss_suggested(app.db, email)
+    click.echo(f"Dismissed {email}.")
+
+
+def _reply_line(row: dict[str, Any]) -> str:
+    """One line per reply: local time, kind, who, campaign, what it says or did."""
+    when = parse_utc(row.get("received_at"))
+    shown = when.astimezone().strftime("%Y-%m-%d %H:%M") if when else "?"
+    kind = row["kind"]
+    if kind == "bounce":
+        kind = f"bounce ({row.get('bounce_type') or '?'})"
+    elif kind == "auto_reply" and row.get("return_date"):
+        kind = f"away until {row['return_date']}"
+    campaign = f" [{row['campaign']}]" if row.get("campaign") else ""
+    text = row.get("snippet") or row.get("subject") or ""
+    effects = row.get("effects")
+    tail = f"  -> {'; '.join(effects)}" if effects else ""
+    return f"{shown}  {kind:<18} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        if len(text.strip()) == 10:
+            day = date.fromisoformat(text.strip())
+            return datetime.combine(day, time()).astimezone().astimezone(timezone.utc)
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO timestamp", param_hint="--since") from None
+    return value if value.tzinfo else value.astimezone()
+
+
+COMMANDS: list[click.Command] = [replies_group]
