@@ -66,7 +66,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ALIAS_TO_TARGET = {alias: target for target, aliases in HEADER_ALIASES.items() for alias in aliases}
 
-HONORIFICS = {"dr": "Dr.", "doctor": "Dr.", "prof": "Prof.", "professor": "Prof.", "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms.", "miss": "Miss", "mx": "Mx."}
+HONORIFICS = {"dr": "Dr.", "doctor": "Dr.", "prof": "Prof.", "professor": "Prof.", "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms.", "miss": "Miss", "mx": "Mx.", "dra": "Dra."}
 SUFFIXES = {
     s.lower().replace(".", ""): s
     for s in "MD DO PhD MBBS MBChB MPH MS MSc MBA MHA FACP FACS FACC FAAP FACEP FRCS FRCP FRCPC DrPH DNP NP PA PA-C RN "
@@ -276,6 +276,17 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
+def _recognise(name: str) -> str | None:
+    """The field a header names: "E-Mail Address" -> email; "Hospital / Institution" -> hospital."""
+    target = _ALIAS_TO_TARGET.get(header_key(name))
+    if target is None:
+        for part in re.split(r"[/|&()]|\bor\b", name):
+            target = _ALIAS_TO_TARGET.get(header_key(part))
+            if target and target != "ignore":
+                return target
+    return target
+
+
 def plan_columns(header: list[str], mapping: Mapping[str, str], path: str) -> list[str]:
     """Where each column goes: a standard field, email, name, tags, ignore, or custom:NAME."""
     by_key = {header_key(h): i for i, h in enumerate(header)}
@@ -292,7 +303,7 @@ def plan_columns(header: list[str], mapping: Mapping[str, str], path: str) -> li
         if index in forced:
             plan.append(forced[index])
             continue
-        target = _ALIAS_TO_TARGET.get(header_key(name))
+        target = _recognise(name)
         if target and target != "ignore" and target in taken:
             target = None  # a second "Email" column: keep it, as a custom field
         if target is None:
@@ -438,13 +449,13 @@ def extract_address(cell: str) -> tuple[str, str | None]:
     text = cell.strip()
     if text.lower().startswith("mailto:"):
         text = text[7:].split("?", 1)[0]
+    if text.count("<") == 1 and text.endswith(">"):
+        text = parseaddr(text)[1] or text
     candidates = [c for c in re.split(r"[;,\s]+(?=[^;,\s]*@)", text) if c.strip()]
     warning = None
     if len(candidates) > 1:
         text = candidates[0].strip().rstrip(";,")
         warning = f"{len(candidates)} addresses in one email cell; used the first ({text})"
-    if "<" in text and ">" in text:
-        text = parseaddr(text)[1] or text
     return text, warning
 
 
@@ -547,9 +558,9 @@ def import_csv(
         plan = plan_columns(source.header, mapping or {}, str(path))
         report.columns = {h: t for h, t in zip(source.header, plan)}
         _note_header(report, source.header, plan)
-        job = _Importer(db, report, tags, policy, Path(path).name)
         try:
             with db.atomic():
+                job = _Importer(db, report, tags, policy, Path(path).name)
                 import_id = None if dry_run else db.table("imports").insert({"file": str(path), "started_at": utc_now()}).last_pk
                 batch: list[ParsedRow] = []
                 for line, cells in source.rows:
@@ -666,7 +677,7 @@ class _Importer:
                 report.skipped += 1
                 report.duplicates += 1
                 kept = "filled its empty fields" if self.policy == "update" else "ignored (--keep-existing)"
-                report.warnings.append(RowProblem(row.line, f"same address as line {duplicate_of} ({row.email}); {kept}"))
+                report.warnings.append(RowProblem(row.line, f"same address as line {duplicate_of} ({state['email']}); {kept}"))
             elif not changed:
                 report.unchanged += 1
             elif self.policy == "keep":
