@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -192,7 +193,9 @@ def list_command(app: App, tags: tuple[str, ...], wheres: tuple[str, ...], as_js
         print_json(found)
         return
     if as_csv:
-        _write_csv(click.get_text_stream("stdout"), found)
+        buffer = io.StringIO()
+        _write_csv(buffer, found)
+        click.echo(buffer.getvalue(), nl=False)
         return
     if not found:
         click.echo("No contacts match." if tags or wheres else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
@@ -235,12 +238,12 @@ def show_command(app: App, email: str, as_json: bool) -> None:
     rows += [("away until", contact["away_until"]), ("replied", _local(contact["replied_at"]) or None)]
     rows += [("role address", "yes (reaches a desk, not a person)" if contact["is_role_address"] else None)]
     rows += [("suppressed", suppressed), ("imported from", contact["source"]), ("added", _local(contact["created_at"])), ("updated", _local(contact["updated_at"]))]
+    rows = [(name, value) for name, value in rows if value not in (None, "")]
+    width = max(len(name) for name, _ in [*rows, *contact["custom"].items()]) + 2
     for name, value in rows:
-        if value not in (None, ""):
-            click.echo(f"  {name:<16}{value}")
+        click.echo(f"  {name:<{width}}{value}")
     if contact["custom"]:
         click.echo("Custom fields (use in templates as {{ name }}):")
-        width = max(16, *(len(name) + 2 for name in contact["custom"]))
         for name, value in contact["custom"].items():
             click.echo(f"  {name:<{width}}{value}")
     click.echo("Messages:" if history["messages"] else "Messages: none yet")
