@@ -187,25 +187,45 @@ class SendWindow:
         return f"{days} {self.start:%H:%M}-{'24:00' if self.end == time(0) else format(self.end, '%H:%M')}"
 
     def _bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The UTC instants at which this window opens and closes on local `day`.
-        A local time skipped by a spring-forward jump moves on by the jump (02:30 -> 03:30)."""
-        opens = datetime.combine(day, self.start, tzinfo=tz)
+        """The UTC instants at which this window opens and closes on local `day` (equal when a
+        spring-forward jump skips the whole window that day)."""
         closes_day = day + timedelta(days=1) if self.end == time(0) else day
-        closes = datetime.combine(closes_day, self.end, tzinfo=tz)
-        return opens.astimezone(timezone.utc), closes.astimezone(timezone.utc)
+        return _first_instant(day, self.start, tz), _first_instant(closes_day, self.end, tz)
 
     def next_open(self, moment: datetime, tz: ZoneInfo) -> datetime:
         """`moment` if it lies inside the window in zone `tz`, else the window's next opening."""
         moment = _utc(moment)
         today = moment.astimezone(tz).date()
-        for offset in range(-1, 9):  # -1: a window ending at midnight may still be open from yesterday
+        # -1: a window ending at midnight may still be open from yesterday; two weeks: a DST jump
+        # can swallow a one-day window once
+        for offset in range(-1, 15):
             day = today + timedelta(days=offset)
             if day.weekday() not in self.days:
                 continue
             opens, closes = self._bounds(day, tz)
-            if moment < closes:
+            if moment < closes and opens < closes:
                 return max(moment, opens)
-        raise AssertionError("a window with at least one day opens within a week")  # pragma: no cover
+        raise AssertionError("a window with at least one day opens within two weeks")  # pragma: no cover
+
+
+def _first_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """The first UTC instant at which the local clock in `tz` reads `clock` on `day` or later.
+    Usually just that local time (the first of two in a fall-back hour); when a spring-forward
+    jump skips it (02:30 on the second Sunday of March), the instant of the jump."""
+    wall = datetime.combine(day, clock, tzinfo=tz)
+    instant = wall.astimezone(timezone.utc)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return instant
+    # skipped: fold=1 reads the wall time with the offset after the jump, landing before it
+    before, after = int(wall.replace(fold=1).timestamp()), int(instant.timestamp())
+    offset_after = instant.astimezone(tz).utcoffset()
+    while after - before > 1:  # zone transitions fall on whole seconds
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset_after:
+            after = middle
+        else:
+            before = middle
+    return datetime.fromtimestamp(after, timezone.utc)
 
 
 # --- limits -----------------------------------------------------------------------------------

@@ -268,12 +268,24 @@ def test_window_opens_at_local_08_00_on_the_day_clocks_fall_back() -> None:
     assert pacer.earliest_send_time(now=saturday_evening, domain="a.org", state="NY") == sunday_8am_est
 
 
-def test_a_window_opening_in_the_skipped_hour_opens_after_the_jump() -> None:
+def test_a_window_opening_in_the_skipped_hour_opens_at_the_jump() -> None:
     pacer = Pacer(limits(window=SendWindow.parse("Sun 02:30-05:00")))
-    before = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)  # Sun 00:00 EST; 02:30 does not exist that night
+    before = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)  # Sun 00:00 EST; clocks jump 02:00 -> 03:00 that night
     opened = pacer.earliest_send_time(now=before, domain="a.org", state="NY")
-    assert opened == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
-    assert opened.astimezone(NEW_YORK).time() == time(3, 30)
+    assert opened == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 03:00 EDT: the first moment at or after 02:30
+    assert opened.astimezone(NEW_YORK).time() == time(3, 0)
+
+
+def test_a_window_entirely_in_the_skipped_hour_waits_a_week() -> None:
+    pacer = Pacer(limits(window=SendWindow.parse("Sun 02:15-02:45")))
+    before = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)
+    assert pacer.earliest_send_time(now=before, domain="a.org", state="NY") == datetime(2026, 3, 15, 6, 15, tzinfo=UTC)
+
+
+def test_a_window_opening_in_the_repeated_hour_opens_the_first_time_round() -> None:
+    pacer = Pacer(limits(window=SendWindow.parse("Sun 01:30-04:00")))
+    before = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)  # Sun 00:00 EDT; 01:00-02:00 happens twice
+    assert pacer.earliest_send_time(now=before, domain="a.org", state="NY") == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
 
 
 def test_a_window_may_end_at_midnight() -> None:
@@ -340,12 +352,13 @@ def _allowed(at: datetime, history: list[SentRecord], lim: Limits, gap: float, d
     return True
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(40))
 def test_earliest_time_is_allowed_and_nothing_earlier_is(seed: int) -> None:
     """Random histories and limits: the answer obeys every rule, and no minute before it does."""
     rng = random.Random(seed)
     domains = ["a.edu", "b.org", "c.com"]
-    now = WED + timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
+    weeks = [WED, datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC)]  # both DST changes
+    now = rng.choice(weeks) + timedelta(minutes=rng.randrange(0, 7 * 24 * 60))
     history = sorted(
         (SentRecord(now - timedelta(minutes=rng.randrange(1, 26 * 60)), rng.choice(domains)) for _ in range(rng.randrange(0, 12))),
         key=lambda r: r.at,
@@ -355,7 +368,8 @@ def test_earliest_time_is_allowed_and_nothing_earlier_is(seed: int) -> None:
         daily_cap=rng.choice([0, 3, 8]),
         hourly_cap=rng.choice([0, 1, 2]),
         domain_cap=rng.choice([0, 1, 2]),
-        window=rng.choice([None, WORK_HOURS, SendWindow.parse("Tue-Thu 08:30-11:00"), SendWindow.parse("Sat,Sun 18-24")]),
+        window=rng.choice([None, WORK_HOURS, SendWindow.parse("Tue-Thu 08:30-11:00"), SendWindow.parse("Sat,Sun 18-24"),
+                           SendWindow.parse("daily 01:00-03:00"), SendWindow.parse("Sun 02:30-02:45")]),
     )
     state = rng.choice(["CA", "NY", "AZ", "HI", None])
     pacer = Pacer(lim, history=history)
