@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy as email_policy
+from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
@@ -118,7 +119,7 @@ def make_address(field_name: str, display_name: str | None, address: str, *, con
     address = header_value(f"{field_name} address", address.strip(), contact=contact)
     try:
         return Address(display_name=display_name, addr_spec=address)
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, HeaderParseError) as error:
         raise HeaderInjectionError(f"{field_name}: {address!r} is not a valid email address ({error})") from None
 
 
@@ -133,7 +134,7 @@ def parse_address_list(field_name: str, text: str, *, contact: str | None = None
         header = HeaderRegistry()("to", text)
         addresses = list(header.addresses)
         defects = list(header.defects)
-    except (ValueError, IndexError) as error:
+    except (ValueError, IndexError, HeaderParseError) as error:
         raise HeaderInjectionError(f"{field_name}: cannot read {text!r} as addresses ({error})") from None
     if defects or not addresses or any(not a.username or not a.domain for a in addresses):
         raise HeaderInjectionError(f"{field_name}: {text!r} is not a list of email addresses")

@@ -21,7 +21,9 @@ Template context
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -121,10 +123,34 @@ class Sender:
 # --- Strictness -------------------------------------------------------------------------------
 
 
+# While `check_template` runs, problems are recorded here and rendering carries on, so one pass
+# finds every blank field in a part instead of stopping at the first.
+_collector: ContextVar[Callable[[str], None] | None] = ContextVar("outreach_template_collector", default=None)
+
+
+def _report(message: str) -> None:
+    collect = _collector.get()
+    if collect is None:
+        raise jinja2.UndefinedError(message)
+    collect(message)
+
+
 class Missing(jinja2.StrictUndefined):
     """A name this contact does not have at all: any use other than a fallback is an error."""
 
     __slots__ = ()
+
+    def __str__(self) -> str:
+        _report(self._undefined_message)
+        return ""
+
+    def __bool__(self) -> bool:
+        _report(self._undefined_message)
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        _report(self._undefined_message)
+        return iter(())
 
 
 class Blank(jinja2.Undefined):
@@ -136,9 +162,12 @@ class Blank(jinja2.Undefined):
     __slots__ = ()
 
     def __str__(self) -> str:
-        self._fail_with_undefined_error()
+        _report(self._undefined_message)
+        return ""
 
-    __iter__ = __len__ = __str__  # type: ignore[assignment]
+    def __iter__(self) -> Iterator[Any]:
+        _report(self._undefined_message)
+        return iter(())
 
 
 def _blank(label: str) -> Blank:
@@ -156,9 +185,10 @@ def _is_empty(value: Any) -> bool:
 def _finalize(value: Any) -> Any:
     """Every `{{ ... }}` passes here: blanks and missing names raise, None/"" raise too."""
     if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
+        return str(value)  # raises, or reports while checking
     if _is_empty(value):
-        raise jinja2.UndefinedError("this expression is empty for this contact; give it a fallback with or_default(...)")
+        _report("this expression is empty for this contact; give it a fallback with or_default(...)")
+        return ""
     return value
 
 
@@ -172,17 +202,18 @@ def or_default(value: Any, fallback: Any = "") -> Any:
 def possessive(value: Any) -> str:
     """Okafor -> Okafor's, Jones -> Jones'."""
     if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
+        return str(value)  # raises, or reports while checking
     text = str(value).strip()
     if not text:
-        raise jinja2.UndefinedError("possessive of an empty value; give it a fallback with or_default(...)")
+        _report("possessive of an empty value; give it a fallback with or_default(...)")
+        return ""
     return text + ("'" if text[-1] in "sS" else "'s")
 
 
 def linebreaks(value: Any) -> Markup:
     """HTML: escape, then turn newlines into <br>, for signatures and addresses."""
     if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
+        return Markup(str(value))  # raises, or reports while checking
     return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
 
 
@@ -496,12 +527,25 @@ def _line_of(error: BaseException, part: _Part) -> int | None:
     return line + part.offset if line else None
 
 
+def _current_line(part: _Part) -> int | None:
+    """The template line being rendered right now (for problems recorded without raising)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename == part.label:
+            return part.compiled.get_corresponding_lineno(frame.f_lineno) + part.offset
+        frame = frame.f_back
+    return None
+
+
 def _reason(error: BaseException) -> str:
-    if isinstance(error, jinja2.exceptions.SecurityError):
-        return f"not allowed in a template: {error}"
-    if isinstance(error, jinja2.UndefinedError):
-        return str(error)
+    if isinstance(error, (jinja2.exceptions.SecurityError, jinja2.UndefinedError)):
+        return _explain(str(error))
     return f"{type(error).__name__}: {error}"
+
+
+def _explain(message: str) -> str:
+    """The sandbox reports blocked attributes as 'unsafe'; say plainly that it is not allowed."""
+    return f"not allowed in a template: {message}" if "is unsafe" in message else message
 
 
 class _Renderer:
@@ -521,11 +565,23 @@ class _Renderer:
         self.problems.append(error)
 
     def render(self, part: _Part, context: Mapping[str, Any]) -> str | None:
+        found: list[tuple[str, int | None]] = []
+
+        def collect(message: str) -> None:
+            if (problem := (_explain(message), _current_line(part))) not in found:
+                found.append(problem)
+
+        token = _collector.set(collect if self.collect else None)
         try:
-            return part.compiled.render(context)
+            output = part.compiled.render(context)
         except Exception as error:  # a template can raise almost anything; report it with its line
-            self.problem(_reason(error), file=part.file, line=_line_of(error, part))
-            return None
+            found.append((_reason(error), _line_of(error, part)))
+            output = None
+        finally:
+            _collector.reset(token)
+        for message, line in found:
+            self.problem(message, file=part.file, line=line)
+        return None if found else output
 
     def header(self, field_name: str, part: _Part, context: Mapping[str, Any]) -> str | None:
         value = self.render(part, context)
@@ -562,6 +618,8 @@ def _render(
     html = run.render(parts["html"], context) if parts["html"] is not None else None
     if html is not None and parts.get("markdown"):
         html = markdown_lib.markdown(html)
+    if text is not None:
+        text = text.rstrip() + "\n"
 
     cc, reply_to = [], []
     for key, into in (("cc", cc), ("reply_to", reply_to)):
@@ -597,7 +655,7 @@ def _render(
             to_name=full_name(contact),
             to_address=str(contact.get("email") or ""),
             subject=subject,
-            text=text.rstrip() + "\n",
+            text=text,
             html=html,
             cc=cc,
             reply_to=reply_to,

@@ -128,9 +128,7 @@ def preview_command(app: App, name: str, email: str, campaign_name: str | None) 
     if contact is None:
         raise NotFoundError(f"no contact {email!r}; import it first: outreach contacts import FILE")
     rendered = render_message(template, contact, sender=_sender(app), campaign=_campaign(app, campaign_name))
-    stdout = click.get_binary_stream("stdout")
-    stdout.write(rendered.as_bytes())
-    stdout.flush()
+    click.echo(rendered.as_bytes(), nl=False)  # bytes: written unchanged to the binary stdout
     message = rendered.message
     click.echo("", err=True)
     for header in ("From", "To", "Cc", "Reply-To", "Subject"):
