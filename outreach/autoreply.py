@@ -41,6 +41,13 @@ _OOO_BODY = re.compile(
 _ACK_SUBJECT = re.compile(r"^(?:we(?:'ve| have)? received|thank you for (?:your|contacting)|ticket (?:#|received)|request received|your (?:message|request) has been received)", re.I)
 
 
+_PERSONAL = re.compile(
+    r"\b(?:yes|sure|happy to|glad to|would love|we'd be|we would be|let's|your cv|your request|interested|"
+    r"sí|con gusto|encantad[oa]|oui|volontiers|gerne|ja,|sim|com prazer)\b|\?",
+    re.I,
+)
+
+
 def machine_generated(msg: Message) -> bool:
     """Headers that say a program, not a person, sent this (RFC 3834 and common variants)."""
     auto = header(msg, "Auto-Submitted").lower()
@@ -78,8 +85,9 @@ def is_auto_reply(msg: Message, own: str) -> bool:
         return True
     if header(msg, "X-MS-Exchange-Inbox-Rules-Loop") and ooo_text(subject, own):
         return True
-    # Some responders keep the original subject: recognise them by wording in a short message.
-    return len(own) < 1200 and bool(_OOO_BODY.search(own[:600]))
+    # Some responders keep the original subject: recognise them by wording in a short message,
+    # unless the person is answering us while mentioning they are away.
+    return len(own) < 1200 and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
 
 
 # --- return dates --------------------------------------------------------------------------------

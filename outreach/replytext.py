@@ -270,4 +270,12 @@ def own_text(text: str) -> str:
         if len(rest) <= 8 and all(len(line) < 80 for line in rest):
             text = before
             break
+    # A last paragraph that is only a name ("Amani", "Dr. Park", "J. Okafor") is a signature too.
+    paragraphs = re.split(r"\n[ \t]*\n", text.strip())
+    if len(paragraphs) > 1 and _NAME_LINE.fullmatch(paragraphs[-1].strip()) and paragraphs[-1].strip().lower().rstrip(".!") not in _NOT_NAMES:
+        text = "\n\n".join(paragraphs[:-1])
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+_NAME_LINE = re.compile(r"(?:(?:Dr|Prof|Mr|Mrs|Ms|Dra|Sr|Sra)\.?\s+)?[A-ZÀ-Ý][\w'’-]*\.?(?:\s+[A-ZÀ-Ý][\w'’-]*\.?){0,3}(?:,\s*(?:MD|PhD|DO|RN|MBBS))?")
+_NOT_NAMES = {"yes", "no", "ok", "okay", "sure", "thanks", "thank you", "stop", "unsubscribe", "great", "perfect", "agreed", "sounds good"}
