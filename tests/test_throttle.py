@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time as stopwatch
+from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ OPEN = Limits(gap=(0, 0), daily_cap=0, hourly_cap=0, domain_cap=0)  # no limits 
 
 def limits(**changes) -> Limits:
     """No limits except the ones a test names."""
-    return Limits(**{**OPEN.__dict__, **changes})
+    return replace(OPEN, **changes)
 
 
 def sent(*moments: datetime, domain: str = "example.org") -> list[SentRecord]:
