@@ -158,8 +158,9 @@ class SendWindow:
     @classmethod
     def parse(cls, text: str) -> SendWindow:
         """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 9-12', 'weekdays 9am-5:30pm', or just '9-17' (every day)."""
-        # "Mon - Fri  9:00 - 17:00" and en dashes are fine too
-        parts = re.sub(r"\s*([-,])\s*", r"\1", (text or "").replace("\u2013", "-")).split()
+        # "Mon - Fri  9 am - 5 pm" and en dashes are fine too
+        tidy = re.sub(r"\s*([-,])\s*", r"\1", (text or "").replace("\u2013", "-"))
+        parts = re.sub(r"(\d)\s+([aApP]\.?[mM])", r"\1\2", tidy).split()
         if not parts or len(parts) > 2:
             raise ConfigError(f"send window {text!r}: {_WINDOW_HELP}")
         days = _parse_days(parts[0], text) if len(parts) == 2 else frozenset(range(7))

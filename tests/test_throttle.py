@@ -534,6 +534,7 @@ def test_limits_read_as_a_sentence_for_campaign_show() -> None:
         ("weekdays 9am-5:30pm", {0, 1, 2, 3, 4}, time(9), time(17, 30)),
         ("Sat 12am-12pm", {5}, time(0), time(12)),
         ("Mon - Fri  9:00 - 17:00", {0, 1, 2, 3, 4}, time(9), time(17)),
+        ("Mon-Fri 9 AM - 4:30 PM", {0, 1, 2, 3, 4}, time(9), time(16, 30)),
         ("Mon\u2013Fri 9.30-12.00", {0, 1, 2, 3, 4}, time(9, 30), time(12)),
         ("Mon, Wed ,Fri 9-12", {0, 2, 4}, time(9), time(12)),
     ],
