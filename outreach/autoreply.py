@@ -154,12 +154,16 @@ def guess_language(text: str) -> str:
 
 
 def _year_for(month: int, day: int, today: date) -> date | None:
-    for year in (today.year, today.year + 1):
+    """The year that puts a year-less date nearest ahead of today; a few weeks back counts as this year
+    (the start of an absence already under way), anything earlier means next year."""
+    for year in (today.year - 1, today.year, today.year + 1):
         try:
             candidate = date(year, month, day)
         except ValueError:
+            if month == 2 and day == 29:
+                continue
             return None
-        if candidate >= today:
+        if candidate >= today - timedelta(days=60):
             return candidate
     return None
 

@@ -59,7 +59,7 @@ _UNSUBSCRIBE = re.compile(
     r"\bnot interested[^\n]{0,20}\b(?:stop|remove|unsubscribe)\b|"
     r"\bleave me alone\b|\bcease (?:and desist|contact)|"
     # Spanish
-    r"\bdar(?:me|nos)? de baja\b|\bdarme de baja\b|\bbaja de (?:su|tu|la) lista\b|\b(?:elimíne|elimine|elimina|eliminen|borre|borren|quite|quiten|sáque|saque|saquen)(?:me|nos)\b|"
+    r"\bdar(?:me|nos)? de baja\b|\bd[eé]n?(?:me|nos) de baja\b|\bdarme de baja\b|\bbaja de (?:su|tu|la) lista\b|\b(?:elimíne|elimine|elimina|eliminen|borre|borren|quite|quiten|sáque|saque|saquen)(?:me|nos)\b|"
     r"\bno (?:me|nos) (?:vuelva[ns]? a |vuelvas a )?(?:escriba[ns]?|escribas|contacte[ns]?|contactes|envíe[ns]?|envie[ns]?|mande[ns]?|moleste[ns]?)\b|"
     r"\bno (?:deseo|quiero) (?:recibir|que me)|\bdejen de (?:enviar|escribir)|\bdeje de (?:enviar|escribir)|"
     # French
@@ -67,7 +67,7 @@ _UNSUBSCRIBE = re.compile(
     r"\bne (?:plus|pas) me (?:contacter|écrire|ecrire|solliciter|relancer)|\bne m'(?:écrivez|ecrivez|envoyez) plus\b|"
     r"\bje ne (?:souhaite|veux) (?:plus|pas) (?:recevoir|être contacté)|\barrêtez de m|\barretez de m|"
     # German
-    r"\babmelden\b|\baustragen\b|\bentfernen sie mich\b|\blöschen sie meine\b|\bloeschen sie meine\b|"
+    r"\babmelden\b|\bstreichen sie mich\b|\baus (?:ihrem|dem|ihrer) (?:verteiler|liste|mailingliste)\b|\baustragen\b|\bentfernen sie mich\b|\blöschen sie meine\b|\bloeschen sie meine\b|"
     r"\bkeine (?:weiteren )?(?:e-?mails|nachrichten|zusendungen) mehr\b|\bbitte keine (?:weiteren )?(?:e-?mails|nachrichten|kontaktaufnahme)|"
     r"\bnicht mehr (?:kontaktieren|anschreiben|schreiben|zu kontaktieren|anzuschreiben)\b|\bkontaktieren sie mich nicht\b|\bschreiben sie mir nicht\b|"
     # Portuguese
@@ -151,7 +151,7 @@ def _classify(msg: Message, today: date | None) -> Classification:
     report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     subject = header(msg, "Subject")
 
-    if "message/disposition-notification" in types or report_type == "disposition-notification" or (
+    if "message/disposition-notification" in types or report_type in {"disposition-notification", "feedback-report"} or (
         _RECEIPT_SUBJECT.search(subject) and not _is_threaded(msg) and msg.get("Original-Message-ID")
     ):
         return Classification("other", referenced_message_ids=referenced)
