@@ -272,6 +272,8 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
             raise ValueError(f"{item!r} is not CSV column=field (e.g. --map 'E-mail addr=email')")
         if target not in MAPPABLE_FIELDS and not target.startswith("custom:"):
             raise ValueError(f"unknown field {target!r} in {item!r}; fields are: {', '.join(MAPPABLE_FIELDS)} (or custom:NAME)")
+        if target.startswith("custom:"):
+            target = "custom:" + custom_field_name(target[7:])
         mapping[column] = target
     return mapping
 
@@ -474,6 +476,8 @@ def parse_row(line: int, cells: list[str], header: list[str], plan: list[str]) -
         value = clean_cell(raw)
         if not value or target == "ignore":
             continue
+        if target == "email" and ("\n" in value or "\r" in value):
+            raise InvalidEmail('the email cell runs over several lines: a quote (") opened in this row is never closed, so the lines after it were read into one cell')
         if target != "notes":
             value = one_line(value)
         if value.startswith(FORMULA_START) and target != "email":

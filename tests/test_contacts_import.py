@@ -272,3 +272,30 @@ def test_the_bundled_example_lists_import_cleanly():
     assert (eze["first_name"], eze["last_name"], eze["state"], eze["graduation_year"]) == ("Chinedu", "Eze", "OH", 2009)
     assert eze["custom"]["target_program"] == "Summit Internal Medicine Residency"
     assert len(select_contacts(db, tags=["alumni"], where={"state": "OH"})) == 4
+
+
+def test_excel_unicode_text_is_utf16_with_tabs():
+    Path("unicode.txt").write_bytes("Email\tName\r\nzoe@nordic.example.org\tZoë Ångström\r\n".encode("utf-16"))
+    assert import_json("unicode.txt")["inserted"] == 1
+    assert get_contact(open_db("outreach.db"), "zoe@nordic.example.org")["last_name"] == "Ångström"
+
+
+def test_old_mac_line_endings_still_give_physical_line_numbers():
+    Path("mac.csv").write_bytes(b'Email,Name\rjane@b.example.org,"Jane\rDoe"\rbad@,x\r')
+    report = import_json("mac.csv")
+    assert report["inserted"] == 1
+    assert report["errors"] == [{"line": 4, "reason": "invalid email 'bad@': There must be something after the @-sign."}]
+
+
+def test_an_unclosed_quote_is_named_as_the_likely_cause():
+    write("quote.csv", 'email,first_name\n"unterminated@x.example.org,Ann\nnext@x.example.org,Bo\n')
+    (error,) = import_json("quote.csv")["errors"]
+    assert error["line"] == 2
+    assert error["reason"].startswith('the email cell runs over several lines: a quote (") opened in this row is never closed')
+
+
+def test_map_can_keep_a_column_as_a_named_custom_field_or_ignore_it():
+    write("m.csv", "email,Name,Internal ID\nana@clinic.example.org,Ana Lima,77\n")
+    import_json("m.csv", "--map", "Name=custom:Display Name", "--map", "Internal ID=ignore")
+    ana = get_contact(open_db("outreach.db"), "ana@clinic.example.org")
+    assert (ana["first_name"], ana["custom"]) == (None, {"display_name": "Ana Lima"})
