@@ -23,7 +23,7 @@ _OOO_SUBJECT = re.compile(
     r"respuesta automática|respuesta automatica|fuera de (?:la )?oficina|ausencia|de vacaciones|"
     r"automatische antwort|abwesenheit|abwesend|nicht im büro|außer haus|im urlaub|"
     r"resposta automática|resposta automatica|ausente|fora do escritório|fora do escritorio|de férias|"
-    r"risposta automatica|fuori (?:sede|ufficio)|assente|autosvar|automatisch antwoord|afwezig|afwezigheid",
+    r"^auto:|risposta automatica|fuori (?:sede|ufficio)|assente|autosvar|automatisch antwoord|afwezig|afwezigheid",
     re.I,
 )
 _OOO_BODY = re.compile(
@@ -182,6 +182,24 @@ def _make(year: str | None, month: int, day: int, today: date) -> date | None:
     return _year_for(month, day, today)
 
 
+def _numeric(a: int, b: int, year: str | None, today: date, *, month_first: bool) -> date | None:
+    """An a/b date read both ways when both are possible. The language's order wins (month first
+    in English, day first elsewhere) unless only the other reading is ahead of today, or the
+    preferred one is months away while the other is within weeks (a British 05/01 on 4 January)."""
+    first = _make(year, a, b, today) if a <= 12 else None  # month/day
+    second = _make(year, b, a, today) if b <= 12 else None  # day/month
+    if first is None or second is None or first == second:
+        return first or second
+    soon = today - timedelta(days=1)
+    ahead = [d for d in (first, second) if d >= soon]
+    if len(ahead) == 1:
+        return ahead[0]
+    preferred, other = (first, second) if month_first else (second, first)
+    if len(ahead) == 2 and (preferred - today).days > 60 and (other - today).days <= 45:
+        return other
+    return preferred
+
+
 def _dates(text: str, today: date, language: str) -> list[tuple[int, int, date]]:
     """Every date in the text as (start, end, date)."""
     found: list[tuple[int, int, date]] = []
@@ -203,13 +221,7 @@ def _dates(text: str, today: date, language: str) -> list[tuple[int, int, date]]
                     # "5.12" could be a time or a version; require a trailing dot or a year.
                     if not re.match(r"\s*\.", text[match.end():]):
                         continue
-                month_first = sep == "/" and language == "en"
-                if a > 12:
-                    month_first = False
-                elif b > 12:
-                    month_first = True
-                month, day = (a, b) if month_first else (b, a)
-                result = _make(groups.get("y"), month, day, today)
+                result = _numeric(a, b, groups.get("y"), today, month_first=sep == "/" and language == "en")
             else:
                 result = _make(groups.get("y"), int(groups["m"]), int(groups["d"]), today)
             if result:

@@ -48,7 +48,7 @@ _BODY_MARKERS = re.compile(
     r"sorry, we were unable to deliver your message|delivery has failed to these recipients|"
     r"your message (?:wasn't|was not|couldn't be|could not be) delivered|address not found|"
     r"delivery to the following recipients? (?:failed|has failed)|the following (?:message|addresses) had permanent fatal errors|"
-    r"your message did not reach some or all of the intended recipients|was not delivered to:|"
+    r"your message did not reach some or all of the intended recipients|did not reach the following recipient|was not delivered to:|"
     r"message could not be delivered|unable to deliver (?:your )?message|permanent error|permanent failure|"
     r"delivery to the following recipient failed permanently|undeliverable message|"
     r"the following recipient\(s\) cannot be reached|returned mail: |mail delivery failed|"

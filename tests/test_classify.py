@@ -35,11 +35,19 @@ TODAY = date(2026, 11, 24)
         ("I am on the 1st of December back at my desk.", date(2026, 12, 1)),
         ("I am away, back on Thursday.", date(2026, 11, 26)),  # weekday only: the next one
         ("I am currently on maternity leave.", None),
+        ("Je serai de retour le 03/01.", date(2027, 1, 3)),
         ("Call me at 555-0123 or on 12.5 extension.", None),
     ],
 )
 def test_return_date(text, expected):
     assert return_date(text, today=TODAY) == expected
+
+
+def test_ambiguous_numeric_dates_prefer_the_language_order_unless_implausible():
+    # English month-first would be 1 May; the note was written on 4 January: it means 5 January.
+    assert return_date("I am out of the office until 05/01/2010.", today=date(2010, 1, 4)) == date(2010, 1, 5)
+    assert return_date("Back 03/04.", today=date(2026, 3, 1)) == date(2026, 3, 4)
+    assert return_date("De retour le 03/04.", today=date(2026, 3, 1)) == date(2026, 4, 3)
 
 
 def test_return_date_year_is_inferred_from_the_message_date():
