@@ -156,6 +156,17 @@ def select_contacts(
     return [_decode(row, tags_by_id.get(row["id"], [])) for row in rows]
 
 
+def parse_where(items: Iterable[str]) -> dict[str, str]:
+    """`--where field=value` options -> the `where` of select_contacts; ValueError if malformed."""
+    where = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise ValueError(f"{item!r} is not FIELD=VALUE (e.g. --where state=NY)")
+        where[field.strip()] = value.strip()
+    return where
+
+
 def template_fields(contact: Mapping[str, Any]) -> dict[str, Any]:
     """What a template sees of a contact: standard fields, then custom CSV columns by name.
 

@@ -27,13 +27,10 @@ def _local(text: str | None) -> str:
 
 
 def _parse_where(items: Iterable[str]) -> dict[str, str]:
-    where = {}
-    for item in items:
-        field, sep, value = item.partition("=")
-        if not sep or not field.strip():
-            raise click.BadParameter(f"{item!r} is not field=value (e.g. --where state=NY)", param_hint="--where")
-        where[field.strip()] = value.strip()
-    return where
+    try:
+        return store.parse_where(items)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--where") from None
 
 
 def _print_problems(title: str, problems: list[RowProblem]) -> None:
