@@ -45,7 +45,7 @@ def test_list_where_filters_by_standard_and_custom_fields(examples):
     by_program = json.loads(outreach("contacts", "list", "--where", "target_program=Tri-State EM Residency", "--json").stdout)
     assert [c["email"] for c in by_program] == ["emeka.okonkwo@tristate.example.net"]
     bad = CliRunner().invoke(cli, ["contacts", "list", "--where", "state"])
-    assert bad.exit_code == 2 and "is not field=value" in bad.output
+    assert bad.exit_code == 2 and "is not FIELD=VALUE" in bad.output
 
 
 def test_list_for_people_is_a_table_and_says_how_many(examples):
