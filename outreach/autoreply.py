@@ -63,6 +63,9 @@ def machine_generated(msg: Message) -> bool:
         return True
     if header(msg, "X-FC-MachineGenerated").lower() == "true":
         return True
+    # Exchange OOF: sent by an inbox rule and asking not to be answered automatically.
+    if "all" in header(msg, "X-Auto-Response-Suppress").lower() and header(msg, "X-MS-Exchange-Inbox-Rules-Loop"):
+        return True
     return False
 
 

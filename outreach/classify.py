@@ -48,9 +48,9 @@ class Classification:
 # "I don't want", so that "please don't hesitate to contact me" or "we don't offer observerships"
 # stay ordinary replies, and our own "I won't write again" quoted back never counts.
 _UNSUBSCRIBE = re.compile(
-    r"\bunsubscribe\b|\bopt(?:[- ])?(?:me )?out\b|"
-    r"\b(?:please |kindly |pls )?(?:remove|delete|take)\s+(?:me|my (?:e-?mail|address|name|details|contact)(?: address)?|us)\b(?:\s+\w+){0,4}?\s+(?:from|off)\b|"
-    r"\bremove me\b|\btake me off\b|"
+    r"\bunsubscribe\b|\bopt (?:me )?out\b(?! of (?:the|this|any) (?:program|programme|rotation|course))|\bopt-out\b(?! (?:option|form|period))|"
+    r"\b(?:please |kindly |pls )?(?:remove|delete|take)\s+(?:me|my (?:e-?mail|address|name|details|contact)(?: address)?|us)\b(?:\s+\w+){0,4}?\s+(?:from|off)\b(?!\s+(?:the\s+)?(?:cc|thread|loop|chain|conversation))|"
+    r"\btake me off\b|"
     r"\b(?:do not|don't|dont|never|please do not|please don't)\s+(?:ever\s+)?(?:contact|e-?mail|write(?: to)?|message|send(?: me)?|bother|spam|reach out to)\s+(?:me|us|(?:any ?)?more|again)\b|"
     r"\bstop\s+(?:e-?mailing|emailing|writing|contacting|sending|messaging|spamming|bothering)\b|"
     r"\bplease stop\b(?!\s+(?:by|in|over|at))|^\s*stop[.!]*\s*$|"
@@ -85,6 +85,8 @@ def is_unsubscribe_request(text: str) -> bool:
     """Does this (already stripped) reply text ask us to stop writing?"""
     if not text.strip():
         return False
+    if len(text.strip()) < 120 and re.search(r"\bremove me\b", text, re.I):
+        return True
     for match in _UNSUBSCRIBE.finditer(text):
         window = text[max(0, match.start() - 25):match.end()]
         if _NEGATED.search(window):

@@ -211,12 +211,8 @@ def save_draft(settings: Settings, raw: bytes, *, client: IMAPClient | None = No
 
 # --- Incremental reading --------------------------------------------------------------------
 
-# What matching needs from a message's header; the body is fetched only for candidates.
-HEADER_FIELDS = (
-    "MESSAGE-ID IN-REPLY-TO REFERENCES FROM TO CC REPLY-TO SUBJECT DATE CONTENT-TYPE "
-    "RETURN-PATH AUTO-SUBMITTED PRECEDENCE X-FAILED-RECIPIENTS"
-)
-HEADER_ITEM = f"BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"
+# The whole header block: Dovecot serves it faster than a HEADER.FIELDS subset.
+HEADER_ITEM = "BODY.PEEK[HEADER]"
 _FETCH_UID = re.compile(rb"UID (\d+)")
 
 
@@ -308,7 +304,12 @@ def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
     """
     if not uids:
         return []
-    typ, data = client._imap.uid("FETCH", uid_set(uids), f"({HEADER_ITEM})")
+    imap = client._imap
+    debug, imap.debug = imap.debug, 0  # imapclient logs every line of a 10,000-message fetch
+    try:
+        typ, data = imap.uid("FETCH", uid_set(uids), f"({HEADER_ITEM})")
+    finally:
+        imap.debug = debug
     if typ != "OK":
         raise IMAPClientError(f"UID FETCH failed: {data!r}")
     wanted = set(uids)

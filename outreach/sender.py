@@ -455,19 +455,28 @@ class Run:
         return cursor.rowcount == 1
 
     def _finish(self, row: dict[str, Any], state: str, event: str, **changes: Any) -> None:
+        """Step (c): the outcome, the contact's stage and the audit event, committed together.
+        Plain SQL: this runs once per message and is most of the outbox's overhead."""
         at = utc_now(self.clock.now())
         changes.update(state=state, updated_at=at)
         row["state"] = state
+        columns = list(changes)
         with self.db.atomic():
-            self.db.table("messages").update(row["id"], changes)
+            self.db.execute(
+                f"UPDATE messages SET {', '.join(f'[{c}] = ?' for c in columns)} WHERE id = ?",
+                [changes[c] for c in columns] + [row["id"]],
+            )
             if state == "sent":
                 campaigns.mark_contacted(self.db, row["id"], at)
             if event == "hard_bounce":
                 add_suppression(self.db, row["to_address"], reason=f"hard bounce: {changes.get('smtp_response')}", source="bounce")
                 if row.get("contact_id"):
                     set_contact_state(self.db, row["contact_id"], event="bounced", status="bounced")
-            record_event(self.db, event, at=at, campaign_id=row.get("campaign_id"), contact_id=row.get("contact_id"),
-                         message_id=row["id"], to=row["to_address"], response=changes.get("smtp_response"))
+            self.db.execute(
+                "INSERT INTO events (at, kind, contact_id, campaign_id, message_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                [at, event, row.get("contact_id"), row.get("campaign_id"), row["id"],
+                 json.dumps({"to": row["to_address"], "response": changes.get("smtp_response")})],
+            )
 
     # one message --------------------------------------------------------------------------------
 

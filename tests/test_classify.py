@@ -102,7 +102,9 @@ def test_opt_out_requests(text):
 @pytest.mark.parametrize(
     "text",
     ["No.", "Not interested.", "Unfortunately we don't offer observerships.", "Please don't hesitate to contact me.",
-     "Please stop by my office on Monday.", "You said you won't write again - but please do!", ""],
+     "Please stop by my office on Monday.", "You said you won't write again - but please do!", "",
+     "You can opt out of the program at any time.",
+     "Could you remove me from the cc and add my colleague, who coordinates observerships and knows the dates better?"],
 )
 def test_not_opt_outs(text):
     assert not is_unsubscribe_request(text)
