@@ -85,7 +85,7 @@ def is_unsubscribe_request(text: str) -> bool:
     """Does this (already stripped) reply text ask us to stop writing?"""
     if not text.strip():
         return False
-    if len(text.strip()) < 120 and re.search(r"\bremove me\b", text, re.I):
+    if len(text.strip()) < 120 and re.search(r"\bremove me\b(?!\s+from\s+(?:the\s+)?(?:cc|thread|loop|chain|conversation))", text, re.I):
         return True
     for match in _UNSUBSCRIBE.finditer(text):
         window = text[max(0, match.start() - 25):match.end()]
