@@ -168,21 +168,20 @@ def parse_address_list(field_name: str, text: str, *, contact: str | None = None
 
 
 def _prepared(name: str, value: str) -> Any:
-    """A header parsed once and folded once, for values that repeat in every message.
+    """A header parsed once, for values that repeat in every message, written exactly as given.
 
     The generator looks up Content-Type several times per part while writing a message; a
-    stored header object is used as is instead of being parsed again each time.
+    stored header object is used as is instead of being parsed again each time. `value` is
+    already encoded (ASCII, one line), so writing it never re-encodes it.
     """
+    if not value.isascii() or any(c in value for c in _FORBIDDEN):
+        raise ValueError(f"{name}: a prepared header value must be one line of ASCII")
     header = POLICY.header_factory(name, value)
-    folded = header.fold(policy=POLICY)
 
     def fold(self: Any, *, policy: Any) -> str:
-        if policy.linesep == POLICY.linesep and policy.max_line_length == POLICY.max_line_length:
-            return folded
-        return super(prepared_class, self).fold(policy=policy)
+        return f"{name}: {value}{policy.linesep}"
 
-    prepared_class = type("Prepared" + type(header).__name__, (type(header),), {"fold": fold})
-    return prepared_class(name, value)
+    return type("Prepared" + type(header).__name__, (type(header),), {"fold": fold})(name, value)
 
 
 # Boundaries start with "=_", which base64 and quoted-printable never produce, and carry a
