@@ -209,7 +209,7 @@ _ORIGINAL = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _FROM_WORDS = r"(?:From|De|Von|Da|Van|Från|Fra|Od)"
-_SENT_WORDS = r"(?:Sent|Date|Enviado|Enviada|Fecha|Envoyé|Envoye|Date|Gesendet|Datum|Inviato|Data|Verzonden|Skickat)"
+_SENT_WORDS = r"(?:Sent|Date|Enviad[oa](?: em| el)?|Fecha|Envoyé|Envoye|Date|Gesendet|Datum|Inviato|Data|Verzonden|Skickat)"
 _OUTLOOK = re.compile(
     r"^[ \t]*\*?" + _FROM_WORDS + r"\*?[ \t]*:[^\n]*\n(?:[^\n]*\n){0,3}?[ \t]*\*?" + _SENT_WORDS + r"\*?[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
