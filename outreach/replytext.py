@@ -197,7 +197,7 @@ def html_to_text(html: str, *, drop_quotes: bool = False) -> str:
 
 _WROTE = r"(?:wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|escreveu|ha\s+scritto|schreef|skrev|napisał)"
 _QUOTE_HEADER = re.compile(
-    r"^[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den|Den\s\S+|W\s+dniu|Dne)\b[^\n]{0,200}(?:\n[^\n]{0,200}){0,2}?" + _WROTE + r"[^\n]{0,40}:?[ \t]*$"
+    r"^[ \t]*(?:On|Am|Le|El|Em|Il|Op|Den|Den\s\S+|W\s+dniu|Dne)\b[^\n]{0,200}(?:\n[ \t]*[^\s][^\n]{0,200}){0,2}?" + _WROTE + r"[^\n]{0,40}:?[ \t]*$"
     r"|^[^\n]{0,120}\b" + _WROTE + r"\s*:[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
