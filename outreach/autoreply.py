@@ -17,7 +17,7 @@ from .replytext import header
 __all__ = ["is_auto_reply", "machine_generated", "ooo_text", "return_date", "guess_language"]
 
 _OOO_SUBJECT = re.compile(
-    r"out of (?:the )?office|\booo\b|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|automated response|"
+    r"out of (?:the )?office|\booo\b|automatic reply|automatic response|auto[- ]?reply|autoreply|auto[- ]?response|automated response|"
     r"away from (?:the|my) (?:office|desk)|on (?:vacation|holiday|leave|annual leave)|vacation (?:reply|notice|message)|"
     r"\babsent\b|\babsence\b|absence du bureau|message d'absence|réponse automatique|reponse automatique|en congés?|"
     r"respuesta automática|respuesta automatica|fuera de (?:la )?oficina|ausencia|de vacaciones|"
@@ -38,7 +38,12 @@ _OOO_BODY = re.compile(
     r"sono (?:fuori|assente|in ferie)|sarò (?:fuori|assente)|fuori ufficio|risposta automatica",
     re.I,
 )
-_ACK_SUBJECT = re.compile(r"^(?:we(?:'ve| have)? received|thank you for (?:your|contacting)|ticket (?:#|received)|request received|your (?:message|request) has been received)", re.I)
+# Subject words only a responder writes, even after "Re:" ("Re: Observership (Automatic Response)").
+_STRONG_SUBJECT = re.compile(
+    r"automatic (?:reply|response)|auto[- ]?(?:reply|response)|autoreply|\bout of (?:the )?office\b|"
+    r"réponse automatique|respuesta automática|automatische antwort|abwesenheitsnotiz|resposta automática|risposta automatica",
+    re.I,
+)
 
 
 _PERSONAL = re.compile(
@@ -84,7 +89,7 @@ def is_auto_reply(msg: Message, own: str) -> bool:
         return True
     if _OOO_SUBJECT.search(re.sub(r"^\s*(?:re|aw|fw|fwd|rv|tr|wg)\s*:\s*", "", subject, flags=re.I)) and not re.match(r"^\s*(?:re|aw|rv)\s*:", subject, re.I):
         return True
-    if re.match(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|réponse automatique|respuesta automática|automatische antwort|resposta automática|risposta automatica)\s*:", subject, re.I):
+    if _STRONG_SUBJECT.search(subject):
         return True
     if header(msg, "X-MS-Exchange-Inbox-Rules-Loop") and ooo_text(subject, own):
         return True
@@ -166,7 +171,7 @@ def _year_for(month: int, day: int, today: date) -> date | None:
             if month == 2 and day == 29:
                 continue
             return None
-        if candidate >= today - timedelta(days=60):
+        if candidate >= today - timedelta(days=31):
             return candidate
     return None
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -296,37 +296,42 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(ranges)
 
 
-def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
-    """The matching-relevant header fields of these messages (BODY.PEEK: never sets \\Seen).
-
-    Goes through imaplib directly: imapclient's general response parser would cost several
-    times the fetch itself on a 10,000-message first poll, and this reply has one fixed shape.
-    """
-    if not uids:
-        return []
+def _uid_fetch(client: IMAPClient, uids: list[int], items: str) -> list[Any]:
+    """UID FETCH through imaplib, with imapclient's per-line debug logging paused: on a
+    10,000-message first poll the logging and imapclient's general parser cost more than the
+    fetch itself, and these replies have one fixed shape."""
     imap = client._imap
-    debug, imap.debug = imap.debug, 0  # imapclient logs every line of a 10,000-message fetch
+    debug, imap.debug = imap.debug, 0
     try:
-        typ, data = imap.uid("FETCH", uid_set(uids), f"({HEADER_ITEM})")
+        typ, data = imap.uid("FETCH", uid_set(uids), items)
     finally:
         imap.debug = debug
     if typ != "OK":
         raise IMAPClientError(f"UID FETCH failed: {data!r}")
-    wanted = set(uids)
-    found: dict[int, HeaderFields] = {}
+    return data
+
+
+def _literals(data: list[Any], wanted: set[int]) -> Iterator[tuple[int, bytes, bytes]]:
+    """(uid, the response text around the literal, the literal) for each message in a FETCH reply."""
     for index, item in enumerate(data):
         if not isinstance(item, tuple):
             continue
         prefix, literal = item
-        match = _FETCH_UID.search(prefix)
-        if match is None and index + 1 < len(data) and isinstance(data[index + 1], bytes):
-            match = _FETCH_UID.search(data[index + 1])  # some servers put UID after the literal
-        if match is None:
-            continue
-        uid = int(match.group(1))
-        if uid in wanted:
-            found[uid] = HeaderFields(literal)
+        after = data[index + 1] if index + 1 < len(data) and isinstance(data[index + 1], bytes) else b""
+        match = _FETCH_UID.search(prefix) or _FETCH_UID.search(after)  # some servers put UID last
+        if match and int(match.group(1)) in wanted:
+            yield int(match.group(1)), prefix + b" " + after, literal
+
+
+def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
+    """The header block of each message (BODY.PEEK: never sets \\Seen), oldest first."""
+    if not uids:
+        return []
+    found = {uid: HeaderFields(literal) for uid, _, literal in _literals(_uid_fetch(client, uids, f"({HEADER_ITEM})"), set(uids))}
     return [FetchedHeader(uid, found[uid]) for uid in sorted(found)]
+
+
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
 def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
@@ -334,9 +339,17 @@ def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, tuple[byt
     uids = sorted(set(uids))
     if not uids:
         return {}
-    client.normalise_times = False
-    data = client.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE"])
-    return {uid: (item[b"BODY[]"], item.get(b"INTERNALDATE")) for uid, item in data.items() if item.get(b"BODY[]") is not None}
+    out: dict[int, tuple[bytes, datetime | None]] = {}
+    for uid, around, literal in _literals(_uid_fetch(client, uids, "(INTERNALDATE BODY.PEEK[])"), set(uids)):
+        match = _INTERNALDATE.search(around)
+        when = None
+        if match:
+            try:
+                when = datetime.strptime(match.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+            except ValueError:
+                when = None
+        out[uid] = (literal, when)
+    return out
 
 
 def with_imap(settings: Settings, job: Callable[[IMAPClient], T], *, doing: str) -> T:

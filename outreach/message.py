@@ -11,14 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
+import os
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import datetime
 from email import policy as email_policy
 from email import quoprimime
+from email.charset import BASE64, Charset
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
@@ -33,6 +35,10 @@ from .errors import HeaderInjectionError
 # encoders (formataddr, Header, encode_rfc2231), so the policy must not re-fold them.
 POLICY = email_policy.SMTP.clone(refold_source="none")
 _FORBIDDEN = ("\r", "\n", "\0")
+# RFC 2047 "B" words for non-ASCII header text: what Gmail and Outlook send, and the encoder
+# does not have to price every character in both encodings to pick the shorter one.
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = BASE64
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def load_attachment(path: Path, *, filename: str | None = None) -> Attachment:
     `filename` is the name the recipient sees (default: the file's own name); copies under
     other names share the bytes and the encoded body.
     """
-    path = Path(path).resolve()
+    path = Path(os.path.abspath(path))
     stat = path.stat()
     version = (stat.st_mtime_ns, stat.st_size)
     name = filename or path.name
@@ -244,13 +250,20 @@ def _address_header(addresses: Sequence[Address]) -> str:
             raise HeaderInjectionError(
                 f"{address.addr_spec!r}: addresses with non-ASCII characters need SMTPUTF8, which outreach does not use"
             )
-    return ",\n ".join(formataddr((a.display_name, a.addr_spec), charset="utf-8") for a in addresses)
+    return ",\n ".join(formataddr((a.display_name, a.addr_spec), charset=_UTF8) for a in addresses)
 
 
 def _unstructured(name: str, value: str) -> str:
     """Subject-style text, RFC 2047-encoded when it is not plain ASCII, folded to short lines."""
     plain = value.isascii() and "=?" not in value
-    return Header(value, "us-ascii" if plain else "utf-8", header_name=name).encode()
+    return Header(value, "us-ascii" if plain else _UTF8, header_name=name).encode()
+
+
+@lru_cache(maxsize=16)
+def _sender_header(name: str, address: str) -> tuple[Address, str]:
+    """The same account sends every message of a run: validate and encode it once."""
+    sender = make_address("From", name, address)
+    return sender, _address_header([sender])
 
 
 def build_message(
@@ -278,12 +291,12 @@ def build_message(
     header API is ~5x slower); reading a header back still gives the usual parsed object.
     """
     subject = header_value("Subject", subject.strip(), contact=contact)
-    sender = make_address("From", from_name, from_address, contact=contact)
+    sender, from_header = _sender_header(from_name, from_address)
     recipient = make_address("To", to_name, to_address, contact=contact)
     message_id = make_msgid(domain=sender.domain)
 
     message = EmailMessage(policy=POLICY)
-    message.set_raw("From", _address_header([sender]))
+    message.set_raw("From", from_header)
     message.set_raw("To", _address_header([recipient]))
     if cc:
         message.set_raw("Cc", _address_header(cc))

@@ -11,16 +11,18 @@ fetched with BODY.PEEK.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any, Protocol
 
@@ -34,6 +36,7 @@ from .db import parse_utc, record_event, utc_now
 from .errors import MailServerError, NotFoundError
 from .mailbox import (
     FetchedHeader,
+    HeaderFields,
     LoginRefused,
     connect_imap,
     fetch_bodies,
@@ -45,6 +48,8 @@ from .mailbox import (
 )
 
 BATCH_SIZE = 500
+PARALLEL_MIN = 100  # candidates in a batch worth sending to worker processes
+PARALLEL_WORKERS = 2
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100
 KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe")
@@ -62,7 +67,6 @@ _BOUNCE_SUBJECT = re.compile(
 _NOT_SUGGESTED_LOCALS = _DAEMON_LOCALS | {"noreply", "no-reply", "donotreply", "do-not-reply", "bounces"}
 
 Connect = Callable[[Settings], IMAPClient]
-_header_parser = BytesHeaderParser(policy=compat32)
 
 
 @dataclass
@@ -85,7 +89,7 @@ class _Reply:
     """One matched message, classified, before it is stored."""
 
     uid: int
-    header: Message
+    header: HeaderFields
     internaldate: datetime | None
     sent: dict[str, Any]
     kind: str
@@ -176,24 +180,39 @@ def _poll_folder(
         summary["resync"] = True
         result.notes.append(f"{name}: UIDVALIDITY changed; rescanned the folder (already-seen replies are not counted again)")
     uids = new_uids(client, status, last_uid)
-    for start in range(0, len(uids), batch_size):
-        chunk = uids[start : start + batch_size]
-        headers = fetch_headers(client, chunk)
-        candidates = _candidates(db, name, status.uidvalidity, headers, own, sent_to)
-        bodies = fetch_bodies(client, [h.uid for h in candidates])
-        found = [r for h in candidates if (r := _match(db, h, bodies.get(h.uid), own, now)) is not None]
+    pending: deque[tuple[list[int], int, list[FetchedHeader], dict[int, Any], Any]] = deque()
+
+    def finish() -> None:
+        """Store the oldest classified batch with its progress, in one transaction."""
+        chunk, fetched, candidates, bodies, job = pending.popleft()
+        classified = job.result()
+        found = [
+            r for h, c in zip(candidates, classified) if (r := _match(db, h, bodies[h.uid], c)) is not None
+        ]
         with db.atomic():
             stored = [_store(db, settings, reply, name, status.uidvalidity, account, now) for reply in found]
             _save_progress(db, account, name, status.uidvalidity, max(chunk), now)
-        stored = [s for s in stored if s]
-        result.fetched += len(headers)
-        summary["fetched"] += len(headers)
-        for reply in stored:
+        result.fetched += fetched
+        summary["fetched"] += fetched
+        for reply in filter(None, stored):
             result.matched += 1
             summary["matched"] += 1
             if reply["kind"] in result.counts:
                 result.counts[reply["kind"]] += 1
             result.replies.append(reply)
+
+    with _Classifier(now.date()) as classifier:
+        for start in range(0, len(uids), batch_size):
+            chunk = uids[start : start + batch_size]
+            headers = fetch_headers(client, chunk)
+            bodies = fetch_bodies(client, [h.uid for h in _candidates(db, name, status.uidvalidity, headers, own, sent_to)])
+            candidates = [h for h in headers if h.uid in bodies]
+            # classify this batch (in worker processes when big) while the next one is fetched
+            pending.append((chunk, len(headers), candidates, bodies, classifier.submit([bodies[h.uid][0] for h in candidates])))
+            while pending and (len(pending) > 1 or isinstance(pending[0][4], _Done)):
+                finish()
+        while pending:
+            finish()
     if not uids:
         with db.atomic():
             _save_progress(db, account, name, status.uidvalidity, last_uid, now)
@@ -299,22 +318,62 @@ def _existing(db: Database, sql: str, values: list[Any], *, prefix: list[Any] | 
     return found
 
 
-def _classify(raw: bytes, today: date) -> Any:
+def classify_many(raws: list[bytes], today: date) -> list[Any]:
+    """Classify messages in order (also the worker processes' job)."""
     from .classify import classify_message
 
-    return classify_message(raw, today=today)
+    return [classify_message(raw, today=today) for raw in raws]
 
 
-def _match(
-    db: Database, fetched: FetchedHeader, body: tuple[bytes, datetime | None] | None, own: set[str], now: datetime
-) -> _Reply | None:
-    """Classify a candidate and find the message of ours it answers, or None."""
-    if body is None:
-        return None
+class _Done:
+    """A finished job with a Future's `result()`."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+class _Classifier:
+    """Classifies batches inline, or, for a big first poll on a machine with cores to spare, in
+    worker processes so that classifying one batch overlaps fetching the next."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.pool: Any = None
+        self.workers = min(PARALLEL_WORKERS, os.cpu_count() or 1)
+
+    def __enter__(self) -> "_Classifier":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, raws: list[bytes]) -> Any:
+        if len(raws) < PARALLEL_MIN or self.workers < 2 or multiprocessing.current_process().daemon:
+            return _Done(classify_many(raws, self.today))
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        size = -(-len(raws) // self.workers)
+        jobs = [self.pool.submit(classify_many, raws[i : i + size], self.today) for i in range(0, len(raws), size)]
+        return _Joined(jobs)
+
+
+class _Joined:
+    def __init__(self, jobs: list[Any]) -> None:
+        self.jobs = jobs
+
+    def result(self) -> list[Any]:
+        return [c for job in self.jobs for c in job.result()]
+
+
+def _match(db: Database, fetched: FetchedHeader, body: tuple[bytes, datetime | None], classification: Any) -> _Reply | None:
+    """Find the message of ours a classified candidate answers, or None."""
     raw, internaldate = body
-    header = _header_parser.parsebytes(raw)
+    header = fetched.header
     uid = fetched.uid
-    classification = _classify(raw, now.date())
     kind = classification.kind
     ids = _header_ids(header) + [i for i in classification.referenced_message_ids if i]
     sent = None

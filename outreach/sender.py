@@ -440,23 +440,42 @@ class Run:
         self.stop = stop or asyncio.Event()
         self.report = SendReport()
         self.bounces_in_a_row = 0
+        self.candidate: dict[str, Any] | None = None  # the message after this one, if known
 
     # (a) and (c): each its own committed transaction ------------------------------------------
 
-    def _mark_sending(self, row: dict[str, Any], now: datetime) -> bool:
-        at = utc_now(now)
-        with self.db.atomic():
-            cursor = self.db.execute(
-                "UPDATE messages SET state = 'sending', sending_at = ?, attempts = attempts + 1, updated_at = ? "
-                "WHERE id = ? AND state IN ('queued', 'deferred')",
-                [at, at, row["id"]],
-            )
-        row["attempts"] = row.get("attempts", 0) + 1
-        return cursor.rowcount == 1
+    _MARK_SQL = ("UPDATE messages SET state = 'sending', sending_at = ?, attempts = attempts + 1, updated_at = ? "
+                 "WHERE id = ? AND state IN ('queued', 'deferred')")
 
-    def _finish(self, row: dict[str, Any], state: str, event: str, **changes: Any) -> None:
+    def _mark(self, row: dict[str, Any], at: str) -> bool:
+        """Step (a) without its own transaction; True if this process took the message."""
+        taken = self.db.execute(self._MARK_SQL, [at, at, row["id"]]).rowcount == 1
+        if taken:
+            row["prev_state"], row["state"] = row["state"], "sending"
+            row["attempts"] = row.get("attempts", 0) + 1
+        return taken
+
+    def _mark_sending(self, row: dict[str, Any], now: datetime) -> bool:
+        with self.db.atomic():
+            return self._mark(row, utc_now(now))
+
+    def _unmark(self, row: dict[str, Any]) -> None:
+        """A message marked `sending` ahead of time that never reached the server goes back."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE messages SET state = ?, attempts = attempts - 1 WHERE id = ? AND state = 'sending'",
+                [row["prev_state"], row["id"]],
+            )
+        row["state"], row["premarked"] = row["prev_state"], False
+        row["attempts"] -= 1
+
+    def _finish(self, row: dict[str, Any], state: str, event: str, *, next_row: dict[str, Any] | None = None, **changes: Any) -> None:
         """Step (c): the outcome, the contact's stage and the audit event, committed together.
-        Plain SQL: this runs once per message and is most of the outbox's overhead."""
+        Plain SQL: this runs once per message and is most of the outbox's overhead.
+
+        `next_row`, when the next message may go at once, gets its step (a) in the same commit:
+        still committed after this message's reply and before the next one's SMTP transaction,
+        one commit fewer per message."""
         at = utc_now(self.clock.now())
         changes.update(state=state, updated_at=at)
         row["state"] = state
@@ -477,15 +496,25 @@ class Run:
                 [at, event, row.get("contact_id"), row.get("campaign_id"), row["id"],
                  json.dumps({"to": row["to_address"], "response": changes.get("smtp_response")})],
             )
+            if next_row is not None:
+                next_row["premarked"] = self._mark(next_row, at)
 
     # one message --------------------------------------------------------------------------------
 
     async def send_row(self, row: dict[str, Any], raw: bytes) -> Outcome | None:
         """The state machine for one message. None when another process already took it."""
-        await self.conn.ensure()  # login/TLS failures raise here, before the row changes
-        now = self.clock.now()
-        if not self._mark_sending(row, now):
-            return None
+        if row.get("premarked"):  # step (a) was committed with the previous message's step (c)
+            try:
+                await self.conn.ensure()
+            except BaseException:
+                self._unmark(row)
+                raise
+            now = self.clock.now()
+        else:
+            await self.conn.ensure()  # login/TLS failures raise here, before the row changes
+            now = self.clock.now()
+            if not self._mark_sending(row, now):
+                return None
         _test_pause()
         data, recipients = prepare(raw, row["to_address"], now)
         outcome = await self.conn.transmit(self.account, recipients, data)
@@ -499,8 +528,11 @@ class Run:
         reply = {"smtp_code": outcome.code, "smtp_response": outcome.response}
         kind = outcome.kind
         if kind == "sent":
-            self._finish(row, "sent", "sent", sent_at=at, next_attempt_at=None, error=None, **reply)
             self.pacer.record_sent(at=now, domain=row["to_domain"] or email_domain(row["to_address"]))
+            following = self.candidate
+            if following is not None and (self.stop.is_set() or self._when(following, now) > now):
+                following = None
+            self._finish(row, "sent", "sent", next_row=following, sent_at=at, next_attempt_at=None, error=None, **reply)
             self.report.sent += 1
             self.bounces_in_a_row = 0
             if self.copier and self.copier.save(data, now):
@@ -578,34 +610,45 @@ class Run:
         retries: list[tuple[datetime, int, dict[str, Any]]] = []
         order = itertools.count()
         taken = 0
+        premarked: dict[str, Any] | None = None  # already in `sending`, to go at once
         try:
             while True:
                 if self.stop.is_set():
                     report.stopped = "stopped by Ctrl-C after the current message"
                     break
-                now = self.clock.now()
-                if retries and retries[0][0] <= now:
-                    row = heapq.heappop(retries)[2]
-                elif queue and (limit is None or taken < limit):
-                    row, taken = queue.popleft(), taken + 1
-                elif retries:
-                    row = heapq.heappop(retries)[2]
+                now = when = self.clock.now()
+                if premarked is not None:
+                    row, premarked = premarked, None
                 else:
-                    break
-                when = self._when(row, now)
-                if (when - now).total_seconds() > MAX_WAIT:
-                    report.waiting += 1
-                    report.next_send_at = min(filter(None, (report.next_send_at, when)))
-                    if row.get("attempts_this_run") is None:
-                        taken -= 1  # not attempted: doesn't use up this run's --limit
-                    continue
+                    if retries and retries[0][0] <= now:
+                        row = heapq.heappop(retries)[2]
+                    elif queue and (limit is None or taken < limit):
+                        row, taken = queue.popleft(), taken + 1
+                    elif retries:
+                        row = heapq.heappop(retries)[2]
+                    else:
+                        break
+                    when = self._when(row, now)
+                    if (when - now).total_seconds() > MAX_WAIT:
+                        report.waiting += 1
+                        report.next_send_at = min(filter(None, (report.next_send_at, when)))
+                        if row.get("attempts_this_run") is None:
+                            taken -= 1  # not attempted: doesn't use up this run's --limit
+                        continue
                 self._progress(campaign, len(queue) + len(retries) + 1, when)
                 if not await self._wait_until(when):
                     report.stopped = "stopped by Ctrl-C"
                     break
                 raw = load_raw(self.db, self.settings, campaign, row)
                 row["attempts_this_run"] = (row.get("attempts_this_run") or 0) + 1
+                next_due = bool(retries) and retries[0][0] <= now
+                self.candidate = queue[0] if queue and (limit is None or taken < limit) and not next_due else None
                 outcome = await self.send_row(row, raw)
+                following, self.candidate = self.candidate, None
+                if following is not None and following.get("premarked"):
+                    queue.popleft()
+                    taken += 1
+                    premarked = following
                 if outcome is None:
                     continue
                 if outcome.kind in ("deferred", "retry_now") and row["state"] == "deferred":
@@ -628,6 +671,8 @@ class Run:
         except (SmtpLoginError, SmtpTlsError, MailServerError, ConfigError) as error:
             report.error = error
         finally:
+            if premarked is not None and premarked.get("premarked"):
+                self._unmark(premarked)  # marked with the last commit but never handed over
             await self.conn.close()
             if self.copier:
                 self.copier.close()
