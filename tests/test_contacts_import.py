@@ -299,3 +299,14 @@ def test_map_can_keep_a_column_as_a_named_custom_field_or_ignore_it():
     import_json("m.csv", "--map", "Name=custom:Display Name", "--map", "Internal ID=ignore")
     ana = get_contact(open_db("outreach.db"), "ana@clinic.example.org")
     assert (ana["first_name"], ana["custom"]) == (None, {"display_name": "Ana Lima"})
+
+
+def test_progress_is_reported_in_bytes_after_each_batch_and_at_the_end():
+    rows = "".join(f"p{i}@big.example.org,P,{i}\n" for i in range(2500))
+    write("p.csv", "email,first_name,last_name\n" + rows)
+    seen: list[tuple[int, int]] = []
+    import_csv(open_db("outreach.db"), "p.csv", batch_size=1000, progress=lambda done, total: seen.append((done, total)))
+    size = Path("p.csv").stat().st_size
+    assert len(seen) == 3 and seen[-1] == (size, size)
+    assert all(total == size and 0 < done <= size for done, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
