@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesParser, Parser
+from email.parser import Parser
 from email.policy import compat32
 from email.utils import getaddresses
 

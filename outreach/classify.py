@@ -17,7 +17,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from .autoreply import is_auto_reply, return_date
 from .bounces import MESSAGE_ID, detect_bounce
-from .replytext import body_text, header, headers, html_body_own_text, own_text
+from .replytext import body_text, header, headers, html_body_own_text, strip_quotes, strip_signature
 
 __all__ = ["Classification", "classify_message", "is_unsubscribe_request", "KINDS"]
 
@@ -97,6 +97,7 @@ def is_unsubscribe_request(text: str) -> bool:
 
 _NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|notifications?|newsletter|news|info-noreply|mailer|alerts?|updates?|marketing)\b", re.I)
 _RECEIPT_SUBJECT = re.compile(r"^(?:read|gelesen|leído|lu|lido|letto|not read|delivered)\s*:|^read receipt|^lesebestätigung|^confirmation de lecture|^return receipt", re.I)
+_READ_NOTICE = re.compile(r"\bwas read on\b|\bhas been (?:read|displayed)\b|wurde am .{0,40}gelesen|a été lu|fue leído|foi lida|è stato letto", re.I)
 _CALENDAR_SUBJECT = re.compile(r"^(?:accepted|declined|tentative(?:ly accepted)?|updated invitation|invitation|canceled|cancelled|angenommen|abgelehnt|aceptado|rechazado|accepté|refusé|aceito|recusado)\s*:", re.I)
 
 
@@ -154,7 +155,7 @@ def _classify(msg: Message, today: date | None) -> Classification:
     subject = header(msg, "Subject")
 
     if "message/disposition-notification" in types or report_type in {"disposition-notification", "feedback-report"} or (
-        _RECEIPT_SUBJECT.search(subject) and not _is_threaded(msg) and msg.get("Original-Message-ID")
+        _RECEIPT_SUBJECT.search(subject) and (msg.get("Original-Message-ID") or _READ_NOTICE.search(body_text(msg)[:2000]))
     ):
         return Classification("other", referenced_message_ids=referenced)
 
@@ -167,13 +168,15 @@ def _classify(msg: Message, today: date | None) -> Classification:
         return Classification("other", referenced_message_ids=ids)
 
     body = body_text(msg)
-    own = own_text(body)
     html_own = html_body_own_text(msg)
-    if html_own is not None and not any(p == "text/plain" for p in types):
-        own = own_text(html_own)
+    if html_own is not None and "text/plain" not in types:
+        body = html_own
+    unquoted = strip_quotes(body)
+    own = strip_signature(unquoted)
 
     if is_auto_reply(msg, own):
-        when = return_date(subject + "\n" + own, today=_reference_date(msg, today))
+        # Dates can sit below a sign-off ("Kind regards, Jane / Back on 3 May"): read them unquoted only.
+        when = return_date(subject + "\n" + unquoted, today=_reference_date(msg, today))
         return Classification("auto_reply", None, [], when, own, referenced)
 
     if "text/calendar" in types or _CALENDAR_SUBJECT.search(subject):

@@ -48,7 +48,7 @@ from .mailbox import (
 )
 
 BATCH_SIZE = 500
-PARALLEL_MIN = 100  # candidates in a batch worth sending to worker processes
+PARALLEL_MIN = 20  # candidates in a batch worth sending to worker processes
 PARALLEL_WORKERS = 2
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100

@@ -13,7 +13,7 @@ from email.message import Message
 from html import unescape
 from html.parser import HTMLParser
 
-__all__ = ["header", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text"]
+__all__ = ["header", "headers", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text", "strip_quotes", "strip_signature"]
 
 
 def header(msg: Message, name: str) -> str:
@@ -233,7 +233,12 @@ _SIGN_OFF = re.compile(
 
 
 def own_text(text: str) -> str:
-    """The new words of a reply: quoted history, quote headers and signature removed.
+    """The new words of a reply: quoted history, quote headers and signature removed."""
+    return strip_signature(strip_quotes(text))
+
+
+def strip_quotes(text: str) -> str:
+    """The reply without its quoted history.
 
     Top-posted history (Outlook, Gmail, Apple Mail) is cut at its header; history quoted with ">"
     (Thunderbird, interleaved or bottom-posted answers) is dropped line by line so that the
@@ -245,7 +250,7 @@ def own_text(text: str) -> str:
         following = text[match.end():].lstrip("\n ").split("\n", 1)[0]
         if following.lstrip().startswith(">"):
             text = text[: match.start()] + "\n" * match.group(0).count("\n") + text[match.end():]
-            return own_text(text)
+            return strip_quotes(text)
         cut = match.start()
         break
     for pattern in (_ORIGINAL, _OUTLOOK, _MOBILE):
@@ -255,6 +260,12 @@ def own_text(text: str) -> str:
                 break
     text = text[:cut]
     lines = [line for line in text.split("\n") if not line.lstrip().startswith(">")]
+    return "\n".join(lines).strip()
+
+
+def strip_signature(text: str) -> str:
+    """The text without a "-- " signature, a sign-off and the name or title lines after it."""
+    lines = text.split("\n")
     # "-- " signature separator (also "--" alone, which mailers often produce after trimming).
     for i, line in enumerate(lines):
         if line.rstrip() in {"--", "-- ", "—", "__"} and "\n".join(lines[:i]).strip():

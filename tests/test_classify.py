@@ -87,6 +87,19 @@ def test_own_text_strips_quotes_and_signatures(text, expected):
     assert own_text(text) == expected
 
 
+def test_return_date_below_a_sign_off_still_counts():
+    raw = (b"From: j@example.org\nSubject: Out of office\nAuto-Submitted: auto-replied\nDate: Tue, 24 Nov 2026 10:00:00 +0000\n\n"
+           b"Thank you for your message.\n\nKind regards,\nJane Okafor\nBack on 3 December.\n")
+    result = classify_message(raw)
+    assert (result.kind, result.return_date, result.own_text) == ("auto_reply", date(2026, 12, 3), "Thank you for your message.")
+
+
+def test_plain_text_read_receipt_is_other():
+    raw = (b"From: j@example.org\nSubject: Read: Observership inquiry\n\nYour message\n\n  To: Jane\n\n"
+           b"was read on Tuesday, November 24, 2026 10:02 AM.\n")
+    assert classify_message(raw).kind == "other"
+
+
 def test_html_to_text_can_drop_quoted_blocks():
     html = '<div>Yes<br>please</div><blockquote type="cite">old <b>stuff</b></blockquote>'
     assert html_to_text(html, drop_quotes=True) == "Yes\nplease"
