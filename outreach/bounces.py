@@ -53,7 +53,8 @@ _BODY_MARKERS = re.compile(
     r"delivery to the following recipient failed permanently|undeliverable message|"
     r"the following recipient\(s\) cannot be reached|returned mail: |mail delivery failed|"
     r"unrouteable address|user unknown|no such user|mailbox unavailable|recipient address rejected|"
-    r"smtp error from remote mail server|remote host said|host .{1,80} said:",
+    r"smtp error from remote mail server|remote host said|host .{1,80} said:|invalid (?:user|recipient) address|"
+    r"requested action not taken: (?:mailbox unavailable|no such user)",
     re.I,
 )
 _DELAY_BODY = re.compile(
@@ -96,7 +97,8 @@ class BounceInfo:
 
 def _is_daemon_address(address: str) -> bool:
     local = address.split("@", 1)[0].lower()
-    return local in _DAEMON_LOCALPARTS or local.startswith(("mailer-daemon", "postmaster", "bounce"))
+    squashed = re.sub(r"[-_.]", "", local)  # "post_master", "mailer.daemon"
+    return local in _DAEMON_LOCALPARTS or squashed.startswith(("mailerdaemon", "postmaster", "maildaemon", "bounce"))
 
 
 def _addresses_in(value: str) -> list[str]:
@@ -229,6 +231,7 @@ _RECIPIENT_LINES = [
     re.compile(r"^[ \t]*<(?P<a>[^<>\s]+@[^<>\s]+)>[:.]", re.M),  # Postfix, qmail, Yahoo
     re.compile(r"^[ \t]*(?P<a>[^<>\s:]+@[^<>\s:]+?)[ \t]*(?:\n[ \t]+(?:SMTP error|host |Mailbox|unrouteable|retry|all hosts|\(generated))", re.M | re.I),  # Exim
     re.compile(r"<?(?P<a>[^<>\s]+@[^<>\s]+?)>?\.\.\.[ \t]*(?:user unknown|unknown|mailbox|no such|deferred|service unavailable)", re.I),  # Sendmail
+    re.compile(r"\bRCPT TO:[ \t]*<?(?P<a>[^\s<>]+@[^\s<>]+?)>?(?=[\s:>]|$)", re.I | re.M),  # transcripts, "Message details"
     re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)[ .,]", re.I),  # Gmail
     re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]*(?:\n\s*)*[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[\s.,;:)]|$)", re.I),
 ]

@@ -104,6 +104,8 @@ def _walk_text(msg: Message, *, skip_attached: bool):
         disposition = str(part.get("Content-Disposition", "")).lower()
         if ctype.startswith("text/") and "attachment" not in disposition:
             yield ctype, part
+        elif ctype.startswith("multipart/") and isinstance(part.get_payload(), str):
+            yield "text/plain", part  # a multipart whose boundary was lost: its raw text beats nothing
 
 
 def body_text(msg: Message) -> str:
