@@ -247,6 +247,21 @@ def _recipients_from_text(text: str) -> list[str]:
     return found
 
 
+_RETURNED = re.compile(
+    r"^[ \t]*-{2,}[^\n]*(?:original|returned|copy of|header of|headers of|message follows|unsent message|below this line)[^\n]*$|"
+    r"^[ \t]*(?:original message headers|ursprüngliche nachrichtenkopfzeilen|en-têtes du message d'origine|encabezados del mensaje original|"
+    r"included is a copy of the message|original message follows|the original message (?:was|is) (?:attached|included)|"
+    r"your message reads \(in part\))[^\n]*$",
+    re.I | re.M,
+)
+
+
+def _before_returned_original(body: str) -> str:
+    """The report's own words, without the copy of our message that most bounces append."""
+    match = _RETURNED.search(body)
+    return body[: match.start()] if match and match.start() > 0 else body
+
+
 def _lone_addresses(text: str) -> list[str]:
     """Addresses standing alone on a line (how most NDRs list failed recipients)."""
     found = []
@@ -316,13 +331,7 @@ def detect_bounce(msg: Message) -> BounceInfo:
     if not is_bounce and not dsn:
         return BounceInfo("none")
     ids = _original_ids(msg, body)
-    text_before_original = body
-    for marker in ("------ This is a copy of the message", "----- Original message -----", "--- Below this line is a copy of the message",
-                   "----- Original Message -----", "------ Original message ------", "----- Unsent message follows -----",
-                   "-----Original Message-----", "Original message headers:", "----- The header of the original message is following"):
-        index = text_before_original.find(marker)
-        if index > 0:
-            text_before_original = text_before_original[:index]
+    text_before_original = _before_returned_original(body)
     if delay and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
         return BounceInfo("delayed", None, [], ids)
     explicit = [a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v)]
