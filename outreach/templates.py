@@ -117,7 +117,9 @@ class Sender:
 
     @property
     def first_name(self) -> str:
-        return self.name.split()[0] if self.name.strip() else ""
+        """"Dr. Ada Obi" -> "Ada": the first word that is not a title."""
+        words = [w for w in self.name.replace(",", " ").split() if w.lower().rstrip(".") not in TITLES]
+        return words[0] if words else ""
 
 
 # --- Strictness -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from outreach.cli import cli
 from outreach.config import load_settings
-from outreach.contacts import add_tags, get_contact
+from outreach.contacts import add_tags, get_contact, select_contacts
 from outreach.db import open_db, utc_now
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
 from outreach.templates import (
@@ -97,6 +97,19 @@ def test_every_shipped_template_renders_for_full_and_sparse_contacts(okafor, spa
         assert check_template(template, [okafor, sparse], sender=SENDER) == [], template.name
 
 
+def test_every_shipped_template_renders_for_the_bundled_contact_lists(hermetic):
+    for csv_name, tag in (("physicians.csv", "physicians"), ("alumni.csv", "alumni")):
+        result = run("contacts", "import", str(REPO / "contacts" / csv_name), "--tag", tag, "--json")
+        assert result.exit_code == 0 and json.loads(result.stdout)["inserted"] > 0, result.output
+    contacts = select_contacts(open_db(hermetic / "outreach.db"))
+    for template in list_templates(SHIPPED):
+        problems = check_template(template, contacts, sender=SENDER)
+        assert problems == [], [str(p) for p in problems]
+        for contact in contacts:
+            rendered = render_message(template, contact, sender=SENDER)
+            assert len(rendered.text.split()) < 150 and "None" not in rendered.text, (template.name, contact["email"])
+
+
 def test_shipped_templates_are_short_described_and_carry_the_opt_out(okafor, sparse):
     for template in list_templates(SHIPPED):
         assert template.description, template.name
@@ -137,7 +150,7 @@ def test_alumni_introduction_uses_target_fields_or_asks_for_a_colleague(db):
     plain = add_contact(db, "p.rao@alumni.example.org", first_name="Priya", last_name="Rao", medical_school="KNUST")
     first = render_message(template, named, sender=SENDER)
     assert first.subject == "Could you introduce me to Dr. Maria Chen (the UCSF cardiology fellowship)?"
-    assert "introducing me to Dr. Maria Chen about the UCSF cardiology fellowship" in first.text
+    assert "introducing me to Dr. Maria Chen (the UCSF cardiology fellowship)?" in first.text
     assert "    Ada Obí is an international medical graduate from KNUST" in first.text  # forwardable paragraph
     assert "<blockquote>" in first.html  # the Markdown alternative
     second = render_message(template, plain, sender=SENDER)
@@ -382,6 +395,11 @@ def test_markdown_alternative_is_escaped_then_converted(tmp_path, db):
 
 
 # --- Sender ------------------------------------------------------------------------------------
+
+
+def test_sender_first_name_skips_a_title():
+    assert Sender("Dr. Ada Obi", "ada@example.com").first_name == "Ada"
+    assert Sender("", "ada@example.com").first_name == ""
 
 
 def test_sender_comes_from_settings_and_says_what_to_set():
