@@ -291,19 +291,16 @@ def _candidates(
         [h.uid for h in headers],
         prefix=[folder, uidvalidity],
     )
-    threaded = _existing(db, "SELECT message_id FROM messages WHERE message_id IN ({})", [i for h in headers for i in _header_ids(h.header)])
+    ids = [_header_ids(h.header) for h in headers]
+    threaded = _existing(db, "SELECT message_id FROM messages WHERE message_id IN ({})", [i for some in ids for i in some])
     out = []
-    for header, rfc_id in zip(headers, rfc_ids):
+    for header, rfc_id, their_ids in zip(headers, rfc_ids, ids):
         if rfc_id in known_ids or header.uid in known_uids:
             continue
         sender = _address(header.header.get("From"))
         if sender in own:
             continue  # our own mail (a Bcc to self, a copy in the inbox)
-        if (
-            any(i in threaded for i in _header_ids(header.header))
-            or sender in sent_to
-            or looks_like_bounce(header.header)
-        ):
+        if sender in sent_to or any(i in threaded for i in their_ids) or looks_like_bounce(header.header):
             out.append(header)
     return out
 

@@ -9,7 +9,7 @@ import os
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -377,16 +377,17 @@ class DropsAfter:
     def __call__(self, settings):
         client = connect_imap(settings)
         self.connections += 1
-        real_fetch = client.fetch
+        real_uid = client._imap.uid  # what poll's header and body fetches go through
 
-        def fetch(*args, **kwargs):
-            self.fetches -= 1
-            if self.fetches == -1:  # once: the next connection works
-                client.shutdown()
-                raise IMAPClientAbortError("socket error: connection reset")
-            return real_fetch(*args, **kwargs)
+        def uid(command, *args):
+            if command.upper() == "FETCH":
+                self.fetches -= 1
+                if self.fetches == -1:  # once: the next connection works
+                    client.shutdown()
+                    raise IMAPClientAbortError("socket error: connection reset")
+            return real_uid(command, *args)
 
-        client.fetch = fetch
+        client._imap.uid = uid
         return client
 
 
