@@ -9,6 +9,7 @@ patterns as a fallback for formats it does not know.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email.message import Message
@@ -19,6 +20,10 @@ from email.utils import getaddresses
 from .replytext import body_text, decode_bytes, header, headers, part_text
 
 __all__ = ["BounceInfo", "detect_bounce", "bounce_type_from_text"]
+
+# flufl.bounce logs a traceback for every detector that trips on odd mail; we guard each call.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
 
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
@@ -207,12 +212,34 @@ def _own_addresses(msg: Message) -> set[str]:
 
 
 def _flufl(msg: Message) -> tuple[set[str], set[str]]:
+    """flufl.bounce's detectors, each guarded: one of them crashing on odd headers (8-bit From,
+    a Header object where it expects str) must not throw away what the others find."""
     try:
         from flufl.bounce import all_failures
 
-        temporary, permanent = all_failures(msg)
-    except Exception:
+        try:
+            from flufl.bounce._scan import _DETECTORS as detectors
+        except ImportError:  # a future layout: use the public call, guarded as a whole
+            detectors = None
+    except ImportError:
         return set(), set()
+    temporary: set = set()
+    permanent: set = set()
+    if detectors is None:
+        try:
+            temporary, permanent = all_failures(msg)
+        except Exception:
+            pass
+    else:
+        for detector in detectors:
+            try:
+                found_temporary, found_permanent = detector().process(msg)
+            except Exception:
+                continue
+            temporary |= set(found_temporary)
+            permanent |= set(found_permanent)
+            if found_temporary or found_permanent:
+                break  # like flufl: the first detector that recognises the format wins
 
     def clean(values) -> set[str]:
         out = set()
@@ -233,7 +260,7 @@ _RECIPIENT_LINES = [
     re.compile(r"<?(?P<a>[^<>\s]+@[^<>\s]+?)>?\.\.\.[ \t]*(?:user unknown|unknown|mailbox|no such|deferred|service unavailable)", re.I),  # Sendmail
     re.compile(r"\bRCPT TO:[ \t]*<?(?P<a>[^\s<>]+@[^\s<>]+?)>?(?=[\s:>]|$)", re.I | re.M),  # transcripts, "Message details"
     re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)[ .,]", re.I),  # Gmail
-    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]*(?:\n\s*)*[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[\s.,;:)]|$)", re.I),
+    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]{0,200}[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[\s.,;:)]|$)", re.I),
 ]
 
 

@@ -174,3 +174,19 @@ def test_cli_table_and_stdin():
     result = CliRunner().invoke(cli, ["classify", "-"], input=raw)
     assert result.exit_code == 0
     assert "auto_reply" in result.stdout and "2026-12-03" in result.stdout
+
+
+def test_bounce_with_8bit_headers_is_parsed_quietly(capfd):
+    # Raw UTF-8 in a header makes some flufl.bounce detectors crash; the others still run and
+    # nothing is logged to the user's terminal.
+    raw = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\nTo: Ada Öbi <ada@example.com>\n"
+        "Subject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.example.net.\n\n"
+        "<müller@example.org>: host mx.example.org said: 550 5.1.1 User unknown\n"
+        "<jo@example.org>: host mx.example.org said: 550 5.1.1 User unknown\n"
+    ).encode()
+    result = classify_message(raw)
+    assert (result.kind, result.bounce_type) == ("bounce", "hard")
+    assert "jo@example.org" in result.bounced_addresses
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
