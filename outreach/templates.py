@@ -257,11 +257,25 @@ def full_name(contact: Mapping[str, Any]) -> str:
     return " ".join(p for p in (_clean(contact.get("first_name")), _clean(contact.get("last_name"))) if p)
 
 
-def _environment(autoescape: bool) -> SandboxedEnvironment:
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!])")  # Python-Markdown's escapable characters
+
+
+def _finalize_markdown(value: Any) -> Any:
+    """Values in a .md template: Markdown punctuation backslash-escaped, then HTML-escaped.
+
+    Without this a contact field like `[site](javascript:...)` would become a link.
+    """
+    value = _finalize(value)
+    if isinstance(value, Markup):
+        return value
+    return escape(_MARKDOWN_SPECIALS.sub(r"\\\1", str(value)))
+
+
+def _environment(autoescape: bool, finalize: Callable[[Any], Any] = _finalize) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=Missing,
         autoescape=autoescape,
-        finalize=_finalize,
+        finalize=finalize,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -273,6 +287,8 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
 
 TEXT_ENV = _environment(autoescape=False)
 HTML_ENV = _environment(autoescape=True)
+MARKDOWN_ENV = _environment(autoescape=True, finalize=_finalize_markdown)
+_MARKDOWN = markdown_lib.Markdown(output_format="html")  # one converter, reset per message
 
 
 # --- Loading ----------------------------------------------------------------------------------
@@ -341,7 +357,7 @@ def load_template(templates_dir: Path, name: str) -> Template:
         known = ", ".join(template_names(templates_dir)) or "none"
         raise NotFoundError(f"no template {name!r}: {path} does not exist (templates in {templates_dir}: {known})")
     try:
-        source = path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8-sig")  # editors on Windows may add a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise TemplateError(f"cannot read: {error}", template=path.name) from None
     meta, body, body_offset = _split_front_matter(source, path.name)
@@ -384,10 +400,11 @@ def load_template(templates_dir: Path, name: str) -> Template:
     }
     if html_path is not None:
         try:
-            html_source = html_path.read_text(encoding="utf-8")
+            html_source = html_path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise TemplateError(f"cannot read: {error}", template=html_path.name) from None
-        parts["html"] = _compile(HTML_ENV, html_source, html_path.name, "html", 0)
+        env = MARKDOWN_ENV if html_path.suffix == ".md" else HTML_ENV
+        parts["html"] = _compile(env, html_source, html_path.name, "html", 0)
         parts["markdown"] = html_path.suffix == ".md"
     template._parts = parts
     return template
@@ -619,7 +636,7 @@ def _render(
     text = run.render(parts["body"], context)
     html = run.render(parts["html"], context) if parts["html"] is not None else None
     if html is not None and parts.get("markdown"):
-        html = markdown_lib.markdown(html)
+        html = _MARKDOWN.reset().convert(html)
     if text is not None:
         text = text.rstrip() + "\n"
 

@@ -392,6 +392,9 @@ def test_markdown_alternative_is_escaped_then_converted(tmp_path, db):
     template = one(tmp_path, "At {{ hospital }}\n", md="**At** {{ hospital }}\n")
     html = render_message(template, contact, sender=SENDER).html
     assert html == "<p><strong>At</strong> &lt;img src=x onerror=alert(1)&gt;</p>"
+    linked = add_contact(db, "y@example.org", hospital="[Mercy](javascript:alert(1)) *St. Mary's* #1 > 2")
+    html = render_message(template, linked, sender=SENDER).html
+    assert html == "<p><strong>At</strong> [Mercy](javascript:alert(1)) *St. Mary&#39;s* #1 &gt; 2</p>"
 
 
 # --- Sender ------------------------------------------------------------------------------------
@@ -493,3 +496,9 @@ def test_templates_check_reports_a_broken_template(project):
     write_template(project / "templates", "broken", "---\nsubject: Hi\n---\n{% if %}\n")
     result = run("templates", "check", "broken")
     assert result.exit_code == 1 and result.stdout.startswith("broken.txt:4")
+
+
+def test_windows_editors_bom_and_crlf_are_fine(tmp_path, okafor):
+    (tmp_path / "win.txt").write_bytes("\ufeff---\r\nsubject: Hi {{ first_name }}\r\n---\r\nDear {{ salutation }},\r\n".encode())
+    rendered = render_message(load_template(tmp_path, "win"), okafor, sender=SENDER)
+    assert (rendered.subject, rendered.text) == ("Hi Jane", "Dear Dr. Okafor,\n")
