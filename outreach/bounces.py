@@ -86,7 +86,7 @@ _SOFT = re.compile(
     r"could not be delivered within|delivery time expired|postfach voll|boîte .{0,10} pleine|buzón lleno|caixa postal cheia",
     re.I,
 )
-_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_ENHANCED = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _BASIC = re.compile(r"(?<![\d.-])([45])([0-9])([0-9])(?:[ -]|$)", re.M)
 
 
