@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from outreach.cli import cli
 from outreach.config import load_settings
-from outreach.contacts import add_tags, get_contact, select_contacts
+from outreach.contacts import add_suppression, add_tags, get_contact, select_contacts
 from outreach.db import open_db, utc_now
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
 from outreach.templates import (
@@ -465,6 +465,9 @@ def test_templates_preview_without_sender_warns_and_unknown_contact_fails(projec
     monkeypatch.delenv("OUTREACH_FROM")
     result = run("templates", "preview", "thank-you", "--contact", "jane.okafor@mercy.example.org")
     assert result.exit_code == 0 and "OUTREACH_FROM is not set" in result.stderr
+    add_suppression(open_db("outreach.db"), "mercy.example.org", reason="asked not to be contacted")
+    noted = run("templates", "preview", "thank-you", "--contact", "jane.okafor@mercy.example.org")
+    assert "Note: a campaign would not write to this contact: suppressed domain mercy.example.org" in noted.stderr
     missing = run("templates", "preview", "thank-you", "--contact", "nobody@example.org")
     assert missing.exit_code == 1 and "no contact 'nobody@example.org'" in missing.stderr
 

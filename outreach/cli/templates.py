@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..contacts import get_contact, select_contacts
+from ..contacts import get_contact, select_contacts, suppression_reason
 from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from ..templates import Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json
@@ -128,6 +128,9 @@ def preview_command(app: App, name: str, email: str, campaign_name: str | None) 
     if contact is None:
         raise NotFoundError(f"no contact {email!r}; import it first: outreach contacts import FILE")
     rendered = render_message(template, contact, sender=_sender(app), campaign=_campaign(app, campaign_name))
+    blocked = suppression_reason(app.db, contact["email"]) or (
+        f"contact status is {contact['status']}" if contact.get("status") not in (None, "active") else None
+    )
     click.echo(rendered.as_bytes(), nl=False)  # bytes: written unchanged to the binary stdout
     message = rendered.message
     click.echo("", err=True)
@@ -138,6 +141,8 @@ def preview_command(app: App, name: str, email: str, campaign_name: str | None) 
     click.echo(f"{'Parts:':<10}{', '.join(parts)}", err=True)
     for info in rendered.attachments:
         click.echo(f"{'Attached:':<10}{info.name} ({_size(info.size)}, sha256 {info.sha256[:12]})", err=True)
+    if blocked:
+        click.echo(f"Note: a campaign would not write to this contact: {blocked}.", err=True)
 
 
 def _size(size: int) -> str:
