@@ -68,6 +68,8 @@ def machine_generated(msg: Message) -> bool:
         return True
     if header(msg, "X-FC-MachineGenerated").lower() == "true":
         return True
+    if "rules agent" in header(msg, "X-MS-Exchange-Generated-Message-Source").lower():
+        return True  # Exchange Online: written by the mailbox's automatic-reply rule
     # Exchange OOF: sent by an inbox rule and asking not to be answered automatically.
     if "all" in header(msg, "X-Auto-Response-Suppress").lower() and header(msg, "X-MS-Exchange-Inbox-Rules-Loop"):
         return True
@@ -91,7 +93,7 @@ def is_auto_reply(msg: Message, own: str) -> bool:
         return True
     if _STRONG_SUBJECT.search(subject):
         return True
-    if header(msg, "X-MS-Exchange-Inbox-Rules-Loop") and ooo_text(subject, own):
+    if (header(msg, "X-MS-Exchange-Inbox-Rules-Loop") or header(msg, "X-Loop")) and ooo_text(subject, own):
         return True
     # Some responders keep the original subject: recognise them by wording in a short message,
     # unless the person is answering us while mentioning they are away.

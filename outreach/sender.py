@@ -306,12 +306,26 @@ class SmtpConnection:
             except (aiosmtplib.SMTPException, OSError):
                 self.drop()
 
-    async def transmit(self, sender: str, recipients: list[str], raw: bytes) -> Outcome:
-        """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown."""
+    async def transmit(self, sender: str, recipients: list[str], raw: bytes, *, after_mail: Callable[[], None] | None = None) -> Outcome:
+        """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown.
+
+        `after_mail` runs once MAIL FROM is on the wire, while the server works on it: the place
+        for the previous message's commit, so the db and the server work at the same time."""
         assert self.client is not None
         client, phase = self.client, "mail"
         try:
-            await client.mail(sender)
+            if after_mail is None:
+                await client.mail(sender)
+            else:
+                command = asyncio.ensure_future(client.mail(sender))
+                await asyncio.sleep(0)  # let it write MAIL FROM
+                try:
+                    after_mail()
+                except BaseException:
+                    command.cancel()
+                    self.drop()
+                    raise
+                await command
             phase = "rcpt"
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
             for recipient in recipients:
@@ -441,6 +455,18 @@ class Run:
         self.report = SendReport()
         self.bounces_in_a_row = 0
         self.candidate: dict[str, Any] | None = None  # the message after this one, if known
+        self.pending: Callable[[], None] | None = None  # a 'sent' commit waiting for the next MAIL FROM
+
+    def _flush_for(self, row: dict[str, Any]) -> None:
+        self.flush()
+        if not row.get("premarked"):  # someone else changed it: never send an unrecorded message
+            raise OutreachError(f"message {row['message_id']} changed state during the run; stopped before sending it")
+
+    def flush(self) -> None:
+        """Run the waiting commit now (before anything else touches the db or the run ends)."""
+        if self.pending is not None:
+            commit, self.pending = self.pending, None
+            commit()
 
     # (a) and (c): each its own committed transaction ------------------------------------------
 
@@ -503,21 +529,24 @@ class Run:
 
     async def send_row(self, row: dict[str, Any], raw: bytes) -> Outcome | None:
         """The state machine for one message. None when another process already took it."""
-        if row.get("premarked"):  # step (a) was committed with the previous message's step (c)
+        if row.get("premarked"):  # step (a) goes with the previous message's step (c)
             try:
                 await self.conn.ensure()
             except BaseException:
+                self.flush()
                 self._unmark(row)
                 raise
             now = self.clock.now()
         else:
+            self.flush()
             await self.conn.ensure()  # login/TLS failures raise here, before the row changes
             now = self.clock.now()
             if not self._mark_sending(row, now):
                 return None
         _test_pause()
         data, recipients = prepare(raw, row["to_address"], now)
-        outcome = await self.conn.transmit(self.account, recipients, data)
+        # (a) for this message must be committed before DATA: flushed right after MAIL FROM.
+        outcome = await self.conn.transmit(self.account, recipients, data, after_mail=self.pending and (lambda: self._flush_for(row)))
         _test_pause()
         self._record(row, outcome, data)
         return outcome
@@ -530,9 +559,16 @@ class Run:
         if kind == "sent":
             self.pacer.record_sent(at=now, domain=row["to_domain"] or email_domain(row["to_address"]))
             following = self.candidate
-            if following is not None and (self.stop.is_set() or self._when(following, now) > now):
+            if following is not None and (self.stop.is_set() or self.copier or self._when(following, now) > now):
                 following = None
-            self._finish(row, "sent", "sent", next_row=following, sent_at=at, next_attempt_at=None, error=None, **reply)
+            changes = dict(sent_at=at, next_attempt_at=None, error=None, **reply)
+            if following is None:
+                self._finish(row, "sent", "sent", **changes)
+            else:
+                # The next message goes at once: commit this one's 'sent' together with the next
+                # one's 'sending', once the next MAIL FROM is on its way (see transmit).
+                following["premarked"] = True
+                self.pending = lambda: self._finish(row, "sent", "sent", next_row=following, **changes)
             self.report.sent += 1
             self.bounces_in_a_row = 0
             if self.copier and self.copier.save(data, now):
@@ -671,6 +707,7 @@ class Run:
         except (SmtpLoginError, SmtpTlsError, MailServerError, ConfigError) as error:
             report.error = error
         finally:
+            self.flush()
             if premarked is not None and premarked.get("premarked"):
                 self._unmark(premarked)  # marked with the last commit but never handed over
             await self.conn.close()
