@@ -44,7 +44,22 @@ def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.group(name="templates")
 def templates_group() -> None:
-    """Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."""
+    """Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md).
+
+    \b
+    NAME.txt starts with front matter, then the Jinja2 body:
+      ---
+      description: First email to a physician (shown by `templates list`)
+      subject: Observership request — {{ specialty }} at {{ hospital }}
+      attachments:
+        - attachments/cv.pdf as "{{ sender.name }} - CV.pdf"
+      ---
+      Dear {{ salutation }},
+
+    A blank field is an error unless the template gives a fallback, e.g.
+    {{ hospital | or_default("your hospital") }} or {% if hospital %}...{% endif %}.
+    Run `outreach templates check NAME --tag TAG` before a campaign.
+    """
 
 
 @templates_group.command(name="list")
