@@ -56,8 +56,10 @@ def templates_group() -> None:
       ---
       Dear {{ salutation }},
 
-    A blank field is an error unless the template gives a fallback, e.g.
-    {{ hospital | or_default("your hospital") }} or {% if hospital %}...{% endif %}.
+    \b
+    A blank field is an error unless the template gives a fallback:
+      {{ hospital | or_default("your hospital") }}
+      {% if hospital %} at {{ hospital }}{% endif %}
     Run `outreach templates check NAME --tag TAG` before a campaign.
     """
 
