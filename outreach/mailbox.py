@@ -325,41 +325,10 @@ def _literals(data: list[Any], wanted: set[int]) -> Iterator[tuple[int, bytes, b
 
 def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
     """The header block of each message (BODY.PEEK: never sets \\Seen), oldest first."""
-    return request_headers(client, uids).result()
-
-
-class HeaderRequest:
-    """A header FETCH already sent: the server prepares the answer while we do other work
-    (storing the previous batch), and `result()` reads it. Issue no other command between."""
-
-    def __init__(self, client: IMAPClient, uids: list[int]) -> None:
-        self.client, self.uids, self.tag = client, uids, None
-        if uids:
-            imap = client._imap
-            debug, imap.debug = imap.debug, 0
-            try:
-                self.tag = imap._command("UID", "FETCH", uid_set(uids), f"({HEADER_ITEM})")
-            finally:
-                imap.debug = debug
-
-    def result(self) -> list[FetchedHeader]:
-        if self.tag is None:
-            return []
-        imap = self.client._imap
-        debug, imap.debug = imap.debug, 0
-        try:
-            typ, data = imap._command_complete("UID", self.tag)
-            typ, data = imap._untagged_response(typ, data, "FETCH")
-        finally:
-            imap.debug = debug
-        if typ != "OK":
-            raise IMAPClientError(f"UID FETCH failed: {data!r}")
-        found = {uid: HeaderFields(literal) for uid, _, literal in _literals(data, set(self.uids))}
-        return [FetchedHeader(uid, found[uid]) for uid in sorted(found)]
-
-
-def request_headers(client: IMAPClient, uids: list[int]) -> HeaderRequest:
-    return HeaderRequest(client, uids)
+    if not uids:
+        return []
+    found = {uid: HeaderFields(literal) for uid, _, literal in _literals(_uid_fetch(client, uids, f"({HEADER_ITEM})"), set(uids))}
+    return [FetchedHeader(uid, found[uid]) for uid in sorted(found)]
 
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')

@@ -40,10 +40,10 @@ from .mailbox import (
     LoginRefused,
     connect_imap,
     fetch_bodies,
+    fetch_headers,
     imap_error,
     new_uids,
     open_folder,
-    request_headers,
     resolve_folder,
 )
 
@@ -201,17 +201,13 @@ def _poll_folder(
                 result.counts[reply["kind"]] += 1
             result.replies.append(reply)
 
-    batches = [uids[i : i + batch_size] for i in range(0, len(uids), batch_size)]
     with _Classifier(now.date()) as classifier:
-        request = request_headers(client, batches[0]) if batches else None
-        for index, chunk in enumerate(batches):
-            headers = request.result()
+        for start in range(0, len(uids), batch_size):
+            chunk = uids[start : start + batch_size]
+            headers = fetch_headers(client, chunk)
             bodies = fetch_bodies(client, [h.uid for h in _candidates(db, name, status.uidvalidity, headers, own, sent_to)])
             candidates = [h for h in headers if h.uid in bodies]
-            # the server prepares the next headers, and workers classify this batch, while the
-            # previous batch is stored
-            if index + 1 < len(batches):
-                request = request_headers(client, batches[index + 1])
+            # classify this batch (in worker processes when big) while the next one is fetched
             pending.append((chunk, len(headers), candidates, bodies, classifier.submit([bodies[h.uid][0] for h in candidates])))
             while pending and (len(pending) > 1 or isinstance(pending[0][4], _Done)):
                 finish()
