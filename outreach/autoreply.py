@@ -28,7 +28,8 @@ _OOO_SUBJECT = re.compile(
 )
 _OOO_BODY = re.compile(
     r"(?:i am|i'm|i will be|i'll be|i am currently|i'm currently|i shall be|we are)\s+(?:currently\s+)?(?:out of (?:the )?office|away|on (?:annual |parental |maternity |medical |sick )?(?:leave|vacation|holiday)|travel+ing|out of town|off work|absent)|"
-    r"this is an? (?:automatic|automated|auto-generated) (?:reply|response|message)|thank you for your (?:e-?mail|message)[.!,]? i am (?:currently )?(?:out|away)|"
+    r"this is an? (?:automatic|automated|auto-generated) (?:reply|response|message)|please do not reply to this (?:e-?mail|message)|this mailbox is not monitored|"
+    r"thank you for your (?:e-?mail|message)[.!,]? i am (?:currently )?(?:out|away)|"
     r"limited (?:access to|ability to check) (?:my )?e-?mail|(?:out of (?:the )?office|away) (?:until|till|through|from)|"
     r"estar[ée] (?:fuera|ausente|de vacaciones)|me encuentro (?:fuera|ausente|de vacaciones)|estoy (?:fuera de la oficina|de vacaciones|ausente)|"
     r"fuera de la oficina|respuesta automática|"
@@ -133,8 +134,8 @@ _MONTH_RE = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=Tru
 _WEEKDAY_RE = "|".join(sorted((re.escape(w) for w in WEEKDAYS), key=len, reverse=True))
 _YEAR = r"(?P<y>\d{4}|'\d{2})"
 _DATE_PATTERNS = [
-    # 2026-12-01
-    re.compile(r"\b(?P<y>20\d{2})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
+    # 2026-12-01, 2026/12/01
+    re.compile(r"\b(?P<y>20\d{2})(?P<sep0>[-/.])(?P<m>\d{1,2})(?P=sep0)(?P<d>\d{1,2})\b"),
     # December 1, 2026 / Dec. 1st / Monday, December 1
     re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*" + _YEAR + r"\b)?", re.I),
     # 1 December 2026 / 1st of December / 3 de diciembre (de 2026) / 5. Dezember 2026 / 1er décembre

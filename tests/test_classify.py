@@ -31,6 +31,12 @@ TODAY = date(2026, 11, 24)
         ("Sarò fuori ufficio fino al 9 dicembre.", date(2026, 12, 9)),
         ("I will return on January 5th.", date(2027, 1, 5)),  # year rolls over: never in the past
         ("Back on 2026-12-07.", date(2026, 12, 7)),
+        ("I return to the office on 2026/12/05.", date(2026, 12, 5)),
+        ("Ich bin ab dem 7.12. wieder im Büro.", date(2026, 12, 7)),
+        ("Ich bin vom 20.11. bis 04.12. im Urlaub.", date(2026, 12, 4)),
+        ("Estaré de vacaciones del 23 de noviembre al 6 de diciembre.", date(2026, 12, 6)),
+        ("Estarei de férias entre 20/11 e 05/12.", date(2026, 12, 5)),
+        ("I'm out of the office until Mon 12/7.", date(2026, 12, 7)),
         ("On vacation from November 20 to December 5.", date(2026, 12, 5)),
         ("I am on the 1st of December back at my desk.", date(2026, 12, 1)),
         ("I am away, back on Thursday.", date(2026, 11, 26)),  # weekday only: the next one
