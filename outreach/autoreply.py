@@ -98,7 +98,9 @@ def is_auto_reply(msg: Message, own: str) -> bool:
         return True
     # Some responders keep the original subject: recognise them by wording in a short message,
     # unless the person is answering us while mentioning they are away.
-    return len(own) < 1200 and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
+    # Newsletters ("please do not reply to this email") are not answers to us at all.
+    listed = bool(msg.get("List-Unsubscribe") or msg.get("List-Id"))
+    return len(own) < 1200 and not listed and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
 
 
 # --- return dates --------------------------------------------------------------------------------
