@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import mimetypes
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Sequence
@@ -34,7 +35,10 @@ from .errors import HeaderInjectionError
 # SMTP line endings. Headers are stored already encoded and folded by the email package's own
 # encoders (formataddr, Header, encode_rfc2231), so the policy must not re-fold them.
 POLICY = email_policy.SMTP.clone(refold_source="none")
-_FORBIDDEN = ("\r", "\n", "\0")
+# CR, LF and NUL, and every other character Python's str.splitlines() treats as a line end
+# (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or that has no business in a header (C0, DEL).
+_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+_NAMES = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\0": "a NUL byte"}
 # RFC 2047 "B" words for non-ASCII header text: what Gmail and Outlook send, and the encoder
 # does not have to price every character in both encodings to pick the shorter one.
 _UTF8 = Charset("utf-8")
@@ -133,15 +137,20 @@ def load_attachment(path: Path, *, filename: str | None = None) -> Attachment:
 
 
 def header_value(field_name: str, value: str, *, contact: str | None = None) -> str:
-    """`value` unchanged if it is safe for a header; HeaderInjectionError naming field and contact."""
-    for char in _FORBIDDEN:
-        if char in value:
-            what = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\0": "a NUL byte"}[char]
-            who = f" for contact {contact}" if contact else ""
-            raise HeaderInjectionError(
-                f"{field_name}{who} contains {what}: {value!r}. Line breaks in a header could add "
-                "headers of their own; fix the contact's data or the template so this value is one line."
-            )
+    """`value` unchanged if it is safe for a header; HeaderInjectionError naming field and contact.
+
+    CR/LF/NUL are the classic injection; the other line-end characters matter too, because the
+    email package splits header text on whatever str.splitlines() splits on.
+    """
+    found = _FORBIDDEN.search(value)
+    if found:
+        char = found.group()
+        what = _NAMES.get(char, f"the control character U+{ord(char):04X}")
+        who = f" for contact {contact}" if contact else ""
+        raise HeaderInjectionError(
+            f"{field_name}{who} contains {what}: {value!r}. Line breaks in a header could add "
+            "headers of their own; fix the contact's data or the template so this value is one line."
+        )
     return value
 
 
@@ -180,7 +189,7 @@ def _prepared(name: str, value: str) -> Any:
     stored header object is used as is instead of being parsed again each time. `value` is
     already encoded (ASCII, one line), so writing it never re-encodes it.
     """
-    if not value.isascii() or any(c in value for c in _FORBIDDEN):
+    if not value.isascii() or _FORBIDDEN.search(value):
         raise ValueError(f"{name}: a prepared header value must be one line of ASCII")
     header = POLICY.header_factory(name, value)
 

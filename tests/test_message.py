@@ -116,11 +116,16 @@ def test_unknown_file_types_go_as_octet_stream(tmp_path):
     assert (load_attachment(path).maintype, load_attachment(path).subtype) == ("application", "octet-stream")
 
 
-@pytest.mark.parametrize("bad", ["a\r\nBcc: x@example.net", "a\nb", "a\rb", "a\0b"])
+@pytest.mark.parametrize(
+    "bad",
+    ["a\r\nBcc: x@example.net", "a\nb", "a\rb", "a\0b", "a\x0bBcc: x@example.net", "a\x1cBcc: x@example.net",
+     "a\x85Bcc: x@example.net", "a\u2028Bcc: x@example.net", "a\u2029b"],
+)
 def test_header_values_reject_cr_lf_nul_and_name_the_field_and_contact(bad):
     with pytest.raises(HeaderInjectionError) as info:
         header_value("Subject", bad, contact="zoe@hospital.example.org")
     assert "Subject for contact zoe@hospital.example.org contains" in str(info.value)
+    assert "could add headers of their own" in str(info.value)
     with pytest.raises(HeaderInjectionError, match="To name"):
         build(to_name=bad)
     with pytest.raises(HeaderInjectionError, match="Subject"):
@@ -144,3 +149,12 @@ def test_long_non_ascii_lines_are_quoted_printable_and_ascii_stays_7bit():
     assert content(message) == text
     plain = parsed(build(text="Hello\n", subject="Hi"))
     assert plain["Content-Transfer-Encoding"] == "7bit"
+
+
+def test_no_line_end_character_can_split_a_header():
+    """str.splitlines() also breaks on VT, FS, NEL, U+2028...: none of them may reach a header."""
+    for char in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+        with pytest.raises(HeaderInjectionError, match="control character"):
+            build(subject=f"Hello{char}Bcc: victim@example.net")
+    fine = parsed(build(subject="Tab\tand café are fine"))
+    assert fine["Subject"] == "Tab\tand café are fine" and fine["Bcc"] is None

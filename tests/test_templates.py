@@ -352,6 +352,8 @@ def test_check_template_returns_every_problem_for_every_contact(tmp_path, db, ok
         ({"first_name": "Jane\nBcc: victim@example.net"}, "To name"),
         ({"specialty": "Cardiology\r\nBcc: victim@example.net"}, "Subject"),
         ({"specialty": "Cardiology\0"}, "Subject"),
+        ({"specialty": "Cardiology\u2028Bcc: victim@example.net"}, "Subject"),
+        ({"last_name": "Okafor\x0bBcc: victim@example.net"}, "To name"),
     ],
 )
 def test_contact_data_cannot_inject_headers(tmp_path, db, fields, field_name):
