@@ -385,8 +385,12 @@ def prepare(raw: bytes, to_address: str, when: datetime) -> tuple[bytes, list[st
 def load_raw(db: Database, settings: Settings, campaign: dict[str, Any], row: dict[str, Any]) -> bytes:
     """The frozen .eml; if someone deleted it, the same message rendered again (same Message-ID)."""
     path = row.get("eml_path")
-    if path and Path(path).is_file():
-        return Path(path).read_bytes()
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            pass
     from .contacts import get_contact_by_id
 
     [rendered] = campaigns.render_all(settings, campaign, [get_contact_by_id(db, row["contact_id"])])

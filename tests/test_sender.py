@@ -56,3 +56,46 @@ def test_limit_caps_the_run_and_the_next_run_continues(mail_env, smtp_server, he
     second = run_send(db, campaign)
     assert (second.sent, second.remaining) == (3, 0)
     assert len(set(received_ids(smtp_server))) == 5 == len(smtp_server.received)
+
+
+def test_a_stop_request_ends_the_run_after_the_current_message_and_leaves_the_rest_queued(mail_env, smtp_server, hermetic):
+    import asyncio
+
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 5)
+    campaign = started_campaign(db)
+    stop = asyncio.Event()
+
+    def progress(info):
+        if info["sent"] == 2:
+            stop.set()
+
+    report = run_send(db, campaign, progress=progress, stop=stop)
+    assert report.sent == 2 and "Ctrl-C" in report.stopped
+    assert sorted(states(db, campaign).values()) == ["queued"] * 3 + ["sent"] * 2
+    assert db.execute("SELECT sum(attempts) FROM messages").fetchone()[0] == 2
+    assert run_send(db, campaign).sent == 3 and len(smtp_server.received) == 5
+
+
+def test_ctrl_c_stops_a_live_cli_run_cleanly(mail_env, smtp_server, hermetic):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 3)
+    started_campaign(db)
+    process = subprocess.Popen([sys.executable, "-m", "outreach", "campaign", "send", "spring", "--live", "--gap", "3"],
+                               env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not smtp_server.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err.decode()
+    assert "Stopped" in out.decode() and len(smtp_server.received) == 1
+    assert sorted(states(db, {"id": 1}).values()) == ["queued", "queued", "sent"]
