@@ -20,6 +20,7 @@ Template context
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -302,6 +303,7 @@ class _Part:
     file: str  # e.g. "observership-request.txt"
     offset: int  # file line = template line + offset
     compiled: jinja2.Template
+    source: str = ""
 
 
 @dataclass
@@ -497,7 +499,7 @@ def _compile(env: SandboxedEnvironment, source: str, file: str, part: str, offse
         code = env.compile(source, name=label, filename=label)
     except jinja2.TemplateSyntaxError as error:
         raise TemplateError(f"syntax error: {error.message}", template=file, line=(error.lineno or 1) + offset) from None
-    return _Part(label, file, offset, env.template_class.from_code(env, code, env.make_globals(None)))
+    return _Part(label, file, offset, env.template_class.from_code(env, code, env.make_globals(None)), source)
 
 
 # --- Rendering --------------------------------------------------------------------------------
@@ -613,6 +615,32 @@ class _Renderer:
             return None
 
 
+def _resolve(folder: Path, text: str) -> Path:
+    path = Path(text).expanduser()
+    return Path(os.path.realpath(path if path.is_absolute() else folder / path))
+
+
+def _literal_folder(folder: Path, source: str) -> Path:
+    """The folder an attachment line names before any {{ ... }}: "letters/{{ x }}.pdf" -> letters."""
+    literal = source.split("{", 1)[0]
+    if not literal or literal.endswith(("/", os.sep)):
+        return _resolve(folder, literal or ".")
+    return _resolve(folder, literal).parent
+
+
+def _within(folder: Path, value: str, source: str) -> Path | None:
+    """The file to attach, or None when values from the contact lead outside the named folder.
+
+    A template that writes `attachments/{{ last_name }}.pdf` must not be made to send
+    `../../.ssh/id_rsa` by a contact whose last name says so.
+    """
+    path = _resolve(folder, value)
+    if "{" not in source:
+        return path  # written out by the user: any path they like
+    base = _literal_folder(folder, source)
+    return path if os.path.commonpath([base, path]) == str(base) else None
+
+
 def _render(
     template: Template,
     contact: Mapping[str, Any],
@@ -656,9 +684,14 @@ def _render(
         shown = run.header("attachment name", name_part, context) if name_part else None
         if value is None or (name_part and shown is None):
             continue
-        path = Path(value.strip()).expanduser()
-        if not path.is_absolute():
-            path = template.templates_dir / path
+        path = _within(template.templates_dir, value.strip(), part.source)
+        if path is None:
+            run.problem(
+                f"attachment {value.strip()!r}: contact data may not move an attachment out of the folder "
+                f"the template names ({_literal_folder(template.templates_dir, part.source)})",
+                file=part.file, line=part.offset + 1,
+            )
+            continue
         try:
             attachments.append(load_attachment(path, filename=shown))
         except OSError as error:

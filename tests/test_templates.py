@@ -317,6 +317,21 @@ def test_missing_attachment_names_template_line_and_contact(tmp_path, okafor):
     assert [(a.name, a.size) for a in rendered.attachments] == [("Okafor-letter.pdf", 26)]
 
 
+def test_contact_data_cannot_point_an_attachment_outside_its_folder(tmp_path, db):
+    (tmp_path / "letters").mkdir()
+    (tmp_path / "letters" / "Okafor.pdf").write_bytes(b"%PDF-1.4 letter")
+    (tmp_path / "secret.txt").write_text("private")
+    template = one(tmp_path, "Hello\n", extra="attachments:\n  - letters/{{ last_name }}.pdf\n")
+    fine = add_contact(db, "fine@example.org", last_name="Okafor")
+    assert [a.name for a in render_message(template, fine, sender=SENDER).attachments] == ["Okafor.pdf"]
+    for index, last_name in enumerate(("../secret", "../../../../etc/passwd", "/etc/passwd")):
+        sneaky = add_contact(db, f"sneaky{index}@example.org", last_name=last_name)
+        error = problem_of(template, sneaky)
+        assert "may not move an attachment out of the folder" in error.reason and error.line == 4
+    anywhere = one(tmp_path, "Hello\n", extra=f"attachments:\n  - {tmp_path / 'secret.txt'}\n")
+    assert [a.name for a in render_message(anywhere, fine, sender=SENDER).attachments] == ["secret.txt"]
+
+
 def test_sandbox_keeps_templates_away_from_python_internals(tmp_path, okafor):
     for body in (
         "{{ ''.__class__.__mro__[1].__subclasses__() }}",
