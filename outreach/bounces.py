@@ -140,26 +140,22 @@ def _status_blocks(msg: Message) -> list[Message] | None:
 
 
 def _type_of(status: str, text: str) -> str:
-    """hard or soft from a status code, an SMTP reply code and the words around them."""
-    if _SOFT.search(text) and not re.search(r"user unknown|no such user|does not exist|address not found", text, re.I):
-        return "soft"
+    """hard or soft: the status code's class decides (RFC 3463: 5.x.x permanent, 4.x.x transient),
+    then a bare SMTP reply code, then the words. A 5.2.2 "mailbox full" is hard, as the server
+    declared the failure permanent."""
     enhanced = _ENHANCED.search(status or "") or _ENHANCED.search(text)
     if enhanced:
-        if enhanced.group(2) == "2" and enhanced.group(3) == "2":
-            return "soft"  # x.2.2 mailbox full: the address is real, try again later
         return "hard" if enhanced.group(1) == "5" else "soft"
     basic = _BASIC.search(text)
     if basic:
-        if basic.group(0).startswith("552"):
-            return "soft"  # RFC 5321: 552 exceeded storage allocation
         return "hard" if basic.group(1) == "5" else "soft"
-    if _HARD.search(text):
-        return "hard"
+    if _SOFT.search(text) and not re.search(r"user unknown|no such user|does not exist|address not found", text, re.I):
+        return "soft"
     return "hard"
 
 
 def bounce_type_from_text(text: str) -> str:
-    """hard or soft for a free-form bounce, from SMTP codes and phrases (mailbox full is soft)."""
+    """hard or soft for a free-form bounce, from SMTP codes, then phrases."""
     return _type_of("", text)
 
 
