@@ -94,6 +94,8 @@ def imap_error(error: Exception, settings: Settings, *, doing: str) -> MailServe
         hint = "connection refused: check OUTREACH_IMAP_HOST and OUTREACH_IMAP_PORT, and that the server is running"
     elif isinstance(error, (socket.timeout, TimeoutError)):
         hint = f"timed out while {doing}: the server is slow or unreachable; try again, or check the host and port"
+        if doing == "connecting":
+            hint += " and that OUTREACH_IMAP_SECURITY matches the port (tls for 993, starttls for 143)"
     elif isinstance(error, socket.gaierror):
         hint = f"cannot resolve host {host!r}: check OUTREACH_IMAP_HOST"
     elif isinstance(error, IMAPClientAbortError):

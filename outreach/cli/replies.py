@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import click
 
 from .. import replies
+from ..contacts import get_contact_by_id
 from ..db import parse_utc
 from . import App, pass_app, print_json
 
@@ -86,11 +88,14 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
         click.echo(f"Connection problem: {error}; retrying in {pause:.0f}s", err=True)
 
     click.echo(f"Watching {settings.imap.username} on {settings.imap.address} (Ctrl-C to stop)", err=True)
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it cleanly too
     try:
         replies.watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
     except KeyboardInterrupt:
         stop.set()
-        click.echo("Stopped.", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("Stopped.", err=True)
 
 
 @replies_group.command("list")
@@ -135,7 +140,9 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     """
     contact = replies.add_suggested(app.db, email, tags=tags)
     name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
-    click.echo(f"Added {name + ' ' if name else ''}<{contact['email']}> (referred by contact #{contact['referred_by']}).")
+    referrer = get_contact_by_id(app.db, contact["referred_by"]) if contact.get("referred_by") else None
+    via = f" (referred by {referrer['email']})" if referrer else ""
+    click.echo(f"Added {name + ' ' if name else ''}<{contact['email']}>{via}.")
 
 
 @replies_group.command("dismiss")
