@@ -6,6 +6,13 @@ blank contact field printed without a fallback, a missing attachment or a syntax
 `{{ hospital | or_default("your hospital") }}`, `{{ hospital | default("...") }}`,
 `{{ hospital or "..." }}` and `{% if hospital %}` all treat a blank field as absent.
 
+Front matter (a small YAML subset between `---` lines; unknown keys are errors)
+- `subject` (a template), `description` (one line for `templates list`), `kind` (free text)
+- `cc`, `reply_to`: addresses, templated, one value or a `- item` list
+- `attachments`: `- path` or `- path as "Name the recipient sees.pdf"`; relative to the
+  templates folder, templated per contact (contact values cannot leave the named folder)
+- `optional_fields`: custom CSV columns that some contacts may lack
+
 Template context
 - every contact field (standard and custom CSV columns) by name, and the same as `contact.NAME`
 - `salutation`: "Dr. Okafor" (title + last name, or an MD/DO/PhD-style suffix + last name),
