@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
@@ -147,8 +148,15 @@ def imap_session(settings: Settings, client: IMAPClient | None = None, *, doing:
 
 def find_special_folder(client: IMAPClient, flag: bytes) -> str | None:
     """The folder carrying a SPECIAL-USE flag (b"\\Sent", b"\\Drafts", b"\\Junk"), else a folder
-    with the usual name for it (Sent Items, Spam, ...), else None."""
-    return client.find_special_folder(flag)
+    with the usual name for it (Sent Items, Spam, ...), else None. Remembered per connection, so
+    saving 500 copies to Sent lists the folders once."""
+    known = _special_folders.setdefault(client, {})
+    if flag not in known:
+        known[flag] = client.find_special_folder(flag)
+    return known[flag]
+
+
+_special_folders: WeakKeyDictionary[IMAPClient, dict[bytes, str | None]] = WeakKeyDictionary()
 
 
 def resolve_folder(client: IMAPClient, name: str) -> str | None:

@@ -477,3 +477,15 @@ def test_replies_poll_against_a_dead_server_is_one_error_line(mail_env, monkeypa
     result = CliRunner().invoke(cli, ["replies", "poll", "--json"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: 127.0.0.1:") and "connection refused" in result.output
+
+
+def test_a_dismissed_suggestion_is_no_longer_listed(db, smtp_server, certs, imap_account):
+    sent = send(db, smtp_server, certs, "jane.okafor@mercy.example.org")
+    append(imap_account, reply(sent, "Ask our coordinator, maria.lopez@mercy.example.org, about dates."))
+    poll(db, settings(), now=NOW)
+    runner = CliRunner()
+    assert "maria.lopez@mercy.example.org" in runner.invoke(cli, ["replies", "list"]).output
+    dismissed = runner.invoke(cli, ["replies", "dismiss", "maria.lopez@mercy.example.org"])
+    assert dismissed.exit_code == 0 and "Suggested new contacts" not in runner.invoke(cli, ["replies", "list"]).output
+    again = runner.invoke(cli, ["replies", "dismiss", "maria.lopez@mercy.example.org"])
+    assert again.exit_code == 1 and again.output.startswith("Error: maria.lopez@mercy.example.org is not among")

@@ -135,3 +135,19 @@ def test_watch_reconnects_when_the_connection_drops_while_idling(mail_env, db):
     watch(db, settings(), on_result=on_result, stop_event=stop, clock=clock, connect=dropping_connect,
           on_error=lambda error, pause: problems.append(pause))
     assert len(connections) == 2 and len(polls) == 2 and problems == [1.0]
+
+
+def test_replies_watch_stops_cleanly_on_ctrl_c(mail_env):
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(["/tmp/v/bin/outreach", "replies", "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr.readline().startswith(b"Watching ")
+        time.sleep(0.5)  # into IDLE
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0 and err.decode().strip().endswith("Stopped.") and b"Traceback" not in err
