@@ -151,8 +151,11 @@ def poll_client(
         if name is None:
             result.notes.append(f"folder {configured} not found on the server; skipped")
             continue
-        summary = _poll_folder(db, settings, client, name, account, own, sent_to, now, batch_size, result)
-        result.folders.append(summary)
+        summary = next((f for f in result.folders if f["folder"] == name), None)
+        if summary is None:  # a poll resumed after a drop keeps adding to the same line
+            summary = {"folder": name, "fetched": 0, "matched": 0, "resync": False}
+            result.folders.append(summary)
+        _poll_folder(db, settings, client, name, account, own, sent_to, now, batch_size, result, summary)
     return result
 
 
@@ -167,13 +170,13 @@ def _poll_folder(
     now: datetime,
     batch_size: int,
     result: PollResult,
-) -> dict[str, Any]:
+    summary: dict[str, Any],
+) -> None:
     status = open_folder(client, name)
     state = db.execute(
         "SELECT uidvalidity, last_uid FROM mailbox_state WHERE account = ? AND folder = ?", [account, name]
     ).fetchone()
     last_uid = 0
-    summary = {"folder": name, "fetched": 0, "matched": 0, "resync": False}
     if state and state[0] == status.uidvalidity:
         last_uid = state[1]
     elif state:
@@ -216,7 +219,6 @@ def _poll_folder(
     if not uids:
         with db.atomic():
             _save_progress(db, account, name, status.uidvalidity, last_uid, now)
-    return summary
 
 
 def _save_progress(db: Database, account: str, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
@@ -257,14 +259,14 @@ def _address(value: str | None) -> str:
     return match.group(0).lower() if match else ""
 
 
-def _header_ids(header: Message) -> list[str]:
+def _header_ids(header: Message | HeaderFields) -> list[str]:
     """In-Reply-To first, then References newest first: the order to try them in."""
     in_reply_to = _MSGID.findall(str(header.get("In-Reply-To") or ""))
     references = _MSGID.findall(" ".join(str(v) for v in header.get_all("References") or []))
     return list(dict.fromkeys(in_reply_to + references[::-1]))
 
 
-def looks_like_bounce(header: Message) -> bool:
+def looks_like_bounce(header: Message | HeaderFields) -> bool:
     """Worth fetching the body to look for the original inside a delivery report."""
     sender = _address(header.get("From"))
     if sender.split("@")[0] in _DAEMON_LOCALS:
@@ -659,7 +661,7 @@ def _suggest_contacts(
     header = reply.header
     found: dict[str, str | None] = {}
     for name, address in getaddresses([str(v) for v in (header.get_all("Cc") or []) + (header.get_all("To") or [])]):
-        found.setdefault(address, name or None)
+        found.setdefault(address, _decoded(name) or None)
     text = reply.classification.own_text or ""
     for match in _EMAIL.finditer(text):
         found.setdefault(match.group(0).rstrip("."), _name_before(text, match.start()))
