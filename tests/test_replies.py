@@ -415,6 +415,7 @@ def test_a_dropped_connection_is_reopened_within_the_same_poll(db, smtp_server, 
     result = poll(db, settings(), now=NOW, batch_size=2, connect=connect)
     assert result.to_json()["matched"] == 5 and connect.connections == 2
     assert any("reconnected" in note for note in result.notes)
+    assert result.folders[0] == {"folder": "INBOX", "fetched": 5, "matched": 5, "resync": False}
     assert len(replies_rows(db)) == 5
 
 
@@ -489,3 +490,18 @@ def test_a_dismissed_suggestion_is_no_longer_listed(db, smtp_server, certs, imap
     assert dismissed.exit_code == 0 and "Suggested new contacts" not in runner.invoke(cli, ["replies", "list"]).output
     again = runner.invoke(cli, ["replies", "dismiss", "maria.lopez@mercy.example.org"])
     assert again.exit_code == 1 and again.output.startswith("Error: maria.lopez@mercy.example.org is not among")
+
+
+def test_big_batches_are_classified_in_worker_processes_with_the_same_results(db, smtp_server, certs, imap_account, monkeypatch):
+    import outreach.replies
+
+    monkeypatch.setattr(outreach.replies, "PARALLEL_MIN", 3)
+    pools = []
+    real_pool = outreach.replies.ProcessPoolExecutor
+    monkeypatch.setattr(outreach.replies, "ProcessPoolExecutor", lambda *a, **k: pools.append(1) or real_pool(*a, **k))
+    _five_replies(db, smtp_server, certs, imap_account)
+    append(imap_account, dsn(send(db, smtp_server, certs, "gone@mercy.example.org")))
+    result = poll(db, settings(), now=NOW, batch_size=3)
+    assert result.to_json() == {"fetched": 6, "matched": 6, "human_reply": 5, "auto_reply": 0, "bounce": 1, "unsubscribe": 0}
+    assert [r["uid"] for r in replies_rows(db)] == [1, 2, 3, 4, 5, 6]
+    assert pools == ([1] if (os.cpu_count() or 1) > 1 else [])
