@@ -52,6 +52,7 @@ PARALLEL_MIN = 20  # candidates in a batch worth sending to worker processes
 PARALLEL_WORKERS = 2
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100
+CLOCK_SKEW = timedelta(minutes=15)
 KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe")
 PENDING_STATES = ("queued", "drafted", "deferred")
 SENT_STATES = ("sent", "bounced", "uncertain", "sending")
@@ -374,14 +375,15 @@ def _match(db: Database, fetched: FetchedHeader, body: tuple[bytes, datetime | N
     header = fetched.header
     uid = fetched.uid
     kind = classification.kind
+    written = _written_at(header, internaldate)
     ids = _header_ids(header) + [i for i in classification.referenced_message_ids if i]
     sent = None
     if kind == "bounce":
         body_ids = _MSGID.findall(raw.decode("utf-8", "replace"))
-        sent = _by_message_id(db, ids + body_ids) or _by_recipient(db, classification.bounced_addresses)
+        sent = _by_message_id(db, ids + body_ids) or _by_recipient(db, classification.bounced_addresses, written)
     else:
         sender = _address(header.get("From"))
-        sent = _by_message_id(db, ids) or (None if looks_like_bounce(header) else _by_recipient(db, [sender]))
+        sent = _by_message_id(db, ids) or (None if looks_like_bounce(header) else _by_recipient(db, [sender], written))
     if sent is None:
         return None
     return _Reply(uid, header, internaldate, sent, kind, classification, _address(header.get("From")))
@@ -395,18 +397,20 @@ def _by_message_id(db: Database, ids: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _by_recipient(db: Database, addresses: Iterable[str]) -> dict[str, Any] | None:
-    """The most recent message we sent to any of these addresses."""
+def _by_recipient(db: Database, addresses: Iterable[str], written: datetime) -> dict[str, Any] | None:
+    """The most recent message we sent to any of these addresses before this mail was written
+    (mail someone sent before we ever wrote to them answers nothing; clocks may be off a little)."""
     marks = ",".join("?" * len(SENT_STATES))
+    latest = utc_now(written + CLOCK_SKEW)
     for address in addresses:
         if not address:
             continue
         rows = list(
             db.query(
                 f"""SELECT * FROM messages WHERE lower(to_address) = lower(?)
-                    AND (sent_at IS NOT NULL OR state IN ({marks}))
+                    AND (sent_at IS NOT NULL OR state IN ({marks})) AND coalesce(sent_at, queued_at) <= ?
                     ORDER BY coalesce(sent_at, queued_at) DESC, id DESC LIMIT 1""",
-                [address.strip(), *SENT_STATES],
+                [address.strip(), *SENT_STATES, latest],
             )
         )
         if rows:
@@ -418,15 +422,19 @@ def _by_recipient(db: Database, addresses: Iterable[str]) -> dict[str, Any] | No
 
 
 def _received_at(reply: _Reply) -> datetime:
+    return _written_at(reply.header, reply.internaldate)
+
+
+def _written_at(header: HeaderFields, internaldate: datetime | None) -> datetime:
     """When they wrote: the Date header if it parses, else when the server got it."""
     try:
-        when = parsedate_to_datetime(str(reply.header.get("Date")))
+        when = parsedate_to_datetime(str(header.get("Date")))
         if when is not None:
             return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     except (TypeError, ValueError, IndexError):
         pass
-    if reply.internaldate is not None:
-        return reply.internaldate if reply.internaldate.tzinfo else reply.internaldate.replace(tzinfo=timezone.utc)
+    if internaldate is not None:
+        return internaldate if internaldate.tzinfo else internaldate.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc)
 
 

@@ -226,6 +226,15 @@ def test_a_reply_without_threading_headers_is_matched_by_the_senders_address(db,
     assert contact(db, sent.to)["stage"] == "replied"
 
 
+def test_mail_a_contact_wrote_before_we_ever_wrote_to_them_is_not_a_reply(db, smtp_server, certs, imap_account):
+    sent = send(db, smtp_server, certs, "jane.okafor@mercy.example.org")
+    older = reply(sent, "Minutes of last month's meeting attached.", threading="none", subject="Minutes",
+                  when=SENT_AT - timedelta(days=20))
+    append(imap_account, older)
+    assert poll(db, settings(), now=NOW).to_json()["matched"] == 0
+    assert contact(db, sent.to)["stage"] == "contacted"
+
+
 def test_a_hard_bounce_is_matched_through_the_original_message_id_and_suppresses_the_address(db, smtp_server, certs, imap_account):
     sent = send(db, smtp_server, certs, "gone@mercy.example.org")
     follow_up = queue_followup(db, sent)
