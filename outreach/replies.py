@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import Message
@@ -166,7 +167,7 @@ def _poll_folder(
     client: IMAPClient,
     name: str,
     account: str,
-    own: set[str],
+    own: frozenset[str],
     sent_to: set[str],
     now: datetime,
     batch_size: int,
@@ -231,9 +232,10 @@ def _save_progress(db: Database, account: str, folder: str, uidvalidity: int, la
     )
 
 
-def _own_addresses(settings: Settings) -> set[str]:
+@lru_cache(maxsize=8)
+def _own_addresses(settings: Settings) -> frozenset[str]:
     found = {settings.imap.username or "", settings.smtp.username or "", parseaddr(settings.from_address or "")[1]}
-    return {a.lower() for a in found if a}
+    return frozenset(a.lower() for a in found if a)
 
 
 def _sent_addresses(db: Database) -> set[str]:
@@ -281,7 +283,7 @@ def looks_like_bounce(header: Message | HeaderFields) -> bool:
 
 
 def _candidates(
-    db: Database, folder: str, uidvalidity: int, headers: list[FetchedHeader], own: set[str], sent_to: set[str]
+    db: Database, folder: str, uidvalidity: int, headers: list[FetchedHeader], own: frozenset[str], sent_to: set[str]
 ) -> list[FetchedHeader]:
     """Messages that may answer something we sent and that we have not stored before."""
     if not headers:
@@ -667,13 +669,16 @@ def _suggest_contacts(
 ) -> list[str]:
     """People a reply introduces: Cc'd colleagues, addresses named in the reply's own words."""
     header = reply.header
-    found: dict[str, str | None] = {}
-    for name, address in getaddresses([str(v) for v in (header.get_all("Cc") or []) + (header.get_all("To") or [])]):
-        found.setdefault(address, _decoded(name) or None)
     text = reply.classification.own_text or ""
+    recipients = (header.get_all("Cc") or []) + (header.get_all("To") or [])
+    if "@" not in text and len(recipients) <= 1 and "," not in "".join(recipients):
+        return []  # to us alone, naming nobody: the common case, kept cheap
+    found: dict[str, str | None] = {}
+    for name, address in getaddresses([str(v) for v in recipients]):
+        found.setdefault(address, _decoded(name) or None)
     for match in _EMAIL.finditer(text):
         found.setdefault(match.group(0).rstrip("."), _name_before(text, match.start()))
-    excluded = _own_addresses(settings) | {reply.from_address, contact["email"].lower()}
+    excluded = set(_own_addresses(settings)) | {reply.from_address, contact["email"].lower()}
     added = []
     for raw, name in found.items():
         try:
