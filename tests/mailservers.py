@@ -183,6 +183,8 @@ first_valid_uid = 1
 default_internal_user = {internal_user}
 default_login_user = {login_user}
 postmaster_address = postmaster@example.com
+# No auth-failure penalty: one wrong-password test must not slow every later login.
+auth_failure_delay = 0
 imap_idle_notify_interval = 1 secs
 service imap-login {{
   chroot = {chroot}
@@ -198,6 +200,11 @@ service imap-login {{
 }}
 service auth {{
   chroot = {chroot}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 service lmtp {{
   inet_listener lmtp {{
