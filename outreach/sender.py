@@ -455,6 +455,8 @@ class Run:
         self.conn = SmtpConnection(settings)
         self.copier = _SentCopier(settings) if _SentCopier.wanted(settings) else None
         self.progress = progress or (lambda _info: None)
+        self.progress_off = progress is None
+        self._eta: datetime | None = None
         self.stop = stop or asyncio.Event()
         self.report = SendReport()
         self.bounces_in_a_row = 0
@@ -675,7 +677,9 @@ class Run:
                         if row.get("attempts_this_run") is None:
                             taken -= 1  # not attempted: doesn't use up this run's --limit
                         continue
-                self._progress(campaign, len(queue) + len(retries) + 1, when)
+                if not self.progress_off:
+                    upcoming = list(itertools.islice(queue, 0, None if limit is None else max(0, limit - taken)))
+                    self._progress(campaign, row, upcoming + [r for _d, _o, r in retries], when)
                 if not await self._wait_until(when):
                     report.stopped = "stopped by Ctrl-C"
                     break
@@ -721,12 +725,21 @@ class Run:
                     report.warnings.append(self.copier.broken)
         return report
 
-    def _progress(self, campaign: dict[str, Any], remaining: int, when: datetime) -> None:
+    def _progress(self, campaign: dict[str, Any], row: dict[str, Any], upcoming: list[dict[str, Any]], when: datetime) -> None:
+        """Tell the display what happens next; the ETA (caps and windows included) is refreshed
+        every 25 messages, as it costs one pacing question per remaining message."""
+        if self.progress_off:
+            return
         now = self.clock.now()
-        gap = sum(self.limits.gap) / 2
+        if self._eta is None or self.report.sent % 25 == 0:
+            self._eta = self.pacer.forecast(now=now, recipients=[(r["to_domain"] or "", r.get("contact_state")) for r in [row, *upcoming]])
+        reason = None
+        if when > now:
+            _at, delay = self.pacer.explain(now=now, domain=row["to_domain"] or "", state=row.get("contact_state"))
+            reason = delay.reason if delay else "retrying after a temporary refusal"
         self.progress({"campaign": campaign["name"], "sent": self.report.sent, "failed": self.report.failed,
-                       "remaining": remaining, "usage": self.pacer.usage(now), "next_at": when,
-                       "eta": max(when, now) + timedelta(seconds=gap * max(0, remaining - 1))})
+                       "remaining": len(upcoming) + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
+                       "to": row["to_address"], "eta": self._eta})
 
 
 def due_messages(db: Database, campaign_id: int) -> list[dict[str, Any]]:

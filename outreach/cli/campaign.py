@@ -200,13 +200,16 @@ class _Display:
             self.status.__exit__(*exc)
 
     def __call__(self, info: dict[str, Any]) -> None:
+        wait = (info["next_at"] - datetime.now(timezone.utc)).total_seconds()
         if not self.status:
+            if wait >= 30:  # piped or logged: one line per real wait
+                click.echo(f"next send {_local(info['next_at'])} to {info['to']} ({info['why']}); {info['sent']} sent so far", err=True)
             return
         usage = info["usage"]
         cap = f"/{usage['daily_cap']}" if usage["daily_cap"] else ""
         self.status.update(
             f"sent {info['sent']} · remaining {info['remaining']} · today {usage['last_24h']}{cap} · "
-            f"next send {_local(info['next_at'])} · ETA {_local(info['eta'])}"
+            f"next send {_local(info['next_at'])}" + (f" ({info['why']})" if info["why"] and wait > 1 else "") + f" · ETA {_local(info['eta'])}"
         )
 
 
@@ -314,7 +317,7 @@ def _dry_run(app: App, campaign: dict[str, Any], limit: int | None, as_json: boo
         would = due[:limit] if limit else due
         summary = {"sent": 0, "failed": 0, "deferred": counts["deferred"], "uncertain": counts["uncertain"],
                    "skipped": skipped, "remaining": len(due)}
-        lines = [f"Dry run of {campaign['name']} (started {campaign['started_at']}): {len(would)} message(s) would be sent now, "
+        lines = [f"Dry run of {campaign['name']} (started {_local(datetime.fromisoformat(campaign['started_at']))}): {len(would)} message(s) would be sent now, "
                  f"{len(due)} still to send; {counts['sent']} sent already, {counts['uncertain']} uncertain.",
                  f"The frozen messages are in {folder}"]
     else:
