@@ -99,3 +99,18 @@ def test_ctrl_c_stops_a_live_cli_run_cleanly(mail_env, smtp_server, hermetic):
     assert process.returncode == 0, err.decode()
     assert "Stopped" in out.decode() and len(smtp_server.received) == 1
     assert sorted(states(db, {"id": 1}).values()) == ["queued", "queued", "sent"]
+
+
+def test_cc_from_the_template_is_in_the_envelope_and_the_date_is_the_send_time(mail_env, smtp_server, hermetic):
+    from email.utils import parsedate_to_datetime
+
+    from tests.campaign_fixtures import START
+
+    write_template(hermetic, text="---\nsubject: Hello {{ hospital }}\ncc: Advisor <advisor@school.example.edu>\n---\nDear {{ salutation }},\n")
+    db = db_open()
+    add_contacts(db, 1)
+    report = run_send(db, started_campaign(db))
+    assert report.sent == 1
+    [received] = smtp_server.received
+    assert received.rcpt_tos == ["doc1@hospital1.example.org", "advisor@school.example.edu"]
+    assert parsedate_to_datetime(received.message["Date"]) == START  # stamped when sent, not when frozen

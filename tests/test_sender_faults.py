@@ -176,3 +176,12 @@ def test_cli_refuses_early_while_the_account_is_quota_paused(five, smtp_server):
     again = CliRunner().invoke(cli, ["campaign", "send", "spring", "--live", "--no-limit"])
     assert again.exit_code == 1 and "paused until" in again.stderr
     assert len(smtp_server.received) == 1
+
+
+def test_a_password_is_never_sent_unencrypted_to_another_machine(five, smtp_server, monkeypatch):
+    monkeypatch.setenv("OUTREACH_SMTP_SECURITY", "none")
+    monkeypatch.setenv("OUTREACH_SMTP_HOST", "192.0.2.10")  # TEST-NET: never reached, refused before connecting
+    result = CliRunner().invoke(cli, ["campaign", "send", "spring", "--live"])
+    assert result.exit_code == 1 and "unencrypted" in result.stderr
+    db, campaign = five
+    assert set(states(db, campaign).values()) == {"queued"}
