@@ -6,6 +6,10 @@ Every message moves through committed states, so a kill -9 at any instant leaves
     (b) SMTP    MAIL FROM, RCPT TO, DATA
     (c) commit  state=sent | failed | deferred | uncertain   -- right after the server's reply
 
+When the next message may go at once, its (a) shares one commit with this message's (c), made
+while the next MAIL FROM is on the wire and before its DATA: the same guarantees, one commit
+fewer, and the disk works while the server does (see `Run._finish` and `transmit`).
+
 A row found in `sending` by a later run died between (a) and (c): the server may or may not have
 the message. It becomes `uncertain` and is never resent blindly; it is resolved from the Sent
 folder over IMAP when the provider files sent mail there, or by the user's explicit decision.
@@ -558,6 +562,7 @@ class Run:
         return outcome
 
     def _record(self, row: dict[str, Any], outcome: Outcome, data: bytes) -> None:
+        self.flush()  # the previous message's commit always lands before this one's
         now = self.clock.now()
         at = utc_now(now)
         reply = {"smtp_code": outcome.code, "smtp_response": outcome.response}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from outreach import campaigns, sender
 from outreach.config import load_settings
-from outreach.contacts import add_tags, email_domain
+from outreach.contacts import add_tags
 from outreach.db import open_db, utc_now
 from outreach.throttle import FakeClock, Limits
 

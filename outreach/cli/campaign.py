@@ -13,7 +13,7 @@ from rich.console import Console
 
 from .. import campaigns, sender
 from ..config import parse_gap
-from ..errors import ConfigError, OutreachError
+from ..errors import OutreachError
 from ..throttle import Limits, SystemClock, format_slot
 from . import App, pass_app, print_json
 
