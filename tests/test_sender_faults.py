@@ -184,3 +184,27 @@ def test_a_password_is_never_sent_unencrypted_to_another_machine(five, smtp_serv
     assert result.exit_code == 1 and "unencrypted" in result.stderr
     db, campaign = five
     assert set(states(db, campaign).values()) == {"queued"}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS: implicit, which aiosmtpd can't see
+def test_implicit_tls_servers_work_too(mail_env, hermetic, certs, monkeypatch):
+    """Port-465 style: TLS from the first byte (OUTREACH_SMTP_SECURITY=tls)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.mailservers import PASSWORD, RecordingHandler, _Authenticator, free_port
+
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=certs.server_context(),
+                            authenticator=_Authenticator(PASSWORD), auth_required=True, auth_require_tls=False, ready_timeout=10)
+    controller.start()
+    try:
+        monkeypatch.setenv("OUTREACH_SMTP_PORT", str(port))
+        monkeypatch.setenv("OUTREACH_SMTP_SECURITY", "tls")
+        write_template(hermetic)
+        db = db_open()
+        add_contacts(db, 2)
+        assert run_send(db, started_campaign(db)).sent == 2
+        assert len(handler.received) == 2
+    finally:
+        controller.stop()

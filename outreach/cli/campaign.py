@@ -222,22 +222,21 @@ def _ask_uncertain(rows: list[dict[str, Any]]) -> str | None:
 
 
 def _run_async(coro_factory) -> Any:
+    """Run the send loop; Ctrl-C sets a stop flag so the current message finishes cleanly."""
+
     async def main() -> Any:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, stop.set)
-        except (RuntimeError, ValueError, NotImplementedError):  # not the main thread (e.g. CliRunner in a thread)
-            pass
+            handled = True
+        except (RuntimeError, ValueError, NotImplementedError):  # not the main thread
+            handled = False
         try:
             return await coro_factory(stop)
         finally:
-            with_suppress = getattr(loop, "remove_signal_handler", None)
-            if with_suppress:
-                try:
-                    with_suppress(signal.SIGINT)
-                except (RuntimeError, ValueError, NotImplementedError):
-                    pass
+            if handled:
+                loop.remove_signal_handler(signal.SIGINT)
 
     return asyncio.run(main())
 
