@@ -208,3 +208,14 @@ def test_implicit_tls_servers_work_too(mail_env, hermetic, certs, monkeypatch):
         assert len(handler.received) == 2
     finally:
         controller.stop()
+
+
+def test_a_message_refused_with_4xx_every_time_fails_after_the_last_try(five, smtp_server, monkeypatch):
+    db, campaign = five
+    monkeypatch.setattr(sender, "BACKOFF_BASE", 1.0)  # every retry falls inside this run
+    smtp_server.handler.on_rcpt = for_address("doc1@hospital1.example.org", "451 4.7.1 Greylisted, try again")
+    report = run_send(db, campaign)
+    assert (report.sent, report.failed) == (4, 1)
+    attempts, error = db.execute("SELECT attempts, error FROM messages WHERE to_address = 'doc1@hospital1.example.org'").fetchone()
+    assert attempts == sender.MAX_ATTEMPTS and error.startswith("gave up after 6 tries: 451")
+    assert not suppression_reason(db, "doc1@hospital1.example.org")  # temporary trouble is not a bounce
