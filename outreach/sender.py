@@ -659,6 +659,8 @@ class Run:
         taken = 0
         premarked: dict[str, Any] | None = None  # already in `sending`, to go at once
         try:
+            if queue:
+                await self.conn.ensure()  # a wrong password or certificate fails now, not after a wait
             while True:
                 if self.stop.is_set():
                     report.stopped = "stopped by Ctrl-C after the current message"

@@ -366,7 +366,7 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
             decide_uncertain=ask, progress=display, stop=stop))
     if as_json:
         print_json(report.to_json())
-    else:
+    elif not (report.error and not report.sent and not report.failed):  # else the error line says it all
         _print_report(campaign, report, limit_used=limit if first_run and limit == FIRST_RUN_LIMIT else None)
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
