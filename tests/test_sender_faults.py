@@ -12,7 +12,7 @@ from outreach.cli import cli
 from outreach.contacts import suppression_reason
 from outreach.throttle import FakeClock
 from tests.campaign_fixtures import (
-    START, add_contacts, db_open, received_ids, run_send, started_campaign, states, write_template,
+    START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
 )
 from tests.smtp_faults import after_accepting, count_connections, drop_during_data, for_address, for_addresses, replies
 
@@ -219,3 +219,12 @@ def test_a_message_refused_with_4xx_every_time_fails_after_the_last_try(five, sm
     attempts, error = db.execute("SELECT attempts, error FROM messages WHERE to_address = 'doc1@hospital1.example.org'").fetchone()
     assert attempts == sender.MAX_ATTEMPTS and error.startswith("gave up after 6 tries: 451")
     assert not suppression_reason(db, "doc1@hospital1.example.org")  # temporary trouble is not a bounce
+
+
+def test_a_wrong_password_is_found_before_any_pacing_wait(five, smtp_server, monkeypatch):
+    db, campaign = five
+    run_send(db, campaign, limit=1)
+    monkeypatch.setenv("OUTREACH_SMTP_PASSWORD", "not-the-password")
+    clock = FakeClock(START + timedelta(minutes=1))
+    report = run_send(db, campaign, clock=clock, lim=limits(hourly_cap=1))  # the next slot is an hour away
+    assert isinstance(report.error, sender.SmtpLoginError) and clock.sleeps == []
