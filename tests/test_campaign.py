@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -43,7 +45,8 @@ def test_dry_run_writes_eml_files_and_changes_nothing(mail_env, smtp_server, her
     assert result.stdout.strip().endswith("Nothing was sent. Run again with --live to send.")
     files = sorted((hermetic / "outbox" / "spring").glob("*.eml"))
     assert [f.name for f in files] == [f"{n:04d}-doc{n}@hospital{n}.example.org.eml" for n in (1, 2, 3)]
-    assert b"Subject: Observership inquiry" in files[0].read_bytes()
+    preview = message_from_bytes(files[0].read_bytes(), policy=default)
+    assert preview["Subject"] == "Observership inquiry — Cardiology at Mercy 1"
     assert smtp_server.received == []
     assert campaigns.get_campaign(db, "spring")["status"] == "draft"
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
