@@ -199,6 +199,20 @@ class _Display:
         if self.status:
             self.status.__exit__(*exc)
 
+    def around(self, question):
+        """`question` asked with the live line out of the way."""
+
+        def ask(*args: Any) -> Any:
+            if self.status:
+                self.status.stop()
+            try:
+                return question(*args)
+            finally:
+                if self.status:
+                    self.status.start()
+
+        return ask
+
     def __call__(self, info: dict[str, Any]) -> None:
         wait = (info["next_at"] - datetime.now(timezone.utc)).total_seconds()
         if not self.status:
@@ -357,13 +371,11 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
         limit = None
     elif limit is None and first_run:
         limit = FIRST_RUN_LIMIT
-    ask = None
-    if uncertain is None and not yes and not as_json and sys.stdin.isatty():
-        ask = _ask_uncertain
+    interactive = uncertain is None and not yes and not as_json and sys.stdin.isatty()
     with _Display(err) as display:
         report = _run_async(lambda stop: sender.send_campaign(
             db, settings, campaign, limits=limits, clock=SystemClock(), limit=limit, uncertain=uncertain,
-            decide_uncertain=ask, progress=display, stop=stop))
+            decide_uncertain=display.around(_ask_uncertain) if interactive else None, progress=display, stop=stop))
     if as_json:
         print_json(report.to_json())
     elif not (report.error and not report.sent and not report.failed):  # else the error line says it all
@@ -373,7 +385,7 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
     if report.error:
         raise report.error
     if report.failed:
-        sys.exit(3)
+        click.get_current_context().exit(3)
 
 
 def _print_report(campaign: dict[str, Any], report: sender.SendReport, *, limit_used: int | None) -> None:
