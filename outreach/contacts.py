@@ -1,7 +1,8 @@
 """The contact store: normalised addresses, fields, tags, selection and the suppression list.
 
-Reading CSV files lives in `csv_import.py`; everything that later stages need to ask about a
-contact (who is selected, may we write to them, what fields does a template see) lives here.
+Reading CSV files lives in `csv_import.py` (with `csv_read.py` and `fields.py`); everything that
+later stages need to ask about a contact (who is selected, may we write to them, what fields
+does a template see) lives here.
 """
 
 from __future__ import annotations

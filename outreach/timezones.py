@@ -90,18 +90,28 @@ def _key(text: str) -> str:
     return " ".join(re.sub(r"[.,]", " ", text).lower().split())
 
 
+def _letters(text: str) -> str:
+    """'New-York', 'N.Y.', 'WashingtonDC' -> 'newyork', 'ny', 'washingtondc' (spreadsheet spellings)."""
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
 _BY_NAME: dict[str, str] = {_key(name): code for code, (name, _zone) in STATES.items()}
 _BY_NAME.update(_ALIASES)
+_BY_LETTERS: dict[str, str] = {_letters(name): code for name, code in _BY_NAME.items()}
+_BY_LETTERS.update({code.lower(): code for code in STATES})
 
 
 def state_code(text: str | None) -> str | None:
-    """'tx', 'Texas', ' new  york ' -> 'TX', 'NY'; anything else (blank, 'Ontario') -> None."""
+    """'tx', 'Texas', ' new  york ', 'New-York' -> 'TX', 'NY'; anything else (blank, 'Ontario') -> None.
+
+    The one place that knows the US states and territories: the CSV importer uses it too.
+    """
     if not text or not text.strip():
         return None
     compact = text.strip().replace(".", "").upper()
     if compact in STATES:
         return compact
-    return _BY_NAME.get(_key(text))
+    return _BY_NAME.get(_key(text)) or _BY_LETTERS.get(_letters(text))
 
 
 @lru_cache(maxsize=None)

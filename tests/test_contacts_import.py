@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from outreach.cli import cli
 from outreach.contacts import get_contact, select_contacts
-from outreach.csv_import import import_csv, split_name
+from outreach.csv_import import import_csv
+from outreach.fields import split_name
 from outreach.db import open_db
 
 DATA = Path(__file__).parent / "data" / "contacts"

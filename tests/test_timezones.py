@@ -28,6 +28,9 @@ from outreach.timezones import STATES, recipient_timezone, state_code
         ("U.S. Virgin Islands", "VI"),
         ("Virgin Islands", "VI"),
         ("Northern Mariana Islands", "MP"),
+        ("New-York", "NY"),  # spreadsheet spellings the CSV importer meets
+        ("WashingtonDC", "DC"),
+        ("usvirginislands", "VI"),
     ],
 )
 def test_state_code_accepts_codes_and_names_in_any_case(text: str, code: str) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 import click
 
 from .. import contacts as store
-from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions, parse_mapping
+from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions
 from ..db import parse_utc
 from ..errors import InputFileError, OutreachError
+from ..fields import parse_mapping
 from . import App, pass_app, print_json
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
