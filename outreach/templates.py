@@ -6,14 +6,15 @@ blank contact field printed without a fallback, a missing attachment or a syntax
 `{{ hospital | or_default("your hospital") }}`, `{{ hospital | default("...") }}`,
 `{{ hospital or "..." }}` and `{% if hospital %}` all treat a blank field as absent.
 
-Front matter (a small YAML subset between `---` lines; unknown keys are errors)
+Front matter (a small YAML subset between `---` lines, read by front_matter.py; unknown keys
+are errors)
 - `subject` (a template), `description` (one line for `templates list`), `kind` (free text)
 - `cc`, `reply_to`: addresses, templated, one value or a `- item` list
 - `attachments`: `- path` or `- path as "Name the recipient sees.pdf"`; relative to the
   templates folder, templated per contact (contact values cannot leave the named folder)
 - `optional_fields`: custom CSV columns that some contacts may lack
 
-Template context
+Template context (the helpers and filters live in template_helpers.py)
 - every contact field (standard and custom CSV columns) by name, and the same as `contact.NAME`
 - `salutation`: "Dr. Okafor" (title + last name, or an MD/DO/PhD-style suffix + last name),
   else the first name, else "Doctor"
@@ -30,21 +31,19 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import markdown as markdown_lib
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup, escape
 
 from .config import Settings
 from .contacts import template_fields
 from .errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
+from .front_matter import items, scalar, split_front_matter
 from .message import (
     AttachmentInfo,
     RenderedMessage,
@@ -52,6 +51,20 @@ from .message import (
     header_value,
     load_attachment,
     parse_address_list,
+)
+from .template_helpers import (
+    HTML_ENV,
+    MARKDOWN,
+    MARKDOWN_ENV,
+    TEXT_ENV,
+    TITLES,
+    blank,
+    clean,
+    collecting,
+    full_name,
+    is_empty,
+    salutation,
+    us_date,
 )
 
 __all__ = [
@@ -69,20 +82,6 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments", "optional_fields")
-LIST_KEYS = ("cc", "reply_to", "attachments", "optional_fields")
-DOCTOR_SUFFIXES = frozenset("MD DO MBBS MBCHB MBBCH MBBCHIR PHD DPHIL DDS DMD".split())
-TITLES = {
-    "dr": "Dr.",
-    "doctor": "Dr.",
-    "prof": "Prof.",
-    "professor": "Professor",
-    "mr": "Mr.",
-    "mrs": "Mrs.",
-    "ms": "Ms.",
-    "mx": "Mx.",
-    "miss": "Miss",
-}
 
 
 class TemplateHeaderInjection(TemplateError, HeaderInjectionError):
@@ -129,174 +128,6 @@ class Sender:
         words = [w for w in self.name.replace(",", " ").split() if w.lower().rstrip(".") not in TITLES]
         return words[0] if words else ""
 
-
-# --- Strictness -------------------------------------------------------------------------------
-
-
-# While `check_template` runs, problems are recorded here and rendering carries on, so one pass
-# finds every blank field in a part instead of stopping at the first.
-_collector: ContextVar[Callable[[str], None] | None] = ContextVar("outreach_template_collector", default=None)
-
-
-def _report(message: str) -> None:
-    collect = _collector.get()
-    if collect is None:
-        raise jinja2.UndefinedError(message)
-    collect(message)
-
-
-class Missing(jinja2.StrictUndefined):
-    """A name this contact does not have at all: any use other than a fallback is an error."""
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        _report(self._undefined_message)
-        return ""
-
-    def __bool__(self) -> bool:
-        _report(self._undefined_message)
-        return False
-
-    def __iter__(self) -> Iterator[Any]:
-        _report(self._undefined_message)
-        return iter(())
-
-
-class Blank(jinja2.Undefined):
-    """A field the contact has but left empty.
-
-    Falsy in `{% if %}`, replaced by `default`/`or_default`/`or`, an error when printed.
-    """
-
-    __slots__ = ()
-
-    def __str__(self) -> str:
-        _report(self._undefined_message)
-        return ""
-
-    def __iter__(self) -> Iterator[Any]:
-        _report(self._undefined_message)
-        return iter(())
-
-
-def _blank(label: str) -> Blank:
-    return Blank(
-        hint=f"{label} is blank for this contact: fill it in, or give the template a fallback "
-        f'such as {{{{ {label} | or_default("...") }}}}',
-        name=label,
-    )
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _finalize(value: Any) -> Any:
-    """Every `{{ ... }}` passes here: blanks and missing names raise, None/"" raise too."""
-    if isinstance(value, jinja2.Undefined):
-        return str(value)  # raises, or reports while checking
-    if _is_empty(value):
-        _report("this expression is empty for this contact; give it a fallback with or_default(...)")
-        return ""
-    return value
-
-
-def or_default(value: Any, fallback: Any = "") -> Any:
-    """`{{ first_name | or_default("there") }}`: the fallback when blank, missing or None."""
-    if isinstance(value, jinja2.Undefined) or _is_empty(value):
-        return fallback
-    return value
-
-
-def possessive(value: Any) -> str:
-    """Okafor -> Okafor's, Jones -> Jones'."""
-    if isinstance(value, jinja2.Undefined):
-        return str(value)  # raises, or reports while checking
-    text = str(value).strip()
-    if not text:
-        _report("possessive of an empty value; give it a fallback with or_default(...)")
-        return ""
-    return text + ("'" if text[-1] in "sS" else "'s")
-
-
-def linebreaks(value: Any) -> Markup:
-    """HTML: escape, then turn newlines into <br>, for signatures and addresses."""
-    if isinstance(value, jinja2.Undefined):
-        return Markup(str(value))  # raises, or reports while checking
-    return Markup("<br>\n").join(escape(line) for line in str(value).splitlines())
-
-
-def us_date(day: date) -> str:
-    return f"{day:%B} {day.day}, {day.year}"
-
-
-def _clean(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _normal_title(title: str) -> str:
-    return TITLES.get(title.lower().rstrip("."), title)
-
-
-def _has_doctor_suffix(suffix: str) -> bool:
-    parts = re.split(r"[,\s/;]+", suffix.upper().replace(".", ""))
-    return any(part in DOCTOR_SUFFIXES for part in parts)
-
-
-def salutation(contact: Mapping[str, Any]) -> str:
-    """What follows "Dear": "Dr. Okafor" when the fields say doctor, else the first name.
-
-    title + last name -> "Dr. Okafor" / "Prof. Lee"; no title but an MD/DO/MBBS/PhD suffix ->
-    "Dr. Okafor"; otherwise the first name ("Priya"); with no names at all, "Doctor".
-    """
-    title, first, last = (_clean(contact.get(k)) for k in ("title", "first_name", "last_name"))
-    doctor = _has_doctor_suffix(_clean(contact.get("suffix")))
-    if title and last:
-        return f"{_normal_title(title)} {last}"
-    if doctor and last:
-        return f"Dr. {last}"
-    if first:
-        return first
-    return "Doctor"
-
-
-def full_name(contact: Mapping[str, Any]) -> str:
-    return " ".join(p for p in (_clean(contact.get("first_name")), _clean(contact.get("last_name"))) if p)
-
-
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!])")  # Python-Markdown's escapable characters
-
-
-def _finalize_markdown(value: Any) -> Any:
-    """Values in a .md template: Markdown punctuation backslash-escaped, then HTML-escaped.
-
-    Without this a contact field like `[site](javascript:...)` would become a link.
-    """
-    value = _finalize(value)
-    if isinstance(value, Markup):
-        return value
-    return escape(_MARKDOWN_SPECIALS.sub(r"\\\1", str(value)))
-
-
-def _environment(autoescape: bool, finalize: Callable[[Any], Any] = _finalize) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=Missing,
-        autoescape=autoescape,
-        finalize=finalize,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    env.filters.update(or_default=or_default, possessive=possessive, linebreaks=linebreaks)
-    return env
-
-
-TEXT_ENV = _environment(autoescape=False)
-HTML_ENV = _environment(autoescape=True)
-MARKDOWN_ENV = _environment(autoescape=True, finalize=_finalize_markdown)
-_MARKDOWN = markdown_lib.Markdown(output_format="html")  # one converter, reset per message
 
 
 # --- Loading ----------------------------------------------------------------------------------
@@ -369,9 +200,9 @@ def load_template(templates_dir: Path, name: str) -> Template:
         source = path.read_text(encoding="utf-8-sig")  # editors on Windows may add a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise TemplateError(f"cannot read: {error}", template=path.name) from None
-    meta, body, body_offset = _split_front_matter(source, path.name)
+    meta, body, body_offset = split_front_matter(source, path.name)
     subject, subject_line = meta.get("subject", (None, 0))
-    if not _clean(subject):
+    if not clean(subject):
         raise TemplateError("the front matter needs a subject: line", template=path.name, line=subject_line or 1)
 
     html_path = None
@@ -387,23 +218,23 @@ def load_template(templates_dir: Path, name: str) -> Template:
         path=path,
         source=source,
         subject=subject,
-        description=_scalar(meta, "description"),
-        kind=_scalar(meta, "kind"),
-        cc=[v for v, _ in _items(meta, "cc")],
-        reply_to=[v for v, _ in _items(meta, "reply_to")],
-        attachments=[v for v, _ in _items(meta, "attachments")],
-        optional_fields=[v for v, _ in _items(meta, "optional_fields")],
+        description=scalar(meta, "description"),
+        kind=scalar(meta, "kind"),
+        cc=[v for v, _ in items(meta, "cc")],
+        reply_to=[v for v, _ in items(meta, "reply_to")],
+        attachments=[v for v, _ in items(meta, "attachments")],
+        optional_fields=[v for v, _ in items(meta, "optional_fields")],
         html_path=html_path,
     )
     parts: dict[str, Any] = {
         "subject": _compile(TEXT_ENV, subject, path.name, "subject", subject_line - 1),
         "body": _compile(TEXT_ENV, body, path.name, "body", body_offset),
-        "cc": [_compile(TEXT_ENV, v, path.name, f"cc{i}", line - 1) for i, (v, line) in enumerate(_items(meta, "cc"))],
+        "cc": [_compile(TEXT_ENV, v, path.name, f"cc{i}", line - 1) for i, (v, line) in enumerate(items(meta, "cc"))],
         "reply_to": [
-            _compile(TEXT_ENV, v, path.name, f"reply_to{i}", line - 1) for i, (v, line) in enumerate(_items(meta, "reply_to"))
+            _compile(TEXT_ENV, v, path.name, f"reply_to{i}", line - 1) for i, (v, line) in enumerate(items(meta, "reply_to"))
         ],
         "attachments": [
-            _compile_attachment(v, path.name, i, line - 1) for i, (v, line) in enumerate(_items(meta, "attachments"))
+            _compile_attachment(v, path.name, i, line - 1) for i, (v, line) in enumerate(items(meta, "attachments"))
         ],
         "html": None,
     }
@@ -417,74 +248,6 @@ def load_template(templates_dir: Path, name: str) -> Template:
         parts["markdown"] = html_path.suffix == ".md"
     template._parts = parts
     return template
-
-
-def _split_front_matter(source: str, file: str) -> tuple[dict[str, Any], str, int]:
-    """Front matter as {key: (value, line) | [(item, line), ...]}, the body and its line offset."""
-    lines = source.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise TemplateError("must start with a front-matter block: a '---' line, 'subject: ...', then '---'", template=file, line=1)
-    meta: dict[str, Any] = {}
-    current_list: str | None = None
-    for index in range(1, len(lines)):  # a deliberately small YAML subset: key: value, - items
-        number = index + 1
-        raw = lines[index].rstrip("\r\n")
-        stripped = raw.strip()
-        if stripped == "---":
-            body_lines = lines[index + 1 :]
-            offset = index + 1
-            while body_lines and not body_lines[0].strip():  # blank lines after the block
-                body_lines.pop(0)
-                offset += 1
-            return meta, "".join(body_lines), offset
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("- ") or stripped == "-":
-            if current_list is None:
-                raise TemplateError("a '- item' line must follow a key such as 'attachments:'", template=file, line=number)
-            meta[current_list].append((_unquote(stripped[1:].strip()), number))
-            continue
-        key, colon, value = raw.partition(":")
-        key = key.strip()
-        if not colon or not re.fullmatch(r"[a-z_]+", key):
-            raise TemplateError(f"front matter line {stripped!r} is not 'key: value'", template=file, line=number)
-        if key not in FRONT_MATTER_KEYS:
-            raise TemplateError(
-                f"unknown front-matter key {key!r} (known: {', '.join(FRONT_MATTER_KEYS)})", template=file, line=number
-            )
-        if key in meta:
-            raise TemplateError(f"front-matter key {key!r} appears twice", template=file, line=number)
-        value = value.strip()
-        if key in LIST_KEYS:
-            current_list = key
-            meta[key] = [] if not value else [(_unquote(v.strip()), number) for v in _inline_list(key, value)]
-        else:
-            current_list = None
-            meta[key] = (_unquote(value), number)
-    raise TemplateError("the front-matter block has no closing '---' line", template=file, line=1)
-
-
-def _inline_list(key: str, value: str) -> list[str]:
-    if value.startswith("[") and value.endswith("]"):
-        return [v for v in value[1:-1].split(",") if v.strip()]
-    if key == "optional_fields":
-        return [v for v in value.split(",") if v.strip()]
-    return [value]
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
-
-
-def _scalar(meta: Mapping[str, Any], key: str) -> str | None:
-    value = meta.get(key)
-    return value[0] if value else None
-
-
-def _items(meta: Mapping[str, Any], key: str) -> list[tuple[str, int]]:
-    return [(v, line) for v, line in meta.get(key, []) if v]
 
 
 ATTACHMENT_AS = re.compile(r"^(?P<path>.+?)\s+as\s+(?P<q>[\"'])(?P<name>.+)(?P=q)$")
@@ -513,7 +276,7 @@ def _compile(env: SandboxedEnvironment, source: str, file: str, part: str, offse
 
 
 def _values(fields: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    return {k: (_blank(prefix + k) if _is_empty(v) else v) for k, v in fields.items()}
+    return {k: (blank(prefix + k) if is_empty(v) else v) for k, v in fields.items()}
 
 
 def _context(
@@ -527,7 +290,7 @@ def _context(
     context["contact"] = _values({**fields, "full_name": full_name(contact)}, "contact.")
     context.update(
         salutation=salutation(contact),
-        full_name=full_name(contact) or _blank("full_name"),
+        full_name=full_name(contact) or blank("full_name"),
         sender=_values(
             {
                 "name": sender.name,
@@ -540,7 +303,7 @@ def _context(
         ),
         campaign=_values(dict(campaign), "campaign.") if campaign is not None else None,
         today=us_date(today),
-        previous_subject=previous_subject if previous_subject else _blank("previous_subject"),
+        previous_subject=previous_subject if previous_subject else blank("previous_subject"),
     )
     return context
 
@@ -599,14 +362,12 @@ class _Renderer:
             if (problem := (_explain(message), _current_line(part))) not in found:
                 found.append(problem)
 
-        token = _collector.set(collect if self.collect else None)
         try:
-            output = part.compiled.render(context)
+            with collecting(collect if self.collect else None):
+                output = part.compiled.render(context)
         except Exception as error:  # a template can raise almost anything; report it with its line
             found.append((_reason(error), _line_of(error, part)))
             output = None
-        finally:
-            _collector.reset(token)
         for message, line in found:
             self.problem(message, file=part.file, line=line)
         return None if found else output
@@ -653,14 +414,15 @@ def _render(
     contact: Mapping[str, Any],
     *,
     sender: Sender,
-    campaign: Mapping[str, Any] | None,
-    today: date | None,
-    in_reply_to: str | None,
-    references: list[str] | None,
-    previous_subject: str | None,
-    now: datetime | None,
     collect: bool,
+    campaign: Mapping[str, Any] | None = None,
+    today: date | None = None,
+    in_reply_to: str | None = None,
+    references: list[str] | None = None,
+    previous_subject: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
+    """The message, or (with `collect`) None and every problem found; without it, the first raises."""
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
     context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
@@ -671,7 +433,7 @@ def _render(
     text = run.render(parts["body"], context)
     html = run.render(parts["html"], context) if parts["html"] is not None else None
     if html is not None and parts.get("markdown"):
-        html = _MARKDOWN.reset().convert(html)
+        html = MARKDOWN.reset().convert(html)
     if text is not None:
         text = text.rstrip() + "\n"
 
@@ -763,9 +525,5 @@ def check_template(
     """Every problem for every contact (an empty list means all of them render)."""
     problems: list[TemplateError] = []
     for contact in contacts:
-        _, found = _render(
-            template, contact, sender=sender, campaign=campaign, today=None, in_reply_to=None,
-            references=None, previous_subject=None, now=None, collect=True,
-        )
-        problems.extend(found)
+        problems.extend(_render(template, contact, sender=sender, campaign=campaign, collect=True)[1])
     return problems
