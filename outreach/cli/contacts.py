@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlite_utils import Database
 
 from .. import contacts as store
 from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions
@@ -27,11 +28,21 @@ def _local(text: str | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
 
 
-def _parse_where(items: Iterable[str]) -> dict[str, str]:
+def _parse_where(_ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> dict[str, str]:
     try:
         return store.parse_where(items)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--where") from None
+        raise click.BadParameter(str(error)) from None
+
+
+where_option = click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    callback=_parse_where,
+    help="Only contacts whose field equals VALUE, case-insensitive (repeatable; custom fields too).",
+)
 
 
 def _print_problems(title: str, problems: list[RowProblem]) -> None:
@@ -170,11 +181,11 @@ def _write_csv(handle: Any, contacts: list[dict[str, Any]]) -> None:
 
 @contacts_group.command("list")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeat: all of them).")
-@click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field equals VALUE, case-insensitive (repeatable; custom fields too).")
+@where_option
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout (formula cells neutralised).")
 @pass_app
-def list_command(app: App, tags: tuple[str, ...], wheres: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json: bool, as_csv: bool) -> None:
     """List contacts, optionally by tag and field values.
 
     \b
@@ -186,7 +197,7 @@ def list_command(app: App, tags: tuple[str, ...], wheres: tuple[str, ...], as_js
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
-    found = store.select_contacts(app.db, tags=tags, where=_parse_where(wheres))
+    found = store.select_contacts(app.db, tags=tags, where=where)
     if as_json:
         print_json(found)
         return
@@ -196,7 +207,7 @@ def list_command(app: App, tags: tuple[str, ...], wheres: tuple[str, ...], as_js
         click.echo(buffer.getvalue(), nl=False)
         return
     if not found:
-        click.echo("No contacts match." if tags or wheres else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
+        click.echo("No contacts match." if tags or where else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
         return
     from rich.console import Console
     from rich.table import Table
@@ -268,10 +279,7 @@ def tag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     Example:
       outreach contacts tag jane.okafor@mercy.example.org cardiology priority
     """
-    contact = store.require_contact(app.db, email)
-    with app.db.atomic():
-        store.add_tags(app.db, contact["id"], tags)
-    click.echo(f"{contact['email']}: " + ", ".join(store.require_contact(app.db, contact["email"])["tags"]))
+    _change_tags(app, email, tags, store.add_tags)
 
 
 @contacts_group.command("untag")
@@ -285,9 +293,14 @@ def untag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     Example:
       outreach contacts untag jane.okafor@mercy.example.org priority
     """
+    _change_tags(app, email, tags, store.remove_tags)
+
+
+def _change_tags(app: App, email: str, tags: tuple[str, ...], change: Callable[[Database, int, Iterable[str]], object]) -> None:
+    """Add or remove tags in one transaction, then show the contact's tags as they now are."""
     contact = store.require_contact(app.db, email)
     with app.db.atomic():
-        store.remove_tags(app.db, contact["id"], tags)
+        change(app.db, contact["id"], tags)
     remaining = store.require_contact(app.db, contact["email"])["tags"]
     click.echo(f"{contact['email']}: " + (", ".join(remaining) or "no tags"))
 
@@ -295,9 +308,9 @@ def untag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
 @contacts_group.command("export")
 @click.option("--csv", "path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write (UTF-8 with BOM, opens cleanly in Excel).")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeatable).")
-@click.option("--where", "wheres", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field equals VALUE.")
+@where_option
 @pass_app
-def export_command(app: App, path: Path, tags: tuple[str, ...], wheres: tuple[str, ...]) -> None:
+def export_command(app: App, path: Path, tags: tuple[str, ...], where: dict[str, str]) -> None:
     """Write contacts to a CSV file that is safe to open in a spreadsheet.
 
     Cells starting with = + - @ (or tab/CR) get a leading apostrophe so a spreadsheet shows them
@@ -308,7 +321,7 @@ def export_command(app: App, path: Path, tags: tuple[str, ...], wheres: tuple[st
     Example:
       outreach contacts export --csv physicians.csv --tag physicians
     """
-    found = store.select_contacts(app.db, tags=tags, where=_parse_where(wheres))
+    found = store.select_contacts(app.db, tags=tags, where=where)
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
             _write_csv(handle, found)

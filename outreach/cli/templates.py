@@ -10,6 +10,7 @@ from ..contacts import get_contact, select_contacts, suppression_reason
 from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from ..templates import Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json
+from .contacts import where_option
 
 PLACEHOLDER_SENDER = Sender("Your Name", "you@example.com", None)
 
@@ -30,16 +31,6 @@ def _campaign(app: App, name: str | None) -> dict[str, Any] | None:
     if not rows:
         raise NotFoundError(f"no campaign named {name!r}; see outreach campaign list")
     return rows[0]
-
-
-def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
-    where = {}
-    for item in values:
-        field, eq, value = item.partition("=")
-        if not eq or not field.strip():
-            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--where")
-        where[field.strip()] = value.strip()
-    return where
 
 
 @click.group(name="templates")
@@ -173,12 +164,12 @@ def _size(size: int) -> str:
 @templates_group.command(name="check")
 @click.argument("name")
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat for several).")
-@click.option("--where", "where", multiple=True, metavar="FIELD=VALUE", help="Only contacts whose field matches.")
+@where_option
 @click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
 def check_command(
-    app: App, name: str, tags: tuple[str, ...], where: tuple[str, ...], campaign_name: str | None, as_json: bool
+    app: App, name: str, tags: tuple[str, ...], where: dict[str, str], campaign_name: str | None, as_json: bool
 ) -> None:
     """Render a template for every selected contact and list every problem.
 
@@ -189,13 +180,12 @@ def check_command(
       outreach templates check observership-request --tag physicians
       outreach templates check alumni-introduction --tag alumni --where state=OH
     """
-    filters = _parse_where(where)
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
         problems, contacts = [error], []
     else:
-        contacts = select_contacts(app.db, tags=tags, where=filters)
+        contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
         problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
