@@ -214,11 +214,16 @@ def account_pause(db: Database, account: str, now: datetime) -> tuple[datetime, 
 
 
 def pacing_history(db: Database, account: str, now: datetime) -> list[SentRecord]:
-    """Every message from this account in the last 24 h, all campaigns: caps are per account."""
+    """Every message from this account in the last 24 h, all campaigns: caps are per account.
+
+    One rule, here and in a run (`Run._record`): a message counts once the server took it or
+    refused it for good (5xx on RCPT or DATA) - the provider counts that attempt too. A 4xx
+    refusal or a message the server never saw doesn't count (it is retried, and counts then)."""
     since = utc_now(now - timedelta(hours=24))
     rows = db.execute(
         """SELECT coalesce(sent_at, sending_at), to_domain FROM messages
-           WHERE account = ? AND state IN ('sent', 'sending', 'uncertain', 'bounced')
+           WHERE account = ? AND (state IN ('sent', 'sending', 'uncertain', 'bounced')
+                                  OR (state = 'failed' AND smtp_code >= 500))
              AND coalesce(sent_at, sending_at) >= ?""",
         [account, since],
     ).fetchall()
@@ -586,6 +591,8 @@ class Run:
                 with self.db.atomic():
                     self.db.execute("UPDATE messages SET sent_copy_saved = 1 WHERE id = ?", [row["id"]])
         elif kind in ("deferred", "retry_now"):
+            if kind == "deferred":  # the server saw a transaction: the next one still waits the gap
+                self._gap_after_refusal(now)
             if row["attempts"] >= MAX_ATTEMPTS:
                 self._finish(row, "failed", "failed", failed_at=at, error=f"gave up after {row['attempts']} tries: {outcome.response}", **reply)
                 self._failed(row, outcome)
@@ -600,6 +607,7 @@ class Run:
             self.bounces_in_a_row += 1
         elif kind == "rejected":
             self._finish(row, "failed", "failed", failed_at=at, error=f"refused by the server: {outcome.response}", **reply)
+            self.pacer.record_sent(at=now, domain=row["to_domain"] or "")
             self._failed(row, outcome)
         elif kind == "uncertain":
             self._finish(row, "uncertain", "uncertain", error=outcome.response, **reply)
@@ -609,6 +617,13 @@ class Run:
             self._finish(row, "queued", kind, next_attempt_at=None, error=outcome.response, **reply)
         else:  # pragma: no cover
             raise AssertionError(kind)
+
+    def _gap_after_refusal(self, now: datetime) -> None:
+        """A 4xx-refused transaction doesn't count toward the caps, but the server saw it:
+        the next message keeps the usual random gap after it, as after a sent one."""
+        gap = self.pacer.next_gap()
+        if gap > 0:
+            self.pacer.hold(until=now + timedelta(seconds=gap), reason=f"waiting {gap:.0f}s between messages (after a refused attempt)")
 
     def _failed(self, row: dict[str, Any], outcome: Outcome) -> None:
         self.report.failed += 1

@@ -1,0 +1,59 @@
+"""Pacing rules that must agree between a running send and a later one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from outreach import sender
+from outreach.db import parse_utc
+from outreach.throttle import FakeClock
+from tests.campaign_fixtures import (
+    START, add_contacts, db_open, limits, run_send, started_campaign, states, write_template,
+)
+from tests.smtp_faults import for_address, replies
+
+
+def test_a_hard_bounce_counts_toward_the_daily_cap_during_a_run_and_after_a_restart(mail_env, smtp_server, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 4)
+    smtp_server.handler.on_rcpt = for_address("doc1@hospital1.example.org", "550 5.1.1 User unknown")
+    campaign = started_campaign(db)
+    during = run_send(db, campaign, lim=limits(daily_cap=2))
+    # doc1 refused (an attempt the provider counts) + doc2 sent = the cap of 2
+    assert (during.sent, during.failed, during.waiting) == (1, 1, 2)
+    assert during.next_send_at == START + timedelta(hours=24)
+    after = run_send(db, campaign, clock=FakeClock(START + timedelta(minutes=5)), lim=limits(daily_cap=2))
+    assert (after.sent, after.waiting) == (0, 2)
+    assert after.next_send_at == START + timedelta(hours=24)
+    assert sender.pacing_history(db, campaign["account"], START + timedelta(minutes=5))[0].domain == "hospital1.example.org"
+
+
+def test_a_message_refused_for_its_content_counts_too_but_a_4xx_does_not(mail_env, smtp_server, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 3)
+    script = {"doc1@hospital1.example.org": "552 5.3.4 Message too big", "doc2@hospital2.example.org": "451 4.3.0 Try again later"}
+    smtp_server.handler.on_data = lambda envelope: script.get(envelope.rcpt_tos[0])
+    campaign = started_campaign(db)
+    run_send(db, campaign, lim=limits(gap=(0, 0)), limit=2)
+    assert sorted(states(db, campaign).values()) == ["deferred", "failed", "queued"]
+    history = sender.pacing_history(db, campaign["account"], START + timedelta(hours=1))
+    assert [r.domain for r in history] == ["hospital1.example.org"]  # the 552; the 451s count once it goes
+
+
+def test_the_gap_follows_a_refused_attempt_too(mail_env, smtp_server, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 3)
+    script = replies("451 4.3.0 Temporarily rejected")
+    smtp_server.handler.on_data = script
+    clock = FakeClock(START)
+    campaign = started_campaign(db)
+    report = run_send(db, campaign, clock=clock, lim=limits(gap=(60, 60)))
+    assert report.sent == 3
+    sent = {to: parse_utc(at) for to, at in db.execute("SELECT to_address, sent_at FROM messages")}
+    # doc1 was refused at START; doc2 waited the full gap after that transaction
+    assert sent["doc2@hospital2.example.org"] == START + timedelta(seconds=60)
+    times = sorted(sent.values())
+    assert all((b - a).total_seconds() >= 60 for a, b in zip(times, times[1:]))
