@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -836,16 +836,18 @@ async def send_campaign(
 
 
 def next_send_time(db: Database, campaign: dict[str, Any], limits: Limits, now: datetime) -> datetime | None:
-    """When the campaign's next message may go (pacing, retries, quota pause); None if nothing is due."""
-    if campaign["status"] not in ("active", "draft"):
+    """The earliest time the campaign's next message may go (pacing, retries, quota pause, away
+    contacts); None if nothing is due or the campaign hasn't started.
+
+    The gap is taken at its minimum, not drawn at random: the answer is stable from one call to
+    the next and means "not before" (the real run draws a gap in the range and may go later)."""
+    if campaign["status"] != "active" or not campaign["started_at"]:
         return None
     account = campaign["account"]
-    if not campaign["started_at"]:
-        return now
     due = due_messages(db, campaign["id"])
     if not due:
         return None
-    pacer = Pacer(limits, history=pacing_history(db, account, now))
+    pacer = Pacer(replace(limits, gap=(limits.gap[0], limits.gap[0])), history=pacing_history(db, account, now))
     earliest = None
     for row in due[:200]:
         when = pacer.earliest_send_time(now=now, domain=row["to_domain"] or "", state=row.get("contact_state"))

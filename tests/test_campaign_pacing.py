@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from outreach import sender
+from outreach import campaigns, sender
 from outreach.db import parse_utc
 from outreach.throttle import FakeClock
 from tests.campaign_fixtures import (
-    START, add_contacts, db_open, limits, run_send, started_campaign, states, write_template,
+    START, add_contacts, db_open, limits, run_send, settings, started_campaign, states, write_template,
 )
 from tests.smtp_faults import for_address, replies
 
@@ -57,3 +57,17 @@ def test_the_gap_follows_a_refused_attempt_too(mail_env, smtp_server, hermetic):
     assert sent["doc2@hospital2.example.org"] == START + timedelta(seconds=60)
     times = sorted(sent.values())
     assert all((b - a).total_seconds() >= 60 for a, b in zip(times, times[1:]))
+
+
+def test_next_send_time_is_stable_and_uses_the_minimum_gap(mail_env, smtp_server, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 3)
+    campaign = started_campaign(db)
+    run_send(db, campaign, lim=limits(gap=(45, 120)), limit=1)
+    campaign = campaigns.get_campaign(db, "spring")
+    lim = limits(gap=(45, 120))
+    answers = {sender.next_send_time(db, campaign, lim, START + timedelta(seconds=1)) for _ in range(5)}
+    assert answers == {START + timedelta(seconds=45)}
+    draft = campaigns.create_campaign(db, "autumn", template="hello", templates_dir=settings().templates_dir, tags=["physicians"])
+    assert sender.next_send_time(db, draft, lim, START) is None  # drafts say "when the campaign starts"
