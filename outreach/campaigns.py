@@ -138,12 +138,21 @@ def next_attempt_at(db: Database, campaign_id: int) -> datetime | None:
     return parse_utc(row[0]) if row and row[0] else None
 
 
-def campaign_summary(db: Database, campaign: Mapping[str, Any]) -> dict[str, Any]:
-    """A campaign with its message counts and skipped contacts, for `list` and `show`."""
+def away_messages(db: Database, campaign_id: int, today: str) -> list[dict[str, Any]]:
+    """Queued messages held because their contact is away (until a date >= `today`, or no date)."""
+    sql = """SELECT c.email, c.away_until FROM messages m JOIN contacts c ON c.id = m.contact_id
+             WHERE m.campaign_id = ? AND m.kind != 'test' AND m.state IN ('queued', 'deferred') AND c.status = 'away'
+               AND (c.away_until IS NULL OR substr(c.away_until, 1, 10) >= ?) ORDER BY c.away_until, c.email"""
+    return [{"email": e, "away_until": u} for e, u in db.execute(sql, [campaign_id, today]).fetchall()]
+
+
+def campaign_summary(db: Database, campaign: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """A campaign with its message counts, skipped contacts and contacts it waits for (away)."""
     summary = dict(campaign)
     summary["counts"] = message_counts(db, campaign["id"])
     skipped = skipped_contacts(db, campaign["id"])
     summary["skipped"] = skipped
+    summary["away"] = away_messages(db, campaign["id"], utc_now(now)[:10])
     summary["remaining"] = summary["counts"]["queued"] + summary["counts"]["deferred"]
     summary["next_retry_at"] = next_attempt_at(db, campaign["id"])
     return summary

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -46,10 +46,11 @@ from sqlite_utils import Database
 
 from . import campaigns
 from .config import Settings
-from .contacts import add_suppression, email_domain, set_contact_state
+from .contacts import add_suppression, email_domain, set_contact_state, suppression_reason
 from .db import parse_utc, record_event, utc_now
 from .errors import ConfigError, MailServerError, OutreachError
 from .throttle import Clock, Limits, Pacer, SentRecord
+from .timezones import recipient_timezone
 from .tls import require_safe_login, ssl_context
 
 BACKOFF_BASE = 60.0  # seconds before the first retry after a 4xx; doubles each time
@@ -575,7 +576,8 @@ class Run:
         if kind == "sent":
             self.pacer.record_sent(at=now, domain=row["to_domain"] or email_domain(row["to_address"]))
             following = self.candidate
-            if following is not None and (self.stop.is_set() or self.copier or self._when(following, now) > now):
+            if following is not None and (self.stop.is_set() or self.copier or self._when(following, now) > now
+                                          or self._contact_check(following, now)):
                 following = None
             changes = dict(sent_at=at, next_attempt_at=None, error=None, **reply)
             if following is None:
@@ -617,6 +619,65 @@ class Run:
             self._finish(row, "queued", kind, next_attempt_at=None, error=outcome.response, **reply)
         else:  # pragma: no cover
             raise AssertionError(kind)
+
+    # the contact, right before each send -------------------------------------------------------
+
+    def _contact_check(self, row: dict[str, Any], now: datetime) -> tuple[str, Any] | None:
+        """Why this message must not go now, from the contact as it is *now* (the selection froze
+        earlier): ("hold", until) while they are away, ("drop", reason) once they are suppressed,
+        bounced, opted out or replied after the message was queued; None when it may go."""
+        if not row.get("contact_id"):
+            return None
+        contact = self.db.execute(
+            "SELECT status, away_until, stage, replied_at, state FROM contacts WHERE id = ?", [row["contact_id"]]
+        ).fetchone()
+        if contact is None:
+            return ("drop", "the contact was deleted after the campaign started")
+        status, away_until, stage, replied_at, us_state = contact
+        if reason := suppression_reason(self.db, row["to_address"]):
+            return ("drop", reason)
+        if status in ("bounced", "opted_out"):
+            return ("drop", f"status {status}")
+        if stage == "replied" and replied_at and replied_at >= (row.get("queued_at") or ""):
+            return ("drop", "replied after the campaign started")
+        if status == "away":
+            until = away_until_utc(away_until, recipient_timezone(us_state, self.limits.default_timezone))
+            if until is None or until > now:
+                return ("hold", until)
+        return None
+
+    def _skip_contact(self, campaign: dict[str, Any], row: dict[str, Any], now: datetime) -> bool:
+        """Apply `_contact_check`: a held message stays queued until the contact is back (its
+        next_attempt_at), a dropped one is cancelled and its contact shown as skipped. True if
+        the message must not be sent now."""
+        check = self._contact_check(row, now)
+        if check is None:
+            if row["state"] == "queued" and row.get("next_attempt_at"):
+                row["next_attempt_at"] = None  # held while away; they're back
+            return False
+        self.flush()
+        what, detail = check
+        at = utc_now(now)
+        with self.db.atomic():
+            if what == "hold":
+                until = utc_now(detail) if detail else None
+                if until != row.get("next_attempt_at"):
+                    row["next_attempt_at"] = until
+                    self.db.execute("UPDATE messages SET next_attempt_at = ?, updated_at = ? WHERE id = ?", [until, at, row["id"]])
+                    record_event(self.db, "held_away", campaign_id=campaign["id"], contact_id=row["contact_id"],
+                                 message_id=row["id"], until=until)
+            else:
+                self.db.execute("UPDATE messages SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'deferred')",
+                                [f"not sent: {detail}", at, row["id"]])
+                self.db.execute("UPDATE campaign_contacts SET included = 0, skip_reason = ? WHERE campaign_id = ? AND contact_id = ?",
+                                [f"{detail} (not sent)", campaign["id"], row["contact_id"]])
+                record_event(self.db, "skipped", campaign_id=campaign["id"], contact_id=row["contact_id"],
+                             message_id=row["id"], reason=detail)
+        if what == "hold":
+            self.report.waiting += 1
+            if detail:
+                self.report.next_send_at = min(filter(None, (self.report.next_send_at, detail)))
+        return True
 
     def _gap_after_refusal(self, now: datetime) -> None:
         """A 4xx-refused transaction doesn't count toward the caps, but the server saw it:
@@ -692,6 +753,10 @@ class Run:
                         row = heapq.heappop(retries)[2]
                     else:
                         break
+                    if self._skip_contact(campaign, row, now):
+                        if row.get("attempts_this_run") is None:
+                            taken -= 1
+                        continue
                     when = self._when(row, now)
                     if (when - now).total_seconds() > MAX_WAIT:
                         report.waiting += 1
@@ -705,6 +770,10 @@ class Run:
                 if not await self._wait_until(when):
                     report.stopped = "stopped by Ctrl-C"
                     break
+                if when > now and not row.get("premarked") and self._skip_contact(campaign, row, self.clock.now()):
+                    if row.get("attempts_this_run") is None:
+                        taken -= 1  # they replied or went away during the wait
+                    continue
                 raw = load_raw(self.db, self.settings, campaign, row)
                 row["attempts_this_run"] = (row.get("attempts_this_run") or 0) + 1
                 next_due = bool(retries) and retries[0][0] <= now
@@ -762,6 +831,17 @@ class Run:
         self.progress({"campaign": campaign["name"], "sent": self.report.sent, "failed": self.report.failed,
                        "remaining": len(upcoming) + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
                        "to": row["to_address"], "eta": self._eta})
+
+
+def away_until_utc(away_until: str | None, tz) -> datetime | None:
+    """A contact's `away_until` (a date: back that day, or a timestamp) as an instant: the start
+    of that day in the recipient's time zone; None when no return date is known."""
+    if not away_until:
+        return None
+    if len(away_until) == 10:
+        day = datetime.fromisoformat(away_until)
+        return day.replace(tzinfo=tz).astimezone(timezone.utc)
+    return parse_utc(away_until)
 
 
 def due_messages(db: Database, campaign_id: int) -> list[dict[str, Any]]:

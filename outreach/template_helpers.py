@@ -78,6 +78,18 @@ class Missing(_Reported, jinja2.StrictUndefined):
 
     __slots__ = ()
 
+    @property
+    def _undefined_message(self) -> str:
+        message = super()._undefined_message
+        if self._undefined_hint is None and self._undefined_obj is jinja2.utils.missing:
+            # A bare unknown name: usually a typo, or a CSV column only some contacts had.
+            message += (
+                ": no field or template value has this name; check the spelling (a CSV column"
+                ' "Residency Program" is {{ residency_program }}), or list it under optional_fields'
+                " if only some contacts have it"
+            )
+        return message
+
     def __bool__(self) -> bool:
         _report(self._undefined_message)
         return False

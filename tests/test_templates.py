@@ -257,6 +257,7 @@ def test_undefined_variable_is_an_error_with_its_line(tmp_path, okafor):
     error = problem_of(template, okafor)
     assert (error.line, error.contact) == (5, okafor["email"])
     assert "'hospitl' is undefined" in error.reason
+    assert "check the spelling" in error.reason and "optional_fields" in error.reason
 
 
 def test_errors_in_the_subject_point_at_the_subject_line(tmp_path, db):
@@ -457,6 +458,21 @@ def test_templates_list_json(project):
     assert rows["thank-you"]["description"].startswith("Thank someone")
     human = run("templates", "list")
     assert "observership-request" in human.stdout and "First email to a physician" in human.stdout
+    assert "[html, attaches attachments/cv.pdf]" in human.stdout  # the file, not the template syntax
+
+
+def test_templates_check_points_out_role_addresses(project, db):
+    add_contact(db, "info@valley.example.net", tags=("desk",), first_name="Info", last_name="Desk", is_role_address=1)
+    result = run("templates", "check", "thank-you", "--tag", "desk")
+    assert result.exit_code == 0
+    assert "Note: 1 of them reaches a desk, not a person (info@valley.example.net)" in result.stderr
+
+
+def test_preview_without_a_sender_uses_a_placeholder_that_reads_as_one(project, okafor, monkeypatch):
+    monkeypatch.delenv("OUTREACH_FROM")
+    result = run("templates", "preview", "alumni-introduction", "--contact", okafor["email"])
+    assert "Using Firstname Lastname <you@example.com> for now" in result.stderr
+    assert "From: Firstname Lastname <you@example.com>" in result.stdout
 
 
 def test_templates_show_prints_the_source(project):

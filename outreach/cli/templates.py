@@ -8,11 +8,12 @@ import click
 
 from ..contacts import get_contact, select_contacts, suppression_reason
 from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
-from ..templates import Sender, check_template, load_template, render_message, template_names
+from ..templates import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json
 from .contacts import where_option
 
-PLACEHOLDER_SENDER = Sender("Your Name", "you@example.com", None)
+# "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.
+PLACEHOLDER_SENDER = Sender("Firstname Lastname", "you@example.com", None)
 
 
 def _sender(app: App) -> Sender:
@@ -91,9 +92,15 @@ def list_command(app: App, as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        extras = (["html"] if row["has_html"] else []) + [f"+{a}" for a in row["attachments"]]
-        note = f"BROKEN: {row['error']}" if row["error"] else (row["description"] or "")
+        extras = (["html"] if row["has_html"] else []) + [f"attaches {_attachment_path(a)}" for a in row["attachments"]]
+        note = f"BROKEN: {row['error']}" if row["error"] else (row["description"] or "(no description: add a description: line to its front matter)")
         click.echo(f"{row['name']:<{width}}  {note}" + (f"  [{', '.join(extras)}]" if extras else ""))
+
+
+def _attachment_path(item: str) -> str:
+    """`attachments/cv.pdf as "{{ sender.name }} - CV.pdf"` -> attachments/cv.pdf: the file, not the syntax."""
+    match = ATTACHMENT_AS.match(item)
+    return match["path"] if match else item
 
 
 @templates_group.command(name="show")
@@ -209,6 +216,14 @@ def check_command(
             click.echo(f"{len(problems)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
         else:
             click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
+        roles = [c["email"] for c in contacts if c.get("is_role_address")]
+        if roles:
+            shown = ", ".join(roles[:3]) + (" ..." if len(roles) > 3 else "")
+            click.echo(
+                f"Note: {len(roles)} of them {'reaches' if len(roles) == 1 else 'reach'} a desk, not a person ({shown}); "
+                "preview their letter before sending, or untag them.",
+                err=True,
+            )
     if problems:
         raise click.exceptions.Exit(1)
 
