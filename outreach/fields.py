@@ -142,6 +142,8 @@ def plan_columns(header: list[str], mapping: Mapping[str, str], path: str) -> li
                 break
     if "email" not in plan:
         shown = ", ".join(repr(h) for h in header[:12]) + (" ..." if len(header) > 12 else "")
+        if header and header[0].startswith("#"):
+            raise InputFileError(path, "the first line is a # comment, not column names; if this is a list of people not to write to, use `outreach suppress import` instead")
         if any("@" in h and " " not in h.strip() for h in header):
             raise InputFileError(path, "the first line looks like data, not column names; add a header line such as email,first_name,last_name")
         example = header[0] if header else "E-mail addr"

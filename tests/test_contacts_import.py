@@ -145,6 +145,12 @@ def test_keep_existing_leaves_contacts_in_the_database_exactly_as_they_are():
     assert "line 2: jane.okafor@mercy.example.org is already a contact; left unchanged (--keep-existing)" in result.stdout
 
 
+def test_a_do_not_contact_list_imported_as_contacts_points_to_suppress_import():
+    result = outreach("contacts", "import", str(DATA / "do-not-contact.txt"))
+    assert result.exit_code == 1
+    assert "the first line is a # comment" in result.stderr and "outreach suppress import" in result.stderr
+
+
 def test_map_names_a_column_the_automatic_matching_does_not_know():
     spanish = str(DATA / "spanish-headers.csv")
     result = outreach("contacts", "import", spanish)

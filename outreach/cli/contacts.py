@@ -59,14 +59,14 @@ def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
     encoding = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}[report.encoding]
     delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[report.delimiter]
     prefix = "Dry run (nothing written): would import" if report.dry_run else "Imported"
-    click.echo(f"{prefix} {report.file} ({encoding}, {delimiter}-separated, {report.rows} rows)")
+    click.echo(f"{prefix} {report.file} ({encoding}, {delimiter}-separated, {report.rows} row{'' if report.rows == 1 else 's'})")
     mapped = [f"{h} -> {t.replace('custom:', 'custom field ')}" for h, t in report.columns.items() if t != "ignore"]
     click.echo("Columns: " + "; ".join(mapped))
     for label in ("inserted", "updated", "unchanged", "skipped"):
         click.echo(f"  {label:<10}{getattr(report, label):>7}")
     extras = []
     if report.role_addresses:
-        extras.append(f"{report.role_addresses} role address(es) flagged")
+        extras.append(f"{report.role_addresses} role address(es) like info@ (a desk, not a person), marked (role) in contacts list")
     if report.duplicates:
         extras.append(f"{report.duplicates} repeated address(es) merged")
     if report.suppressed:
@@ -405,7 +405,7 @@ def suppress_import(app: App, file: Path, reason: str | None, as_json: bool) -> 
         print_json(result.to_json())
         return
     click.echo(f"{file}: {result.added} added, {result.already} already suppressed, {len(result.errors)} bad line(s)")
-    _print_problems("Bad lines (skipped)", result.errors)
+    _print_problems("Bad lines, skipped", result.errors)
 
 
 @suppress_group.command("list")
