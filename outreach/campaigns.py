@@ -28,6 +28,7 @@ from .errors import NotFoundError, OutreachError, TemplateError
 if TYPE_CHECKING:
     from .config import Settings
     from .message import RenderedMessage
+    from .throttle import Limits
 
 MESSAGE_STATES = ("queued", "sending", "deferred", "sent", "failed", "uncertain", "bounced", "cancelled")
 OPEN_STATES = ("queued", "deferred", "sending", "uncertain")
@@ -106,6 +107,38 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     campaign["selection"] = json.loads(campaign.get("selection") or "{}")
     campaign["options"] = json.loads(campaign.get("options") or "{}")
     return campaign
+
+
+PACING_OPTIONS = ("gap", "daily_cap", "hourly_cap", "domain_cap")
+"""Per-campaign pacing kept in `campaigns.options` (the window and time zone have columns)."""
+
+
+def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **flags: Any) -> Limits:
+    """The limits a send uses: flags > the campaign's own choices > settings.
+
+    Gap, send window and time zone from the campaign replace the settings'. The caps count the
+    whole account's sends (all campaigns), so a campaign's cap is an extra limit, never a looser
+    one: without a flag the stricter of the campaign's cap and the settings' cap applies (0 = no
+    limit). A flag on `send` replaces both for that run."""
+    from .throttle import Limits
+
+    chosen = {k: v for k, v in flags.items() if v is not None}
+    if campaign:
+        options = campaign.get("options") or {}
+        base = Limits.from_settings(settings)
+        for name in PACING_OPTIONS:
+            value = options.get(name)
+            if value is None or name in chosen:
+                continue
+            if name == "gap":
+                chosen[name] = value
+            else:
+                own, account = int(value), getattr(base, name)
+                chosen[name] = min(own, account) if own and account else own or account
+        for column in ("send_window", "timezone"):
+            if campaign.get(column) and column not in chosen:
+                chosen[column] = campaign[column]
+    return Limits.from_settings(settings, **chosen)
 
 
 def get_campaign(db: Database, name: str) -> dict[str, Any]:

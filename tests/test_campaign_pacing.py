@@ -1,16 +1,24 @@
-"""Pacing rules that must agree between a running send and a later one."""
+"""Pacing rules that must agree between a running send and a later one, and per-campaign pacing."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+from click.testing import CliRunner
+
 from outreach import campaigns, sender
+from outreach.cli import cli
 from outreach.db import parse_utc
 from outreach.throttle import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, run_send, settings, started_campaign, states, write_template,
 )
 from tests.smtp_faults import for_address, replies
+
+
+def outreach(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_a_hard_bounce_counts_toward_the_daily_cap_during_a_run_and_after_a_restart(mail_env, smtp_server, hermetic):
@@ -71,3 +79,38 @@ def test_next_send_time_is_stable_and_uses_the_minimum_gap(mail_env, smtp_server
     assert answers == {START + timedelta(seconds=45)}
     draft = campaigns.create_campaign(db, "autumn", template="hello", templates_dir=settings().templates_dir, tags=["physicians"])
     assert sender.next_send_time(db, draft, lim, START) is None  # drafts say "when the campaign starts"
+
+
+def test_campaign_pacing_is_stored_and_used_by_send_unless_a_flag_overrides(mail_env, smtp_server, hermetic, monkeypatch):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 4)
+    made = outreach("campaign", "create", "spring", "--template", "hello", "--tag", "physicians", "--gap", "0",
+                    "--daily-cap", "2", "--domain-cap", "3", "--send-window", "Mon-Sun 00:00-23:59", "--timezone", "Europe/Berlin")
+    assert made.exit_code == 0, made.stderr
+    assert "Pacing: no gap, 2/day, no hourly cap, 3 per domain/day" in made.stdout
+    campaign = campaigns.get_campaign(db, "spring")
+    assert campaign["options"] == {"gap": "0", "daily_cap": 2, "domain_cap": 3}
+    assert (campaign["send_window"], campaign["timezone"]) == ("Mon-Sun 00:00-23:59", "Europe/Berlin")
+
+    lim = campaigns.campaign_limits(settings(), campaign)
+    assert (lim.gap, lim.daily_cap, lim.hourly_cap, lim.default_timezone) == ((0, 0), 2, 0, "Europe/Berlin")
+    assert campaigns.campaign_limits(settings(), campaign, daily_cap=3).daily_cap == 3  # a flag wins
+    monkeypatch.setenv("OUTREACH_DAILY_CAP", "1")  # the account's own cap is stricter: it stays
+    assert campaigns.campaign_limits(settings(), campaign).daily_cap == 1
+    monkeypatch.setenv("OUTREACH_DAILY_CAP", "0")
+
+    first = json.loads(outreach("campaign", "send", "spring", "--live", "--no-limit", "--json").stdout)
+    assert (first["sent"], first["remaining"]) == (2, 2)
+    more = json.loads(outreach("campaign", "send", "spring", "--live", "--daily-cap", "0", "--json").stdout)
+    assert (more["sent"], more["remaining"]) == (2, 0)
+    assert len(smtp_server.received) == 4
+
+
+def test_a_bad_campaign_pacing_option_fails_at_create(mail_env, hermetic):
+    write_template(hermetic)
+    bad = outreach("campaign", "create", "spring", "--template", "hello", "--gap", "9-3")
+    assert bad.exit_code == 1 and "gap" in bad.stderr
+    window = outreach("campaign", "create", "spring", "--template", "hello", "--send-window", "someday")
+    assert window.exit_code == 1
+    assert outreach("campaign", "list", "--json").stdout.strip() == "[]"

@@ -54,26 +54,43 @@ def campaign_group() -> None:
 @click.option("--template", "template", required=True, help="Template NAME (templates/NAME.txt).")
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat: all of them).")
 @click.option("--where", "where", multiple=True, help="Only contacts with FIELD=VALUE (repeatable), e.g. state=OH.")
+@click.option("--gap", help="Seconds between messages for this campaign: N or MIN-MAX (default OUTREACH_GAP).")
+@click.option("--daily-cap", type=click.IntRange(min=0), help="At most N per rolling 24 h while this campaign sends. "
+              "Counts every send from the account; the account's own cap (OUTREACH_DAILY_CAP) still applies, the stricter wins.")
+@click.option("--hourly-cap", type=click.IntRange(min=0), help="At most N per rolling hour (account-wide count; the stricter of this and OUTREACH_HOURLY_CAP).")
+@click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h (the stricter of this and OUTREACH_DOMAIN_CAP).")
 @click.option("--send-window", help='Only send in the recipient\'s local hours, e.g. "Mon-Fri 08:00-17:00".')
 @click.option("--timezone", "tz", help="Time zone for recipients without a US state (default OUTREACH_TIMEZONE).")
 @pass_app
-def create(app: App, name: str, template: str, tags: tuple[str, ...], where: tuple[str, ...], send_window: str | None, tz: str | None) -> None:
+def create(app: App, name: str, template: str, tags: tuple[str, ...], where: tuple[str, ...], gap: str | None,
+           daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None) -> None:
     """Create a campaign (a draft: nothing is frozen or sent until the first live send).
+
+    Pacing given here is kept with the campaign and used by every `send`; a flag on `send` wins
+    for that run. Caps of 0 mean no extra limit from the campaign.
 
     \b
     outreach campaign create spring --template observership-request --tag physicians --where state=OH
+    outreach campaign create spring --template observership-request --daily-cap 20 --send-window "Mon-Fri 9-16"
     """
-    if send_window:
-        from ..throttle import SendWindow
-
-        SendWindow.parse(send_window)
+    where_fields = _where(where)
+    options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
+    Limits.from_settings(app.settings, **options, send_window=send_window, timezone=tz)  # a typo fails now, not at send time
     campaign = campaigns.create_campaign(
-        app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=_where(where),
-        send_window=send_window, timezone=tz,
+        app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where_fields,
+        send_window=send_window, timezone=tz, options=options,
     )
     plan = campaigns.plan_selection(app.db, campaign)
-    click.echo(f"Created campaign {name!r} with template {template!r}: {len(plan.included)} contacts selected, {len(plan.skipped)} would be skipped.")
+    skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""
+    click.echo(f"Created campaign {name!r} with template {template!r}: {_contacts(len(plan.included))} selected{skipped}.")
+    if not plan.included:
+        click.echo("  No contact matches the selection yet: check --tag/--where against `outreach contacts list`.")
+    click.echo(f"  Pacing: {campaigns.campaign_limits(app.settings, campaign)}")
     click.echo(f"Next: outreach campaign send {name}   (a dry run: writes the messages to {campaigns.eml_folder(app.settings, campaign)})")
+
+
+def _contacts(n: int) -> str:
+    return f"{n} contact" + ("" if n == 1 else "s")
 
 
 def _counts_line(counts: dict[str, int]) -> str:
@@ -98,11 +115,7 @@ def list_(app: App, as_json: bool) -> None:
 
 
 def _limits(app: App, campaign: dict[str, Any] | None = None, **flags: Any) -> Limits:
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    if campaign:
-        overrides.setdefault("send_window", campaign.get("send_window"))
-        overrides.setdefault("timezone", campaign.get("timezone"))
-    return Limits.from_settings(app.settings, **overrides)
+    return campaigns.campaign_limits(app.settings, campaign, **flags)
 
 
 @campaign_group.command(name="show")
