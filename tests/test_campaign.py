@@ -261,3 +261,14 @@ def test_send_window_uses_the_recipients_local_time(mail_env, smtp_server, herme
     report = run_send(db, campaign, lim=limits(window=SendWindow.parse("Mon-Fri 08:00-17:00")))
     assert [r.rcpt_tos[0] for r in smtp_server.received] == ["doc1@hospital1.example.org"]
     assert report.next_send_at == START + timedelta(hours=2)  # 08:00 Pacific = 16:00 UTC
+
+
+def test_where_selects_by_field_and_a_malformed_where_is_a_usage_error(mail_env, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 2)
+    add_contacts(db, 1, start=3, state="NY")
+    created = outreach("campaign", "create", "spring", "--template", "hello", "--where", "state=ny")
+    assert created.exit_code == 0 and "1 contact selected" in created.stdout
+    bad = outreach("campaign", "create", "autumn", "--template", "hello", "--where", "state")
+    assert bad.exit_code == 2 and "'state' is not FIELD=VALUE" in bad.stderr

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from .. import campaigns, sender
 from ..config import parse_gap
+from ..contacts import parse_where
 from ..errors import OutreachError
 from ..throttle import Limits, SystemClock, format_slot
 from . import App, pass_app, print_json
@@ -23,13 +24,10 @@ check a few real messages arrived well before the rest go."""
 
 
 def _where(values: tuple[str, ...]) -> dict[str, str]:
-    where = {}
-    for item in values:
-        field, sep, value = item.partition("=")
-        if not sep or not field.strip():
-            raise click.BadParameter(f"{item!r}: use FIELD=VALUE, e.g. --where specialty=Cardiology", param_hint="--where")
-        where[field.strip()] = value.strip()
-    return where
+    try:
+        return parse_where(values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--where") from None
 
 
 def _local(moment: datetime | None) -> str:
