@@ -194,8 +194,12 @@ def load_template(templates_dir: Path, name: str) -> Template:
         raise NotFoundError(f"{name!r} is not a template name (letters, digits, '-', '_', '.'; no folders)")
     path = templates_dir / f"{name}.txt"
     if not path.is_file():
-        known = ", ".join(template_names(templates_dir)) or "none"
-        raise NotFoundError(f"no template {name!r}: {path} does not exist (templates in {templates_dir}: {known})")
+        known = template_names(templates_dir)
+        where = (
+            f"templates in {templates_dir}/: {', '.join(known)}" if known
+            else f"{templates_dir}/ has no templates; point --templates-dir or OUTREACH_TEMPLATES_DIR at your templates folder"
+        )
+        raise NotFoundError(f"no template {name!r}: {path} does not exist ({where})")
     try:
         source = path.read_text(encoding="utf-8-sig")  # editors on Windows may add a BOM
     except (OSError, UnicodeDecodeError) as error:

@@ -475,6 +475,13 @@ def test_preview_without_a_sender_uses_a_placeholder_that_reads_as_one(project, 
     assert "From: Firstname Lastname <you@example.com>" in result.stdout
 
 
+def test_an_empty_templates_folder_says_where_to_point_instead(hermetic):
+    (hermetic / "elsewhere").mkdir()
+    result = CliRunner().invoke(cli, ["--templates-dir", "elsewhere", "templates", "preview", "x", "--contact", "a@example.org"])
+    assert result.exit_code == 1
+    assert "elsewhere/ has no templates; point --templates-dir or OUTREACH_TEMPLATES_DIR at your templates folder" in result.stderr
+
+
 def test_templates_show_prints_the_source(project):
     result = run("templates", "show", "followup-2")
     assert result.stdout == (SHIPPED / "followup-2.txt").read_text(encoding="utf-8")

@@ -88,7 +88,11 @@ def list_command(app: App, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo(f"No templates in {folder}/ (a template is NAME.txt with a front-matter block).", err=True)
+        click.echo(
+            f"No templates in {folder}/ (a template is NAME.txt with a front-matter block). "
+            "If yours are elsewhere, use --templates-dir or OUTREACH_TEMPLATES_DIR.",
+            err=True,
+        )
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
