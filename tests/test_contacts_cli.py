@@ -99,6 +99,9 @@ def test_tag_and_untag(examples):
     assert outreach("contacts", "tag", "jane.okafor@mercy.example.org", "priority", "ohio").stdout == "jane.okafor@mercy.example.org: ohio, physicians, priority\n"
     assert outreach("contacts", "untag", "jane.okafor@mercy.example.org", "ohio").stdout == "jane.okafor@mercy.example.org: physicians, priority\n"
     assert [c["email"] for c in json.loads(outreach("contacts", "list", "--tag", "priority", "--json").stdout)] == ["jane.okafor@mercy.example.org"]
+    missing = outreach("contacts", "untag", "jane.okafor@mercy.example.org", "cardiology")
+    assert missing.stdout == "jane.okafor@mercy.example.org: physicians, priority\n"
+    assert missing.stderr == "(it had none of: cardiology)\n"  # a typo in a tag name does not pass silently
 
 
 def test_export_neutralises_spreadsheet_formulas():

@@ -293,16 +293,18 @@ def untag_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     Example:
       outreach contacts untag jane.okafor@mercy.example.org priority
     """
-    _change_tags(app, email, tags, store.remove_tags)
+    if not _change_tags(app, email, tags, store.remove_tags):
+        click.echo(f"(it had none of: {', '.join(tags)})", err=True)
 
 
-def _change_tags(app: App, email: str, tags: tuple[str, ...], change: Callable[[Database, int, Iterable[str]], object]) -> None:
-    """Add or remove tags in one transaction, then show the contact's tags as they now are."""
+def _change_tags(app: App, email: str, tags: tuple[str, ...], change: Callable[[Database, int, Iterable[str]], Any]) -> Any:
+    """Add or remove tags in one transaction, show the contact's tags as they now are; `change`'s result."""
     contact = store.require_contact(app.db, email)
     with app.db.atomic():
-        change(app.db, contact["id"], tags)
+        result = change(app.db, contact["id"], tags)
     remaining = store.require_contact(app.db, contact["email"])["tags"]
     click.echo(f"{contact['email']}: " + (", ".join(remaining) or "no tags"))
+    return result
 
 
 @contacts_group.command("export")
