@@ -228,10 +228,15 @@ def resume_campaign(db: Database, name: str) -> dict[str, Any]:
 def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, str]:
     """Contacts another campaign has written to (or is writing to) with the same template."""
     marks = ",".join("?" * len(CONTACTED_STATES))
-    sql = f"""SELECT m.contact_id, c.name FROM messages m JOIN campaigns c ON c.id = m.campaign_id
+    sql = f"""SELECT m.contact_id, c.name, m.state FROM messages m JOIN campaigns c ON c.id = m.campaign_id
               WHERE m.template = ? AND m.campaign_id != ? AND m.kind != 'test' AND m.state IN ({marks})
                 AND c.status != 'draft'"""
-    return {cid: name for cid, name in db.execute(sql, [campaign["template"], campaign["id"], *CONTACTED_STATES]).fetchall()}
+    template = campaign["template"]
+    return {
+        cid: f"already sent template {template!r} in campaign {name!r}" if state in ("sent", "bounced")
+        else f"already queued with template {template!r} in campaign {name!r}"
+        for cid, name, state in db.execute(sql, [template, campaign["id"], *CONTACTED_STATES]).fetchall()
+    }
 
 
 def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
@@ -245,7 +250,7 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
         if reason is None and contact["status"] in ("bounced", "opted_out"):
             reason = f"status {contact['status']}"
         if reason is None and contact["id"] in elsewhere:
-            reason = f"already sent template {campaign['template']!r} in campaign {elsewhere[contact['id']]!r}"
+            reason = elsewhere[contact["id"]]
         if reason:
             plan.skipped.append((contact, reason))
         else:

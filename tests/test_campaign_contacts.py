@@ -83,3 +83,19 @@ def test_a_contact_suppressed_during_the_gap_wait_is_not_sent(mail_env, smtp_ser
     report = run_send(db, campaign, lim=limits(gap=(60, 60)), progress=progress)
     assert report.sent == 1 and [r.rcpt_tos[0] for r in smtp_server.received] == ["doc1@hospital1.example.org"]
     assert states(db, campaign)["doc2@hospital2.example.org"] == "cancelled"
+
+
+def test_show_lists_away_contacts_as_waiting_with_their_return_date(mail_env, smtp_server, hermetic):
+    from datetime import date
+
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 2)
+    back = date.today() + timedelta(days=10)
+    set_contact(db, "doc2@hospital2.example.org", status="away", away_until=back.isoformat())
+    assert outreach("campaign", "create", "spring", "--template", "hello", "--tag", "physicians").exit_code == 0
+    assert json.loads(outreach("campaign", "send", "spring", "--live", "--json").stdout)["sent"] == 1
+    shown = outreach("campaign", "show", "spring").stdout
+    assert "  waiting:   1 (held until the contact is back)" in shown
+    assert f"    doc2@hospital2.example.org: away until {back:%a %d %b %Y}" in shown
+    assert "  next send: not before " in shown and f"{back:%d %b}" in shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import click
@@ -31,7 +31,12 @@ def _where(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def _local(moment: datetime | None) -> str:
+    """A time for people: local, with the date when it isn't today."""
     return format_slot(moment, now=datetime.now(timezone.utc)) if moment else "-"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment.astimezone():%a %d %b %Y %H:%M}"
 
 
 @click.group(name="campaign")
@@ -123,8 +128,10 @@ def _limits(app: App, campaign: dict[str, Any] | None = None, **flags: Any) -> L
 def show(app: App, name: str, as_json: bool) -> None:
     """Show a campaign: its selection, messages by state, skipped contacts and the next send time."""
     db = app.db
-    summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name))
-    next_at = sender.next_send_time(db, summary, _limits(app, summary), SystemClock().now())
+    now = SystemClock().now()
+    summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
+    limits = _limits(app, summary)
+    next_at = sender.next_send_time(db, summary, limits, now)
     if not summary["started_at"]:
         plan = campaigns.plan_selection(db, summary)
         summary["would_include"] = len(plan.included)
@@ -138,19 +145,32 @@ def show(app: App, name: str, as_json: bool) -> None:
     where = ", ".join(f"{k}={v}" for k, v in (sel.get("where") or {}).items())
     click.echo(f"Campaign {summary['name']}: {summary['status']}" + (f" ({summary['status_reason']})" if summary["status_reason"] else ""))
     click.echo(f"  template:  {summary['template']}")
-    click.echo(f"  selection: tags {', '.join(sel.get('tags') or []) or '(any)'}" + (f"; where {where}" if where else ""))
+    click.echo(f"  selection: {'tags ' + ', '.join(sel['tags']) if sel.get('tags') else 'every contact'}" + (f"; where {where}" if where else ""))
+    click.echo(f"  pacing:    {limits}")
     if summary["started_at"]:
-        click.echo(f"  started:   {_local(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
+        click.echo(f"  started:   {_day(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
         click.echo(f"  messages:  {_counts_line(summary['counts'])}")
     else:
-        click.echo(f"  not started: {summary['would_include']} contacts would be included")
-    click.echo(f"  skipped:   {len(summary['skipped'])}")
+        click.echo(f"  not started yet: {_contacts(summary['would_include'])} would be written to")
+    click.echo(f"  skipped:   {len(summary['skipped']) or 'none'}")
     for item in summary["skipped"]:
         click.echo(f"    {item['email']}: {item['reason']}")
+    if summary["away"]:
+        click.echo(f"  waiting:   {len(summary['away'])} (held until the contact is back)")
+    for item in summary["away"]:
+        back = f"away until {date.fromisoformat(item['away_until'][:10]):%a %d %b %Y}" if item["away_until"] else "away (no return date)"
+        click.echo(f"    {item['email']}: {back}")
     for row in summary["uncertain_messages"]:
         click.echo(f"  uncertain: {row['to_address']} {row['message_id']} ({row['error']})")
-    if summary["status"] in ("active", "draft"):
-        click.echo(f"  next send: {_local(next_at) if next_at else 'nothing to send'}")
+    if summary["status"] == "draft":
+        click.echo(f"  next send: when the campaign starts (the first `outreach campaign send {name} --live`)")
+    elif summary["status"] == "active":
+        if next_at is None:
+            click.echo("  next send: nothing is due" + (" until a contact is back" if summary["away"] else ""))
+        elif next_at <= now:
+            click.echo(f"  next send: now, when you run `outreach campaign send {name} --live`")
+        else:
+            click.echo(f"  next send: not before {_local(next_at)}")
 
 
 @campaign_group.command(name="pause")
@@ -355,10 +375,22 @@ def _dry_run(app: App, campaign: dict[str, Any], limit: int | None, as_json: boo
             campaigns.write_eml(folder, index, message.to_address, message.as_bytes())
         summary = {"sent": 0, "failed": 0, "deferred": 0, "uncertain": 0, "skipped": len(plan.skipped), "remaining": len(rendered)}
         first = min(len(rendered), limit or FIRST_RUN_LIMIT)
-        lines = [f"Dry run of {campaign['name']}: {len(rendered)} message(s) rendered to {folder}",
-                 f"  {len(plan.skipped)} contact(s) would be skipped:"]
-        lines += [f"    {c['email']}: {reason}" for c, reason in plan.skipped]
-        lines.append(f"  The first live run would send {first} of them (--limit N or --no-limit to change).")
+        lines = [f"Dry run of {campaign['name']}: {len(rendered)} message(s) rendered to {folder}"]
+        if plan.skipped:
+            lines.append(f"  {_contacts(len(plan.skipped))} would be skipped:")
+            lines += [f"    {c['email']}: {reason}" for c, reason in plan.skipped]
+        else:
+            lines.append("  No selected contact is skipped.")
+        away = [c for c in plan.included if c["status"] == "away"]
+        if away:
+            lines.append(f"  {_contacts(len(away))} away: their message waits until they are back ({', '.join(c['email'] for c in away[:3])}{', ...' if len(away) > 3 else ''}).")
+        if rendered:
+            lines.append(f"  The first live run would send {first} of them (--limit N or --no-limit to change), "
+                         f"paced: {campaigns.campaign_limits(settings, campaign)}.")
+        elif plan.skipped:
+            lines.append("  Every selected contact is skipped, so there is nothing to send.")
+        else:
+            lines.append("  No contact matches the selection: check --tag/--where against `outreach contacts list`.")
     if as_json:
         print_json(summary)
         click.echo("Nothing was sent. Run again with --live to send.", err=True)
