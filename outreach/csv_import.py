@@ -1,8 +1,9 @@
 """Import a contact list as people export it: any common header, encoding and delimiter.
 
-The file is read once to pick the encoding, then streamed row by row and written in batches,
-so memory stays flat however long the file is. Every row ends up in exactly one of the counts
-inserted / updated / unchanged / skipped; every skipped row says why, with its physical line.
+csv_read.py opens and streams the file, fields.py says what each column and cell means; this
+module writes the rows in batches, so memory stays flat however long the file is. Every row ends
+up in exactly one of the counts inserted / updated / unchanged / skipped; every skipped row says
+why, with its physical line.
 
 Decisions (the README repeats them):
 - Identity is the address, case-insensitively (`contacts.dedupe_key`); the first spelling wins.
