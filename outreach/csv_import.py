@@ -244,7 +244,7 @@ class _Importer:
     def _flag(self, row: ParsedRow) -> None:
         if is_role_address(row.email):
             self.report.role_addresses += 1
-            self.report.warnings.append(RowProblem(row.line, f"{row.email} is a role address (reaches a desk, not a person); imported and flagged"))
+            self.report.warnings.append(RowProblem(row.line, f"{row.email} is a role address (reaches a desk, not a person); imported, marked (role) in contacts list"))
         reason = self.suppressions.reason(row.email)
         if reason:
             self.report.suppressed += 1
