@@ -101,12 +101,40 @@ _READ_NOTICE = re.compile(r"\bwas read on\b|\bhas been (?:read|displayed)\b|wurd
 _CALENDAR_SUBJECT = re.compile(r"^(?:accepted|declined|tentative(?:ly accepted)?|updated invitation|invitation|canceled|cancelled|angenommen|abgelehnt|aceptado|rechazado|accepté|refusé|aceito|recusado)\s*:", re.I)
 
 
+class _IndexedMessage(Message):
+    """A Message whose header look-ups go through a dict. The checks below ask each message
+    some forty questions, most about headers it does not have; `Message.get` answers each by
+    scanning every header. The index is rebuilt whenever the header list changes length or
+    is replaced (parsing appends; nothing here edits headers in place)."""
+
+    def _index(self) -> dict[str, list[tuple[str, str]]]:
+        cached = self.__dict__.get("_header_index")
+        if cached is None or cached[0] is not self._headers or cached[1] != len(self._headers):
+            index: dict[str, list[tuple[str, str]]] = {}
+            for name, value in self._headers:
+                index.setdefault(name.lower(), []).append((name, value))
+            cached = (self._headers, len(self._headers), index)
+            self.__dict__["_header_index"] = cached
+        return cached[2]
+
+    def get(self, name, failobj=None):  # type: ignore[override]
+        found = self._index().get(name.lower())
+        return self.policy.header_fetch_parse(*found[0]) if found else failobj
+
+    def get_all(self, name, failobj=None):  # type: ignore[override]
+        found = self._index().get(name.lower())
+        return [self.policy.header_fetch_parse(k, v) for k, v in found] if found else failobj
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index()
+
+
 def _parse(message: Message | bytes | str) -> Message:
     if isinstance(message, Message):
         return message
     if isinstance(message, str):
-        return message_from_string(message, policy=compat32)
-    return message_from_bytes(bytes(message), policy=compat32)
+        return message_from_string(message, _class=_IndexedMessage, policy=compat32)
+    return message_from_bytes(bytes(message), _class=_IndexedMessage, policy=compat32)
 
 
 def _reference_date(msg: Message, today: date | None) -> date:
@@ -159,7 +187,8 @@ def _classify(msg: Message, today: date | None) -> Classification:
     ):
         return Classification("other", referenced_message_ids=referenced)
 
-    bounce = detect_bounce(msg)
+    plain = body_text(msg)
+    bounce = detect_bounce(msg, body=plain)
     if bounce.status == "failed":
         ids = list(dict.fromkeys(referenced + bounce.original_ids))
         return Classification("bounce", bounce.bounce_type, bounce.addresses, None, "", ids)
@@ -167,7 +196,7 @@ def _classify(msg: Message, today: date | None) -> Classification:
         ids = list(dict.fromkeys(referenced + bounce.original_ids))
         return Classification("other", referenced_message_ids=ids)
 
-    body = body_text(msg)
+    body = plain
     html_own = html_body_own_text(msg)
     if html_own is not None and "text/plain" not in types:
         body = html_own

@@ -13,22 +13,30 @@ from email.message import Message
 from html import unescape
 from html.parser import HTMLParser
 
-__all__ = ["header", "headers", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text", "strip_quotes", "strip_signature"]
+__all__ = ["readable", "header", "headers", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text", "strip_quotes", "strip_signature"]
 
 
-def header(msg: Message, name: str) -> str:
-    """One header as readable text ('' when absent); RFC 2047 words decoded, whitespace folded."""
-    try:
-        value = msg.get(name)
-    except Exception:
-        return ""
+def readable(value: object) -> str:
+    """A header value as readable text ('' for None): RFC 2047 words decoded, whitespace folded.
+    Plain ASCII without encoded words (most headers) skips the decoder, which would return it as is."""
     if value is None:
         return ""
+    if isinstance(value, str) and value.isascii() and "=?" not in value:
+        return " ".join(value.split())
     try:
         text = str(make_header(decode_header(str(value))))
     except Exception:
         text = str(value)
     return " ".join(text.split())
+
+
+def header(msg: Message, name: str) -> str:
+    """One header as readable text ('' when absent)."""
+    try:
+        value = msg.get(name)
+    except Exception:
+        return ""
+    return readable(value)
 
 
 def headers(msg: Message, name: str) -> list[str]:
@@ -37,13 +45,7 @@ def headers(msg: Message, name: str) -> list[str]:
         values = msg.get_all(name) or []
     except Exception:
         return []
-    out = []
-    for value in values:
-        try:
-            out.append(" ".join(str(make_header(decode_header(str(value)))).split()))
-        except Exception:
-            out.append(" ".join(str(value).split()))
-    return out
+    return [readable(value) for value in values]
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
