@@ -386,17 +386,17 @@ class DropsAfter:
     def __call__(self, settings):
         client = connect_imap(settings)
         self.connections += 1
-        real_uid = client._imap.uid  # what poll's header and body fetches go through
+        real_command = client._imap._command  # what poll's header and body fetches go through
 
-        def uid(command, *args):
-            if command.upper() == "FETCH":
+        def command(name, *args):
+            if name.upper() == "UID" and args and args[0].upper() == "FETCH":
                 self.fetches -= 1
                 if self.fetches == -1:  # once: the next connection works
                     client.shutdown()
                     raise IMAPClientAbortError("socket error: connection reset")
-            return real_uid(command, *args)
+            return real_command(name, *args)
 
-        client._imap.uid = uid
+        client._imap._command = command
         return client
 
 
