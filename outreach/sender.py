@@ -1,18 +1,9 @@
-"""The SMTP side of a campaign: one connection per account, a durable outbox, careful retries.
+"""The SMTP side of a campaign: one connection per account, paced sends, careful retries.
 
-Every message moves through committed states, so a kill -9 at any instant leaves a truthful db:
-
-    (a) commit  state=sending, sending_at, attempts+1       -- before the SMTP transaction
-    (b) SMTP    MAIL FROM, RCPT TO, DATA
-    (c) commit  state=sent | failed | deferred | uncertain   -- right after the server's reply
-
-When the next message may go at once, its (a) shares one commit with this message's (c), made
-while the next MAIL FROM is on the wire and before its DATA: the same guarantees, one commit
-fewer, and the disk works while the server does (see `Run._finish` and `transmit`).
-
-A row found in `sending` by a later run died between (a) and (c): the server may or may not have
-the message. It becomes `uncertain` and is never resent blindly; it is resolved from the Sent
-folder over IMAP when the provider files sent mail there, or by the user's explicit decision.
+The durable outbox (outbox.py) records each message before and after its SMTP transaction; this
+module holds the conversation itself and what each server reply means. When the next message may
+go at once, its "sending" commit is made while its MAIL FROM is on the wire and before its DATA
+(see `Run._record` and `SmtpConnection.transmit`): the disk works while the server does.
 
 Server replies are handled as a careful person would: 4xx -> retry later with exponential
 backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply -> stop all
@@ -23,7 +14,6 @@ pause the campaign.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import heapq
 import itertools
 import json
@@ -31,26 +21,27 @@ import re
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, getaddresses, make_msgid
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 from sqlite_utils import Database
 
-from . import campaigns
+from . import campaigns, outbox
 from .config import Settings
-from .contacts import add_suppression, email_domain, set_contact_state, suppression_reason
+from .contacts import email_domain
 from .db import parse_utc, record_event, utc_now
 from .errors import ConfigError, MailServerError, OutreachError
-from .throttle import Clock, Limits, Pacer, SentRecord
-from .timezones import recipient_timezone
+from .throttle import Clock, Limits, Pacer
+from .outbox import (  # re-exported: `sender.send_lock`, `sender.due_messages`, ... are used elsewhere
+    account_pause, due_messages, load_raw, pacing_history, recover_interrupted, resolve_from_sent_folder, send_lock,
+)
 from .tls import require_safe_login, ssl_context
 
 BACKOFF_BASE = 60.0  # seconds before the first retry after a 4xx; doubles each time
@@ -70,9 +61,6 @@ QUOTA_TEXT = re.compile(
     re.I,
 )
 USER_UNKNOWN_TEXT = re.compile(r"\b5\.1\.\d\b|user unknown|no such user|does not exist|mailbox (unavailable|not found)|unknown recipient", re.I)
-TEST_HOOK_ENV = "OUTREACH_TEST_SEND_DELAY"
-"""Test-only: seconds to sleep at each step of the state machine, so a crash test can kill the
-process inside any step. Never set it outside tests."""
 
 
 class SmtpLoginError(MailServerError):
@@ -136,99 +124,6 @@ def classify_reply(code: int, text: str, *, phase: str) -> str:
 
 def backoff_seconds(attempts: int) -> float:
     return min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_MAX)
-
-
-def _test_pause() -> None:
-    import os
-
-    delay = os.environ.get(TEST_HOOK_ENV)
-    if delay:
-        time.sleep(float(delay))
-
-
-# --- locking and recovery ------------------------------------------------------------------------
-
-
-@contextmanager
-def send_lock(db_path: Path) -> Iterator[None]:
-    """One sending process per database: a second `send` would race the first for the outbox.
-    The kernel drops the lock when the process dies, so a kill -9 never leaves it stuck."""
-    path = Path(str(db_path) + ".send-lock")
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutreachError(f"another `outreach campaign send` is running on {db_path}; wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def recover_interrupted(db: Database) -> int:
-    """Rows left in `sending` by a process that died mid-message become `uncertain`.
-    Call only while holding `send_lock` (no other process is sending)."""
-    now = utc_now()
-    with db.atomic():
-        rows = db.execute("SELECT id, campaign_id, contact_id FROM messages WHERE state = 'sending'").fetchall()
-        for message_id, campaign_id, contact_id in rows:
-            db.execute(
-                "UPDATE messages SET state = 'uncertain', error = ?, updated_at = ? WHERE id = ?",
-                ["the sending process stopped after handing this message to the server and before recording the reply", now, message_id],
-            )
-            record_event(db, "uncertain", campaign_id=campaign_id, contact_id=contact_id, message_id=message_id)
-    return len(rows)
-
-
-def sent_folder_is_reliable(settings: Settings) -> bool:
-    """The Sent folder proves a send only where the provider files SMTP-sent mail there itself."""
-    return bool(settings.imap.host) and settings.preset.saves_sent_copy
-
-
-def resolve_from_sent_folder(db: Database, settings: Settings, campaign_id: int) -> tuple[int, str | None]:
-    """Uncertain messages whose Message-ID is in Sent were sent. Returns (resolved, warning)."""
-    pending = campaigns.uncertain_messages(db, campaign_id)
-    if not pending or not sent_folder_is_reliable(settings):
-        return 0, None
-    from .mailbox import find_in_sent
-
-    try:
-        found = find_in_sent(settings, [row["message_id"] for row in pending])
-    except OutreachError as error:
-        return 0, f"could not check the Sent folder for {len(pending)} uncertain message(s): {error}"
-    if not found:
-        return 0, None
-    return campaigns.resolve_uncertain(db, campaign_id, action="sent", message_ids=found, how="found in the Sent folder"), None
-
-
-def account_pause(db: Database, account: str, now: datetime) -> tuple[datetime, str] | None:
-    """(until, reason) while the provider's daily quota for this account is exhausted."""
-    row = db.execute(
-        "SELECT detail FROM events WHERE kind = 'account_paused' AND json_extract(detail, '$.account') = ? ORDER BY id DESC LIMIT 1",
-        [account],
-    ).fetchone()
-    if not row:
-        return None
-    detail = json.loads(row[0])
-    until = parse_utc(detail.get("until"))
-    return (until, detail.get("reason", "")) if until and until > now else None
-
-
-def pacing_history(db: Database, account: str, now: datetime) -> list[SentRecord]:
-    """Every message from this account in the last 24 h, all campaigns: caps are per account.
-
-    One rule, here and in a run (`Run._record`): a message counts once the server took it or
-    refused it for good (5xx on RCPT or DATA) - the provider counts that attempt too. A 4xx
-    refusal or a message the server never saw doesn't count (it is retried, and counts then)."""
-    since = utc_now(now - timedelta(hours=24))
-    rows = db.execute(
-        """SELECT coalesce(sent_at, sending_at), to_domain FROM messages
-           WHERE account = ? AND (state IN ('sent', 'sending', 'uncertain', 'bounced')
-                                  OR (state = 'failed' AND smtp_code >= 500))
-             AND coalesce(sent_at, sending_at) >= ?""",
-        [account, since],
-    ).fetchall()
-    return [SentRecord(parse_utc(at), domain or "") for at, domain in rows]
 
 
 # --- the SMTP connection -------------------------------------------------------------------------
@@ -350,7 +245,7 @@ class SmtpConnection:
                 await self._reset()
                 return Outcome(classify_reply(error.code, error.message, phase="rcpt"), error.code, error.message)
             phase = "data"
-            _test_pause()
+            outbox.step_pause()
             response = await client.data(raw)
             return Outcome("sent", response.code, response.message)
         except aiosmtplib.SMTPResponseException as error:
@@ -390,22 +285,6 @@ def prepare(raw: bytes, to_address: str, when: datetime) -> tuple[bytes, list[st
                 recipients.append(address)
         head = _BCC.sub(b"", head)
     return head + body, recipients
-
-
-def load_raw(db: Database, settings: Settings, campaign: dict[str, Any], row: dict[str, Any]) -> bytes:
-    """The frozen .eml; if someone deleted it, the same message rendered again (same Message-ID)."""
-    path = row.get("eml_path")
-    if path:
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            pass
-    from .contacts import get_contact_by_id
-
-    [rendered] = campaigns.render_all(settings, campaign, [get_contact_by_id(db, row["contact_id"])])
-    rendered.message.replace_header("Message-ID", row["message_id"])
-    return rendered.as_bytes()
 
 
 # --- one run ---------------------------------------------------------------------------------------
@@ -484,62 +363,9 @@ class Run:
             commit, self.pending = self.pending, None
             commit()
 
-    # (a) and (c): each its own committed transaction ------------------------------------------
-
-    _MARK_SQL = ("UPDATE messages SET state = 'sending', sending_at = ?, attempts = attempts + 1, updated_at = ? "
-                 "WHERE id = ? AND state IN ('queued', 'deferred')")
-
-    def _mark(self, row: dict[str, Any], at: str) -> bool:
-        """Step (a) without its own transaction; True if this process took the message."""
-        taken = self.db.execute(self._MARK_SQL, [at, at, row["id"]]).rowcount == 1
-        if taken:
-            row["prev_state"], row["state"] = row["state"], "sending"
-            row["attempts"] = row.get("attempts", 0) + 1
-        return taken
-
-    def _mark_sending(self, row: dict[str, Any], now: datetime) -> bool:
-        with self.db.atomic():
-            return self._mark(row, utc_now(now))
-
-    def _unmark(self, row: dict[str, Any]) -> None:
-        """A message marked `sending` ahead of time that never reached the server goes back."""
-        with self.db.atomic():
-            self.db.execute(
-                "UPDATE messages SET state = ?, attempts = attempts - 1 WHERE id = ? AND state = 'sending'",
-                [row["prev_state"], row["id"]],
-            )
-        row["state"], row["premarked"] = row["prev_state"], False
-        row["attempts"] -= 1
-
-    def _finish(self, row: dict[str, Any], state: str, event: str, *, next_row: dict[str, Any] | None = None, **changes: Any) -> None:
-        """Step (c): the outcome, the contact's stage and the audit event, committed together.
-        Plain SQL: this runs once per message and is most of the outbox's overhead.
-
-        `next_row`, when the next message may go at once, gets its step (a) in the same commit:
-        still committed after this message's reply and before the next one's SMTP transaction,
-        one commit fewer per message."""
-        at = utc_now(self.clock.now())
-        changes.update(state=state, updated_at=at)
-        row["state"] = state
-        columns = list(changes)
-        with self.db.atomic():
-            self.db.execute(
-                f"UPDATE messages SET {', '.join(f'[{c}] = ?' for c in columns)} WHERE id = ?",
-                [changes[c] for c in columns] + [row["id"]],
-            )
-            if state == "sent":
-                campaigns.mark_contacted(self.db, row["id"], at)
-            if event == "hard_bounce":
-                add_suppression(self.db, row["to_address"], reason=f"hard bounce: {changes.get('smtp_response')}", source="bounce")
-                if row.get("contact_id"):
-                    set_contact_state(self.db, row["contact_id"], event="bounced", status="bounced")
-            self.db.execute(
-                "INSERT INTO events (at, kind, contact_id, campaign_id, message_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                [at, event, row.get("contact_id"), row.get("campaign_id"), row["id"],
-                 json.dumps({"to": row["to_address"], "response": changes.get("smtp_response")})],
-            )
-            if next_row is not None:
-                next_row["premarked"] = self._mark(next_row, at)
+    def _finish(self, row: dict[str, Any], state: str, event: str, **changes: Any) -> None:
+        """Step (c), stamped with the run's clock (see outbox.finish)."""
+        outbox.finish(self.db, row, state, event, at=utc_now(self.clock.now()), **changes)
 
     # one message --------------------------------------------------------------------------------
 
@@ -550,20 +376,20 @@ class Run:
                 await self.conn.ensure()
             except BaseException:
                 self.flush()
-                self._unmark(row)
+                outbox.unmark(self.db, row)
                 raise
             now = self.clock.now()
         else:
             self.flush()
             await self.conn.ensure()  # login/TLS failures raise here, before the row changes
             now = self.clock.now()
-            if not self._mark_sending(row, now):
+            if not outbox.mark_sending(self.db, row, utc_now(now)):
                 return None
-        _test_pause()
+        outbox.step_pause()
         data, recipients = prepare(raw, row["to_address"], now)
         # (a) for this message must be committed before DATA: flushed right after MAIL FROM.
         outcome = await self.conn.transmit(self.account, recipients, data, after_mail=self.pending and (lambda: self._flush_for(row)))
-        _test_pause()
+        outbox.step_pause()
         self._record(row, outcome, data)
         return outcome
 
@@ -623,33 +449,11 @@ class Run:
     # the contact, right before each send -------------------------------------------------------
 
     def _contact_check(self, row: dict[str, Any], now: datetime) -> tuple[str, Any] | None:
-        """Why this message must not go now, from the contact as it is *now* (the selection froze
-        earlier): ("hold", until) while they are away, ("drop", reason) once they are suppressed,
-        bounced, opted out or replied after the message was queued; None when it may go."""
-        if not row.get("contact_id"):
-            return None
-        contact = self.db.execute(
-            "SELECT status, away_until, stage, replied_at, state FROM contacts WHERE id = ?", [row["contact_id"]]
-        ).fetchone()
-        if contact is None:
-            return ("drop", "the contact was deleted after the campaign started")
-        status, away_until, stage, replied_at, us_state = contact
-        if reason := suppression_reason(self.db, row["to_address"]):
-            return ("drop", reason)
-        if status in ("bounced", "opted_out"):
-            return ("drop", f"status {status}")
-        if stage == "replied" and replied_at and replied_at >= (row.get("queued_at") or ""):
-            return ("drop", "replied after the campaign started")
-        if status == "away":
-            until = away_until_utc(away_until, recipient_timezone(us_state, self.limits.default_timezone))
-            if until is None or until > now:
-                return ("hold", until)
-        return None
+        return outbox.contact_check(self.db, row, now, default_timezone=self.limits.default_timezone)
 
     def _skip_contact(self, campaign: dict[str, Any], row: dict[str, Any], now: datetime) -> bool:
-        """Apply `_contact_check`: a held message stays queued until the contact is back (its
-        next_attempt_at), a dropped one is cancelled and its contact shown as skipped. True if
-        the message must not be sent now."""
+        """A held message (contact away) waits for their return, a dropped one is cancelled.
+        True if the message must not be sent now."""
         check = self._contact_check(row, now)
         if check is None:
             if row["state"] == "queued" and row.get("next_attempt_at"):
@@ -657,26 +461,13 @@ class Run:
             return False
         self.flush()
         what, detail = check
-        at = utc_now(now)
-        with self.db.atomic():
-            if what == "hold":
-                until = utc_now(detail) if detail else None
-                if until != row.get("next_attempt_at"):
-                    row["next_attempt_at"] = until
-                    self.db.execute("UPDATE messages SET next_attempt_at = ?, updated_at = ? WHERE id = ?", [until, at, row["id"]])
-                    record_event(self.db, "held_away", campaign_id=campaign["id"], contact_id=row["contact_id"],
-                                 message_id=row["id"], until=until)
-            else:
-                self.db.execute("UPDATE messages SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'deferred')",
-                                [f"not sent: {detail}", at, row["id"]])
-                self.db.execute("UPDATE campaign_contacts SET included = 0, skip_reason = ? WHERE campaign_id = ? AND contact_id = ?",
-                                [f"{detail} (not sent)", campaign["id"], row["contact_id"]])
-                record_event(self.db, "skipped", campaign_id=campaign["id"], contact_id=row["contact_id"],
-                             message_id=row["id"], reason=detail)
         if what == "hold":
+            outbox.hold(self.db, campaign["id"], row, detail, at=utc_now(now))
             self.report.waiting += 1
             if detail:
                 self.report.next_send_at = min(filter(None, (self.report.next_send_at, detail)))
+        else:
+            outbox.cancel(self.db, campaign["id"], row, detail, at=utc_now(now))
         return True
 
     def _gap_after_refusal(self, now: datetime) -> None:
@@ -808,7 +599,7 @@ class Run:
         finally:
             self.flush()
             if premarked is not None and premarked.get("premarked"):
-                self._unmark(premarked)  # marked with the last commit but never handed over
+                outbox.unmark(self.db, premarked)  # marked with the last commit but never handed over
             await self.conn.close()
             if self.copier:
                 self.copier.close()
@@ -831,27 +622,6 @@ class Run:
         self.progress({"campaign": campaign["name"], "sent": self.report.sent, "failed": self.report.failed,
                        "remaining": len(upcoming) + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
                        "to": row["to_address"], "eta": self._eta})
-
-
-def away_until_utc(away_until: str | None, tz) -> datetime | None:
-    """A contact's `away_until` (a date: back that day, or a timestamp) as an instant: the start
-    of that day in the recipient's time zone; None when no return date is known."""
-    if not away_until:
-        return None
-    if len(away_until) == 10:
-        day = datetime.fromisoformat(away_until)
-        return day.replace(tzinfo=tz).astimezone(timezone.utc)
-    return parse_utc(away_until)
-
-
-def due_messages(db: Database, campaign_id: int) -> list[dict[str, Any]]:
-    """The campaign's outbox in order: queued and deferred messages with the contact's US state."""
-    rows = db.query(
-        """SELECT m.*, c.state AS contact_state FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
-           WHERE m.campaign_id = ? AND m.kind != 'test' AND m.state IN ('queued', 'deferred') ORDER BY m.id""",
-        [campaign_id],
-    )
-    return [dict(row) for row in rows]
 
 
 def _finish_report(db: Database, campaign: dict[str, Any], report: SendReport) -> SendReport:

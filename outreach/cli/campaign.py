@@ -323,8 +323,7 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
         raise click.UsageError("use --resend-uncertain or --mark-uncertain-sent, not both")
     if gap is not None:
         parse_gap(gap)
-    db, settings = app.db, app.settings
-    campaign = campaigns.get_campaign(db, name)
+    campaign = campaigns.get_campaign(app.db, name)
     limits = _limits(app, campaign, gap=gap, daily_cap=daily_cap, hourly_cap=hourly_cap, domain_cap=domain_cap)
     err = Console(stderr=True)
     try:
