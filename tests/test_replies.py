@@ -501,16 +501,9 @@ def test_a_dismissed_suggestion_is_no_longer_listed(db, smtp_server, certs, imap
     assert again.exit_code == 1 and again.output.startswith("Error: maria.lopez@mercy.example.org is not among")
 
 
-def test_big_batches_are_classified_in_worker_processes_with_the_same_results(db, smtp_server, certs, imap_account, monkeypatch):
-    import outreach.replies
-
-    monkeypatch.setattr(outreach.replies, "PARALLEL_MIN", 3)
-    pools = []
-    real_pool = outreach.replies.ProcessPoolExecutor
-    monkeypatch.setattr(outreach.replies, "ProcessPoolExecutor", lambda *a, **k: pools.append(1) or real_pool(*a, **k))
+def test_a_poll_in_small_batches_stores_every_reply_once_in_order(db, smtp_server, certs, imap_account):
     _five_replies(db, smtp_server, certs, imap_account)
     append(imap_account, dsn(send(db, smtp_server, certs, "gone@mercy.example.org")))
     result = poll(db, settings(), now=NOW, batch_size=3)
     assert result.to_json() == {"fetched": 6, "matched": 6, "human_reply": 5, "auto_reply": 0, "bounce": 1, "unsubscribe": 0}
     assert [r["uid"] for r in replies_rows(db)] == [1, 2, 3, 4, 5, 6]
-    assert pools == ([1] if (os.cpu_count() or 1) > 1 else [])
