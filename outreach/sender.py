@@ -83,7 +83,8 @@ class SendReport:
     uncertain: int = 0
     skipped: int = 0
     remaining: int = 0
-    waiting: int = 0  # messages this run left for later because pacing would wait too long
+    waiting: int = 0  # messages this run left for later because pacing would wait too long, or the contact is away
+    away: int = 0  # of those, held until the contact is back
     next_send_at: datetime | None = None
     stopped: str | None = None  # why the run ended before the outbox was empty
     error: OutreachError | None = None  # a fatal error (login, TLS, quota): the run stopped there
@@ -464,6 +465,7 @@ class Run:
         if what == "hold":
             outbox.hold(self.db, campaign["id"], row, detail, at=utc_now(now))
             self.report.waiting += 1
+            self.report.away += 1
             if detail:
                 self.report.next_send_at = min(filter(None, (self.report.next_send_at, detail)))
         else:

@@ -94,7 +94,10 @@ def test_show_lists_away_contacts_as_waiting_with_their_return_date(mail_env, sm
     back = date.today() + timedelta(days=10)
     set_contact(db, "doc2@hospital2.example.org", status="away", away_until=back.isoformat())
     assert outreach("campaign", "create", "spring", "--template", "hello", "--tag", "physicians").exit_code == 0
-    assert json.loads(outreach("campaign", "send", "spring", "--live", "--json").stdout)["sent"] == 1
+    live = outreach("campaign", "send", "spring", "--live").stdout
+    assert "Sent 1, failed 0; 1 still to send" in live
+    assert "1 message(s) wait until the contact is back from away (see `outreach campaign show spring`)." in live
+    assert "wait for the sending limits" not in live and "First live run" not in live
     shown = outreach("campaign", "show", "spring").stdout
     assert "  waiting:   1 (held until the contact is back)" in shown
     assert f"    doc2@hospital2.example.org: away until {back:%a %d %b %Y}" in shown

@@ -443,10 +443,12 @@ def _print_report(campaign: dict[str, Any], report: sender.SendReport, *, limit_
                    f"`outreach campaign resolve {name} --sent` or `--resend`.")
     if report.stopped:
         click.echo(f"Stopped: {report.stopped}")
-    if report.waiting and report.next_send_at:
-        click.echo(f"{report.waiting} message(s) wait for the sending limits; next possible send {_local(report.next_send_at)}. "
+    if report.away:
+        click.echo(f"{report.away} message(s) wait until the contact is back from away (see `outreach campaign show {name}`).")
+    if report.waiting > report.away and report.next_send_at:
+        click.echo(f"{report.waiting - report.away} message(s) wait for the sending limits; next possible send {_local(report.next_send_at)}. "
                    f"Run `outreach campaign send {name} --live` again then.")
-    elif report.remaining and limit_used and not report.stopped and not report.error:
+    elif report.remaining > report.away and limit_used and not report.stopped and not report.error:
         click.echo(f"First live run: stopped after {limit_used} (the default). Check they arrived, then run "
                    f"`outreach campaign send {name} --live` again (or --no-limit).")
 
