@@ -124,26 +124,19 @@ def _shutdown_quietly(client: IMAPClient) -> None:
 @contextmanager
 def imap_session(settings: Settings, client: IMAPClient | None = None, *, doing: str) -> Iterator[IMAPClient]:
     """Use `client` if given (left open), else a fresh connection logged out at the end."""
-    if client is not None:
-        try:
-            yield client
-        except MailServerError:
-            raise
-        except (IMAPClientError, OSError) as error:
-            raise imap_error(error, settings, doing=doing) from None
-        return
-    own = connect_imap(settings)
+    own = connect_imap(settings) if client is None else None
     try:
-        yield own
+        yield client if client is not None else own
     except MailServerError:
         raise
     except (IMAPClientError, OSError) as error:
         raise imap_error(error, settings, doing=doing) from None
     finally:
-        try:
-            own.logout()
-        except Exception:
-            _shutdown_quietly(own)
+        if own is not None:
+            try:
+                own.logout()
+            except Exception:
+                _shutdown_quietly(own)
 
 
 def find_special_folder(client: IMAPClient, flag: bytes) -> str | None:
