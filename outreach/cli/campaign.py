@@ -291,10 +291,11 @@ def _run_async(coro_factory) -> Any:
 @click.option("--live", is_flag=True, help="Really send. Without it: a dry run that writes .eml files and sends nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help=f"Send at most N in this run (first live run default: {FIRST_RUN_LIMIT}; later runs: no limit, the caps pace them).")
 @click.option("--no-limit", is_flag=True, help="No per-run limit, even on the first live run (caps still apply).")
-@click.option("--gap", help="Seconds between messages: N or MIN-MAX (default OUTREACH_GAP, 45-120; 0 = none).")
-@click.option("--daily-cap", type=click.IntRange(min=0), help="At most N per rolling 24 h for the account, all campaigns (0 = no limit).")
-@click.option("--hourly-cap", type=click.IntRange(min=0), help="At most N per rolling hour (0 = no limit).")
-@click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h (0 = no limit).")
+@click.option("--gap", help="Seconds between messages: N or MIN-MAX (default: the campaign's --gap, else OUTREACH_GAP, 45-120; 0 = none).")
+@click.option("--daily-cap", type=click.IntRange(min=0), help="At most N per rolling 24 h for the account, all campaigns; for this run it "
+              "replaces both OUTREACH_DAILY_CAP and the campaign's own cap (0 = no limit).")
+@click.option("--hourly-cap", type=click.IntRange(min=0), help="At most N per rolling hour, account-wide; replaces the settings' and campaign's cap for this run (0 = no limit).")
+@click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h; replaces the settings' and campaign's cap for this run (0 = no limit).")
 @click.option("--test-to", "test_to", metavar="ADDRESS", help="Send ONE rendered sample to yourself ([TEST] in the subject) and stop.")
 @click.option("--resend-uncertain", is_flag=True, help="Messages left uncertain by a crash did NOT go out: send them again.")
 @click.option("--mark-uncertain-sent", is_flag=True, help="Messages left uncertain by a crash DID go out: record them as sent.")
@@ -309,7 +310,8 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
     A dry run renders every message, writes them as .eml files to OUTREACH_OUTBOX_DIR/NAME/ and
     sends nothing. The first live send freezes the selection and queues one message per contact;
     every later run continues where the last stopped and never sends a message twice. Exit 3 when
-    the run finished but some messages failed.
+    the run finished but some messages failed. Pacing: flags here > the campaign's own (set at
+    `campaign create`) > settings; contacts who are away are held until they are back.
 
     \b
     outreach campaign send spring                       # dry run
