@@ -175,6 +175,12 @@ def test_cli_reports_unreadable_files_and_continues(tmp_path):
     assert [json.loads(line)["kind"] for line in result.stdout.splitlines()] == ["unsubscribe"]
 
 
+def test_cli_says_to_pass_the_messages_inside_a_folder(tmp_path):
+    result = CliRunner().invoke(cli, ["classify", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path} is a folder; pass the messages in it, e.g. {tmp_path}/*.eml\n"
+
+
 def test_cli_table_and_stdin():
     raw = b"From: a@example.org\nSubject: Automatic reply: hi\nAuto-Submitted: auto-replied\n\nAway until 3 December 2026.\n"
     result = CliRunner().invoke(cli, ["classify", "-"], input=raw)

@@ -478,6 +478,17 @@ def test_replies_poll_prints_a_short_table(db, smtp_server, certs, imap_account)
     output = CliRunner().invoke(cli, ["replies", "poll"], catch_exceptions=False).output
     assert "INBOX" in output and "1 matched of 1 new: 1 replied" in output
     assert "jane.okafor@mercy.example.org [spring]  Yes, happy to help.  -> replied" in output
+    again = CliRunner().invoke(cli, ["replies", "poll"], catch_exceptions=False).output
+    assert again.splitlines()[-1] == "No new mail since the last poll."
+    assert CliRunner().invoke(cli, ["replies", "list", "--kind", "bounce"]).output == "No replies match these filters.\n"
+
+
+def test_replies_poll_says_what_happened_to_mail_that_answers_nothing(db, smtp_server, certs, imap_account):
+    sent = send(db, smtp_server, certs, "jane.okafor@mercy.example.org")
+    append(imap_account, reply(sent, "Yes, happy to help."))
+    append(imap_account, b"From: news@example.net\r\nTo: ada@example.com\r\nSubject: Weekly news\r\n\r\nHello.\r\n")
+    output = CliRunner().invoke(cli, ["replies", "poll"], catch_exceptions=False).output
+    assert "1 matched of 2 new" in output and "The other 1 answer nothing you sent and were left untouched." in output
 
 
 def test_replies_poll_against_a_dead_server_is_one_error_line(mail_env, monkeypatch):

@@ -37,6 +37,10 @@ def classify_command(files: tuple[str, ...], as_json: bool) -> None:
     for path in files:
         try:
             raw = _read(path)
+        except IsADirectoryError:
+            click.echo(f"Error: {path} is a folder; pass the messages in it, e.g. {path.rstrip('/')}/*.eml", err=True)
+            failed = True
+            continue
         except OSError as error:
             click.echo(f"Error: {path}: {error.strerror or error}", err=True)
             failed = True
@@ -48,7 +52,7 @@ def classify_command(files: tuple[str, ...], as_json: bool) -> None:
             rows.append(result)
     if not as_json and rows:
         width = max(len(r["file"]) for r in rows)
-        click.echo(f"{'FILE':<{width}}  {'KIND':<11}  {'BOUNCE':<6}  {'RETURN':<10}  ADDRESSES")
+        click.echo(f"{'FILE':<{width}}  {'KIND':<11}  {'BOUNCE':<6}  {'BACK ON':<10}  BOUNCED ADDRESSES")
         for r in rows:
             click.echo(
                 f"{r['file']:<{width}}  {r['kind']:<11}  {r['bounce_type'] or '-':<6}  "

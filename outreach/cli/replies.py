@@ -52,10 +52,15 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     for folder in result.folders:
         click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
     counts = result.to_json()
+    if not counts["fetched"]:
+        click.echo("No new mail since the last poll.")
+        return
     click.echo(
         f"{counts['matched']} matched of {counts['fetched']} new: {counts['human_reply']} replied, "
         f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
     )
+    if counts["fetched"] > counts["matched"]:
+        click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent and were left untouched.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
 
@@ -117,7 +122,8 @@ def list_command(app: App, campaign: str | None, kind: str | None, since: str | 
         print_json({"replies": rows, "suggested_contacts": suggestions})
         return
     if not rows:
-        click.echo("No replies yet. Run `outreach replies poll` to read new mail.")
+        filtered = campaign or kind or since
+        click.echo("No replies match these filters." if filtered else "No replies yet. Run `outreach replies poll` to read new mail.")
     for row in rows:
         click.echo(_reply_line(row))
     if suggestions:
@@ -167,7 +173,7 @@ def _reply_line(row: dict[str, Any]) -> str:
     text = row.get("snippet") or row.get("subject") or ""
     effects = row.get("effects")
     tail = f"  -> {'; '.join(effects)}" if effects else ""
-    return f"{shown}  {kind:<18} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
+    return f"{shown}  {kind:<21} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
 
 
 def _parse_since(text: str | None) -> datetime | None:
