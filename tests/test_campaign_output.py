@@ -59,3 +59,15 @@ def test_an_empty_selection_is_pointed_out_at_create(mail_env, hermetic):
     write_template(hermetic)
     out = outreach("campaign", "create", "spring", "--template", "hello", "--tag", "nobody").stdout
     assert "0 contacts selected" in out and "No contact matches the selection yet" in out
+
+
+def test_list_resume_and_resolve_say_plainly_when_there_is_nothing_yet(mail_env, hermetic):
+    write_template(hermetic)
+    add_contacts(db_open(), 1)
+    outreach("campaign", "create", "spring", "--template", "hello", "--tag", "physicians")
+    assert outreach("campaign", "list").stdout.rstrip().endswith("not started")
+    outreach("campaign", "pause", "spring")
+    assert outreach("campaign", "resume", "spring").stdout == (
+        "Resumed spring (not started yet). Next: outreach campaign send spring   (a dry run first)\n")
+    assert outreach("campaign", "resolve", "spring", "--sent").stdout == (
+        "Campaign spring has no uncertain messages: nothing changed.\n")

@@ -114,7 +114,7 @@ def list_(app: App, as_json: bool) -> None:
     if not rows:
         click.echo("No campaigns yet: outreach campaign create NAME --template TEMPLATE --tag TAG")
     for c in rows:
-        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts'])}")
+        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}")
 
 
 def _limits(app: App, campaign: dict[str, Any] | None = None, **flags: Any) -> Limits:
@@ -189,8 +189,11 @@ def pause(app: App, name: str, reason: str) -> None:
 def resume(app: App, name: str) -> None:
     """Resume a paused campaign; the next `send` continues where it stopped."""
     campaign = campaigns.resume_campaign(app.db, name)
+    if not campaign["started_at"]:
+        click.echo(f"Resumed {name} (not started yet). Next: outreach campaign send {name}   (a dry run first)")
+        return
     counts = campaigns.message_counts(app.db, campaign["id"])
-    click.echo(f"Resumed {name}: {counts['queued'] + counts['deferred']} messages still to send. Next: outreach campaign send {name} --live")
+    click.echo(f"Resumed {name}: {counts['queued'] + counts['deferred']} message(s) still to send. Next: outreach campaign send {name} --live")
 
 
 @campaign_group.command(name="resolve")
@@ -211,6 +214,9 @@ def resolve(app: App, name: str, action: str | None, message_ids: tuple[str, ...
         raise click.UsageError("say what happened: --sent or --resend")
     campaign = campaigns.get_campaign(app.db, name)
     changed = campaigns.resolve_uncertain(app.db, campaign["id"], action=action, message_ids=message_ids or None)
+    if not changed:
+        click.echo(f"Campaign {name} has no uncertain messages{' with those Message-IDs' if message_ids else ''}: nothing changed.")
+        return
     click.echo(f"{changed} uncertain message(s) marked {'sent' if action == 'sent' else 'for resending'}.")
 
 
