@@ -233,8 +233,8 @@ def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, s
                 AND c.status != 'draft'"""
     template = campaign["template"]
     return {
-        cid: f"already sent template {template!r} in campaign {name!r}" if state in ("sent", "bounced")
-        else f"already queued with template {template!r} in campaign {name!r}"
+        cid: f"already queued with template {template!r} in campaign {name!r}" if state in ("queued", "deferred")
+        else f"already sent template {template!r} in campaign {name!r}"
         for cid, name, state in db.execute(sql, [template, campaign["id"], *CONTACTED_STATES]).fetchall()
     }
 
