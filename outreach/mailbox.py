@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from imapclient import IMAPClient
@@ -300,17 +300,32 @@ def uid_set(uids: Iterable[int]) -> str:
 
 
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\}\r?\n?$")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
-def _uid_fetch(client: IMAPClient, uids: list[int], items: str) -> list[Any]:
-    """UID FETCH, its reply read straight off imaplib's socket file.
+class FetchRequest(Generic[T]):
+    """A UID FETCH already sent; `result()` reads its reply. Asking before doing other work
+    lets the server prepare the reply meanwhile. Keep one request in flight per connection:
+    a server may interleave the untagged replies of pipelined commands."""
+
+    def __init__(self, client: IMAPClient, uids: Iterable[int], items: str, parse: Callable[[list[Any], set[int]], T]) -> None:
+        self.client = client
+        self.uids = sorted(set(uids))
+        self.parse = parse
+        self.tag = client._imap._command("UID", "FETCH", uid_set(self.uids), items) if self.uids else None
+
+    def result(self) -> T:
+        return self.parse(_read_fetch(self.client, self.tag) if self.tag else [], set(self.uids))
+
+
+def _read_fetch(client: IMAPClient, tag: bytes) -> list[Any]:
+    """A UID FETCH reply read straight off imaplib's socket file.
 
     On a 10,000-message first poll imaplib's general response loop (and imapclient's parser on
     top) cost more than the fetch itself; a FETCH reply has one fixed shape. The result has
     imaplib's shape: (line, literal) for each literal, then the rest of the line as bytes.
     """
     imap = client._imap
-    tag = imap._command("UID", "FETCH", uid_set(uids), items)
     data: list[Any] = []
     while True:
         line = imap.readline()
@@ -341,24 +356,14 @@ def _literals(data: list[Any], wanted: set[int]) -> Iterator[tuple[int, bytes, b
             yield int(match.group(1)), prefix + b" " + after, literal
 
 
-def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
-    """The header block of each message (BODY.PEEK: never sets \\Seen), oldest first."""
-    if not uids:
-        return []
-    found = {uid: HeaderFields(literal) for uid, _, literal in _literals(_uid_fetch(client, uids, f"({HEADER_ITEM})"), set(uids))}
+def _headers_in(data: list[Any], wanted: set[int]) -> list[FetchedHeader]:
+    found = {uid: HeaderFields(literal) for uid, _, literal in _literals(data, wanted)}
     return [FetchedHeader(uid, found[uid]) for uid in sorted(found)]
 
 
-_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-
-
-def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
-    """Whole messages (BODY.PEEK[], so still unread) and their arrival times, by UID."""
-    uids = sorted(set(uids))
-    if not uids:
-        return {}
+def _bodies_in(data: list[Any], wanted: set[int]) -> dict[int, tuple[bytes, datetime | None]]:
     out: dict[int, tuple[bytes, datetime | None]] = {}
-    for uid, around, literal in _literals(_uid_fetch(client, uids, "(INTERNALDATE BODY.PEEK[])"), set(uids)):
+    for uid, around, literal in _literals(data, wanted):
         match = _INTERNALDATE.search(around)
         when = None
         if match:
@@ -368,6 +373,26 @@ def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, tuple[byt
                 when = None
         out[uid] = (literal, when)
     return out
+
+
+def request_headers(client: IMAPClient, uids: Iterable[int]) -> FetchRequest[list[FetchedHeader]]:
+    """Ask for the header block of each message (BODY.PEEK: never sets \\Seen); oldest first."""
+    return FetchRequest(client, uids, f"({HEADER_ITEM})", _headers_in)
+
+
+def request_bodies(client: IMAPClient, uids: Iterable[int]) -> FetchRequest[dict[int, tuple[bytes, datetime | None]]]:
+    """Ask for whole messages (BODY.PEEK[], so still unread) and their arrival times, by UID."""
+    return FetchRequest(client, uids, "(INTERNALDATE BODY.PEEK[])", _bodies_in)
+
+
+def fetch_headers(client: IMAPClient, uids: list[int]) -> list[FetchedHeader]:
+    """`request_headers` and wait for the reply."""
+    return request_headers(client, uids).result()
+
+
+def fetch_bodies(client: IMAPClient, uids: Iterable[int]) -> dict[int, tuple[bytes, datetime | None]]:
+    """`request_bodies` and wait for the reply."""
+    return request_bodies(client, uids).result()
 
 
 def with_imap(settings: Settings, job: Callable[[IMAPClient], T], *, doing: str) -> T:

@@ -27,7 +27,9 @@ from sqlite_utils import Database
 from .classify import Classification, classify_message
 from .config import Settings
 from .db import utc_now
-from .mailbox import FetchedHeader, HeaderFields, connect_imap, fetch_bodies, fetch_headers, imap_error, new_uids, open_folder, resolve_folder
+from .mailbox import (
+    FetchedHeader, HeaderFields, connect_imap, imap_error, new_uids, open_folder, request_bodies, request_headers, resolve_folder,
+)
 from .replystore import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
 from .suggestions import add_suggested, dismiss_suggested, list_suggestions
 
@@ -158,11 +160,16 @@ def _poll_folder(
         result.notes.append(f"{name}: UIDVALIDITY changed; rescanned the folder (already-seen replies are not counted again)")
     uids = new_uids(client, status, last_uid)
     own = own_addresses(settings)
-    for start in range(0, len(uids), batch_size):
-        chunk = uids[start : start + batch_size]
-        headers = fetch_headers(client, chunk)
+    chunks = [uids[start : start + batch_size] for start in range(0, len(uids), batch_size)]
+    next_headers = request_headers(client, chunks[0]) if chunks else None
+    for index, chunk in enumerate(chunks):
+        headers = next_headers.result()
         candidates = _candidates(db, mailbox, headers, own, sent_to)
-        bodies = fetch_bodies(client, [h.uid for h in candidates])
+        bodies = request_bodies(client, [h.uid for h in candidates]).result()
+        # Ask for the next headers now, so the server prepares them while this batch is
+        # classified and stored. One command at a time: a server may interleave the untagged
+        # replies of commands in flight together.
+        next_headers = request_headers(client, chunks[index + 1]) if index + 1 < len(chunks) else None
         candidates = [h for h in candidates if h.uid in bodies]
         classified = classify_many([bodies[h.uid][0] for h in candidates], now.date())
         found = [r for h, c in zip(candidates, classified) if (r := _match(db, h, bodies[h.uid], c)) is not None]
