@@ -258,11 +258,14 @@ def delete_contact(db: Database, contact_id: int) -> None:
     db.execute("DELETE FROM contacts WHERE id = ?", [contact_id])
 
 
-def set_contact_state(db: Database, contact_id: int, *, event: str, **changes: Any) -> None:
-    """Change status/stage/away_until etc. and log it; call inside the caller's transaction."""
-    changes["updated_at"] = utc_now()
-    db.table("contacts").update(contact_id, changes)
-    record_event(db, event, contact_id=contact_id, **{k: v for k, v in changes.items() if k != "updated_at"})
+def set_contact_state(db: Database, contact_id: int, *, event: str, at: str | None = None, **changes: Any) -> None:
+    """Change status/stage/away_until etc. and log it; call inside the caller's transaction.
+
+    `changes` keys are column names chosen by our code, never by contact data."""
+    at = at or utc_now()
+    assignments = ", ".join(f"[{name}] = ?" for name in changes)
+    db.execute(f"UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?", [*changes.values(), at, contact_id])
+    record_event(db, event, contact_id=contact_id, at=at, **changes)
 
 
 # --- Suppression ---------------------------------------------------------------------------

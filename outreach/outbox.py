@@ -193,11 +193,8 @@ def finish(db: Database, row: dict[str, Any], state: str, event: str, *, at: str
             add_suppression(db, row["to_address"], reason=f"hard bounce: {changes.get('smtp_response')}", source="bounce")
             if row.get("contact_id"):
                 set_contact_state(db, row["contact_id"], event="bounced", status="bounced")
-        db.execute(
-            "INSERT INTO events (at, kind, contact_id, campaign_id, message_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            [at, event, row.get("contact_id"), row.get("campaign_id"), row["id"],
-             json.dumps({"to": row["to_address"], "response": changes.get("smtp_response")})],
-        )
+        record_event(db, event, contact_id=row.get("contact_id"), campaign_id=row.get("campaign_id"),
+                     message_id=row["id"], at=at, to=row["to_address"], response=changes.get("smtp_response"))
         if next_row is not None:
             next_row["premarked"] = mark(db, next_row, at)
 
