@@ -129,8 +129,8 @@ def list_command(app: App, campaign: str | None, kind: str | None, since: str | 
     if suggestions:
         click.echo("\nSuggested new contacts:")
         for s in suggestions:
-            name = f"{s['name']} " if s["name"] else ""
-            click.echo(f"  {name}<{s['email']}>  referred by {s['referred_by']}")
+            who = f"{s['name']} <{s['email']}>" if s["name"] else s["email"]
+            click.echo(f"  {who}  referred by {s['referred_by']}")
         click.echo("Add one with: outreach replies add-suggested EMAIL [--tag TAG]")
 
 
@@ -148,7 +148,8 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
     referrer = get_contact_by_id(app.db, contact["referred_by"]) if contact.get("referred_by") else None
     via = f" (referred by {referrer['email']})" if referrer else ""
-    click.echo(f"Added {name + ' ' if name else ''}<{contact['email']}>{via}.")
+    who = f"{name} <{contact['email']}>" if name else contact["email"]
+    click.echo(f"Added {who}{via}. Next: outreach contacts show {contact['email']}")
 
 
 @replies_group.command("dismiss")
