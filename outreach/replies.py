@@ -13,8 +13,10 @@ transaction per fetch batch together with the folder's progress.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import Message
@@ -161,25 +163,81 @@ def _poll_folder(
     uids = new_uids(client, status, last_uid)
     own = own_addresses(settings)
     chunks = [uids[start : start + batch_size] for start in range(0, len(uids), batch_size)]
-    next_headers = request_headers(client, chunks[0]) if chunks else None
-    for index, chunk in enumerate(chunks):
-        headers = next_headers.result()
-        candidates = _candidates(db, mailbox, headers, own, sent_to)
-        bodies = request_bodies(client, [h.uid for h in candidates]).result()
-        # Ask for the next headers now, so the server prepares them while this batch is
-        # classified and stored. One command at a time: a server may interleave the untagged
-        # replies of commands in flight together.
-        next_headers = request_headers(client, chunks[index + 1]) if index + 1 < len(chunks) else None
-        candidates = [h for h in candidates if h.uid in bodies]
-        classified = classify_many([bodies[h.uid][0] for h in candidates], now.date())
-        found = [r for h, c in zip(candidates, classified) if (r := _match(db, h, bodies[h.uid], c)) is not None]
+    today = now.date()
+
+    def finish(batch: _Batch) -> None:
+        """Match and store a classified batch, with the folder's progress, in one transaction."""
+        classified = batch.classified.result()
+        found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]
-            _save_progress(db, mailbox, chunk[-1], now)
-        result.add(summary, len(headers), [s for s in stored if s is not None])
+            _save_progress(db, mailbox, batch.last_uid, now)
+        result.add(summary, batch.fetched, [s for s in stored if s is not None])
+
+    pending: _Batch | None = None
+    with _Classifier(parallel=len(chunks) > 1) as classifier:
+        try:
+            next_headers = request_headers(client, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                headers = next_headers.result()
+                candidates = _candidates(db, mailbox, headers, own, sent_to)
+                bodies = request_bodies(client, [h.uid for h in candidates]).result()
+                # Ask for the next headers now, so the server prepares them while this batch is
+                # classified and stored. One command at a time: a server may interleave the untagged
+                # replies of commands in flight together.
+                next_headers = request_headers(client, chunks[index + 1]) if index + 1 < len(chunks) else None
+                candidates = [h for h in candidates if h.uid in bodies]
+                batch = _Batch(chunk[-1], len(headers), candidates, bodies,
+                               classifier.submit([bodies[h.uid][0] for h in candidates], today))
+                # The worker classifies this batch while the previous one is stored and the next fetched.
+                if pending is not None:
+                    finish(pending)
+                pending = batch
+        except (IMAPClientError, OSError):
+            if pending is not None:  # keep what was already read and classified before the drop
+                finish(pending)
+            raise
+        if pending is not None:
+            finish(pending)
     if not uids:
         with db.atomic():
             _save_progress(db, mailbox, last_uid, now)
+
+
+@dataclass
+class _Batch:
+    """A fetched batch whose candidates are being classified."""
+
+    last_uid: int
+    fetched: int
+    candidates: list[FetchedHeader]
+    bodies: dict[int, tuple[bytes, datetime | None]]
+    classified: Future[list[Classification]]
+
+
+class _Classifier:
+    """Classifies batches in one forked worker process, so that classifying a batch overlaps
+    fetching and storing its neighbours (the poll is CPU-bound in this process; the server and
+    the worker use the other cores). Small polls, and systems without fork, classify in-process."""
+
+    def __init__(self, parallel: bool) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        if parallel and "fork" in multiprocessing.get_all_start_methods():
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, raws: list[bytes], today: date) -> Future[list[Classification]]:
+        if self.pool is not None and raws:
+            return self.pool.submit(classify_many, raws, today)
+        done: Future[list[Classification]] = Future()
+        done.set_result(classify_many(raws, today))
+        return done
+
+    def __enter__(self) -> "_Classifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _save_progress(db: Database, mailbox: Mailbox, last_uid: int, now: datetime) -> None:
@@ -192,8 +250,7 @@ def _save_progress(db: Database, mailbox: Mailbox, last_uid: int, now: datetime)
 
 
 def classify_many(raws: list[bytes], today: date) -> list[Classification]:
-    """Classify messages in order, in this process: after the header pre-filter a batch holds
-    few messages, and worker processes cost more than they saved (see the commit log)."""
+    """Classify messages in order (in whichever process calls it)."""
     return [classify_message(raw, today=today) for raw in raws]
 
 
