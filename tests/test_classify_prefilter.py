@@ -1,0 +1,91 @@
+"""The opt-out pattern's cheap word check must never hide a match from it."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+from outreach.classify import _UNSUBSCRIBE, _UNSUBSCRIBE_WORDS, _may_ask_to_stop, is_unsubscribe_request
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants as C
+    import sre_parse
+
+
+def _literal_strings(items) -> set[str] | None:
+    """The strings a run of literals (and alternations of literals) can match; None otherwise."""
+    out = {""}
+    for op, av in items:
+        if op is C.LITERAL:
+            out = {s + chr(av) for s in out}
+        elif op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # zero-width: the characters on either side are contiguous
+        elif op is C.SUBPATTERN:
+            inner = _literal_strings(list(av[-1]))
+            if inner is None:
+                return None
+            out = {s + i for s in out for i in inner}
+        elif op is C.BRANCH:
+            alternatives = [_literal_strings(list(b)) for b in av[1]]
+            if any(a is None for a in alternatives):
+                return None
+            out = {s + i for s in out for a in alternatives for i in a}
+        else:
+            return None
+    return out
+
+
+def _needs_a_word(items, words: list[str]) -> bool:
+    """True when every match of this sequence contains one of `words` (judged soundly: only
+    text the sequence must match counts; optional parts and character classes end a run)."""
+    runs, current = [], {""}
+    for op, av in items:
+        strings = _literal_strings([(op, av)])
+        if strings is not None and len(current) * len(strings) <= 500:
+            current = {c + s for c in current for s in strings}
+            continue
+        runs.append(current)
+        current = {""}
+        if op is C.SUBPATTERN and _needs_a_word(list(av[-1]), words):
+            return True
+        if op is C.BRANCH and all(_needs_a_word(list(b), words) for b in av[1]):
+            return True
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1 and _needs_a_word(list(av[2]), words):
+            return True
+    runs.append(current)
+    return any(all(any(w in s.lower() for w in words) for s in run) for run in runs)
+
+
+def _alternatives() -> list:
+    (op, av), = list(sre_parse.parse(_UNSUBSCRIBE.pattern, _UNSUBSCRIBE.flags))
+    assert op is C.BRANCH
+    return av[1]
+
+
+def test_every_opt_out_phrase_contains_one_of_the_words_checked_first():
+    words = [w.lower() for w in _UNSUBSCRIBE_WORDS]
+    uncovered = [b for b in _alternatives() if not _needs_a_word(list(b), words)]
+    assert uncovered == []
+
+
+def test_the_check_notices_a_missing_word():
+    words = [w.lower() for w in _UNSUBSCRIBE_WORDS if w != "stop"]
+    assert any(not _needs_a_word(list(b), words) for b in _alternatives())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Please STOP emailing me.", "BITTE KEINE E-MAILS MEHR", "NÃO ME ENVIE MAIS", "Unſubscribe", "DELETE MY EMAIL FROM YOUR LIST"],
+)
+def test_case_and_odd_letters_still_reach_the_pattern(text):
+    assert _may_ask_to_stop(text)
+    assert is_unsubscribe_request(text) == bool(_UNSUBSCRIBE.search(text))
+
+
+def test_an_ordinary_reply_skips_the_pattern():
+    text = "Thank you for writing. We can host you in May."
+    assert not _may_ask_to_stop(text) and not re.search(_UNSUBSCRIBE, text)
+    assert not is_unsubscribe_request(text)
