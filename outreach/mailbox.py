@@ -7,6 +7,7 @@ password never appears in a message or a log line.
 
 from __future__ import annotations
 
+import imaplib
 import re
 import socket
 import ssl
@@ -299,6 +300,7 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(ranges)
 
 
+_MAX_LINE = imaplib._MAXLINE
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\}\r?\n?$")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
@@ -326,19 +328,30 @@ def _read_fetch(client: IMAPClient, tag: bytes) -> list[Any]:
     imaplib's shape: (line, literal) for each literal, then the rest of the line as bytes.
     """
     imap = client._imap
+    # imaplib's own readline/read only wrap the socket file's, adding the length check kept here.
+    if type(imap).readline is imaplib.IMAP4.readline and type(imap).read is imaplib.IMAP4.read:
+        readline, read = imap.file.readline, imap.file.read
+    else:  # a subclass reads its own way
+        readline, read = (lambda _limit: imap.readline()), imap.read
+    done = tag + b" "
+    search = _LITERAL_AT_END.search
     data: list[Any] = []
     while True:
-        line = imap.readline()
+        line = readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise IMAPClientAbortError(f"got a line longer than {_MAX_LINE} bytes during UID FETCH")
         if not line:
             raise IMAPClientAbortError("socket error: EOF during UID FETCH")
-        if line.startswith(tag + b" "):
+        if line.startswith(done):
             imap.tagged_commands.pop(tag, None)
-            if line[len(tag) + 1 :].startswith(b"OK"):
+            if line[len(done) :].startswith(b"OK"):
                 return data
             raise IMAPClientError(f"UID FETCH failed: {line.strip()!r}")
-        while (literal := _LITERAL_AT_END.search(line)) is not None:
-            data.append((line.rstrip(b"\r\n"), imap.read(int(literal.group(1)))))
-            line = imap.readline()
+        while (literal := search(line)) is not None:
+            data.append((line.rstrip(b"\r\n"), read(int(literal.group(1)))))
+            line = readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                raise IMAPClientAbortError(f"got a line longer than {_MAX_LINE} bytes during UID FETCH")
             if not line:
                 raise IMAPClientAbortError("socket error: EOF during UID FETCH")
         data.append(line.rstrip(b"\r\n"))
