@@ -52,6 +52,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"delivery failed|unzustellbar|no se puede entregar|non remis",
     re.I,
 )
+_BOUNCE_SUBJECT_WORDS = ("deliver", "returned mail", "failure notice", "unzustellbar", "no se puede entregar", "non remis")
 _ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)\s*>")
 _BARE_ADDRESS = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -286,7 +287,10 @@ def _header_ids(header: Message | HeaderFields) -> list[str]:
 
 def looks_like_bounce(header: Message | HeaderFields) -> bool:
     """Worth fetching the body to look for the original inside a delivery report."""
-    sender = _address(header.get("From"))
+    return _looks_like_bounce(header, _address(header.get("From")))
+
+
+def _looks_like_bounce(header: Message | HeaderFields, sender: str) -> bool:
     if sender.split("@")[0] in _DAEMON_LOCALS:
         return True
     if header.get("Return-Path", "").strip() == "<>" or header.get("X-Failed-Recipients"):
@@ -294,7 +298,15 @@ def looks_like_bounce(header: Message | HeaderFields) -> bool:
     content_type = str(header.get("Content-Type") or "").lower()
     if "multipart/report" in content_type and "delivery-status" in content_type:
         return True
-    return bool(_BOUNCE_SUBJECT.search(str(header.get("Subject") or "")))
+    subject = str(header.get("Subject") or "")
+    return _may_be_bounce_subject(subject) and bool(_BOUNCE_SUBJECT.search(subject))
+
+
+def _may_be_bounce_subject(subject: str) -> bool:
+    """False only when _BOUNCE_SUBJECT cannot match: each of its alternatives contains one of
+    _BOUNCE_SUBJECT_WORDS (tests check). Most subjects are ruled out without the regex."""
+    low = subject.lower()
+    return any(word in low for word in _BOUNCE_SUBJECT_WORDS) or any(c in subject for c in "ſıİ")
 
 
 def _candidates(
@@ -321,7 +333,7 @@ def _candidates(
         sender = _address(header.header.get("From"))
         if sender in own:
             continue  # our own mail (a Bcc to self, a copy in the inbox)
-        if sender in sent_to or any(i in threaded for i in their_ids) or looks_like_bounce(header.header):
+        if sender in sent_to or any(i in threaded for i in their_ids) or _looks_like_bounce(header.header, sender):
             out.append(header)
     return out
 
