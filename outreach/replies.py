@@ -13,10 +13,12 @@ transaction per fetch batch together with the folder's progress.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import Message
@@ -175,7 +177,7 @@ def _poll_folder(
         result.add(summary, batch.fetched, [s for s in stored if s is not None])
 
     pending: _Batch | None = None
-    with _Classifier(parallel=len(chunks) > 1) as classifier:
+    with _gc_paused(), _Classifier(parallel=len(chunks) > 1) as classifier:
         try:
             next_headers = request_headers(client, chunks[0]) if chunks else None
             for index, chunk in enumerate(chunks):
@@ -202,6 +204,21 @@ def _poll_folder(
     if not uids:
         with db.atomic():
             _save_progress(db, mailbox, last_uid, now)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector during a folder's batches. Reading 10,000 headers
+    allocates enough small objects to trigger it hundreds of times, each pass walking every
+    live object; it cost more than half of parsing the headers. Nothing here builds reference
+    cycles (refcounting frees it all), and the collector runs again as soon as the poll ends."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
