@@ -39,6 +39,24 @@ _OOO_BODY = re.compile(
     r"sono (?:fuori|assente|in ferie)|sarò (?:fuori|assente)|fuori ufficio|risposta automatica",
     re.I,
 )
+# At least one of these occurs in anything _OOO_BODY matches (tests/test_classify_prefilter.py
+# walks the pattern to keep it so); most human replies contain none, and lower-cased `in` checks
+# are far cheaper than the pattern.
+_OOO_BODY_WORDS = (
+    "out of", "away", "leave", "vacation", "holiday", "trave", "off work", "absent", "auto", "do not reply",
+    "not monitored", "i am", "limited", "estar", "me encuentro", "estoy", "fuera", "respuesta autom",
+    "congé", "vacances", "hors du bureau", "déplacement", "réponse autom", "ich bin", "nicht im b", "abwesend",
+    "im urlaub", "außer haus", "automatische antwort", "estou", "fora do", "resposta autom", "sono ", "sarò",
+    "fuori ufficio", "risposta automatica",
+)
+
+
+def _may_say_away(text: str) -> bool:
+    """False only when _OOO_BODY cannot match `text`."""
+    low = text.lower()
+    return any(word in low for word in _OOO_BODY_WORDS) or any(c in text for c in "ſıİ")
+
+
 # Subject words only a responder writes, even after "Re:" ("Re: Observership (Automatic Response)").
 _STRONG_SUBJECT = re.compile(
     r"automatic (?:reply|response)|auto[- ]?(?:reply|response)|autoreply|\bout of (?:the )?office\b|"
@@ -79,7 +97,8 @@ def machine_generated(msg: Message) -> bool:
 
 def ooo_text(subject: str, text: str) -> bool:
     """Out-of-office wording in the subject or the first part of the body."""
-    return bool(_OOO_SUBJECT.search(subject) or _OOO_BODY.search(text[:1500]))
+    head = text[:1500]
+    return bool(_OOO_SUBJECT.search(subject) or (_may_say_away(head) and _OOO_BODY.search(head)))
 
 
 def is_auto_reply(msg: Message, own: str) -> bool:
@@ -100,7 +119,7 @@ def is_auto_reply(msg: Message, own: str) -> bool:
     # unless the person is answering us while mentioning they are away.
     # Newsletters ("please do not reply to this email") are not answers to us at all.
     listed = bool(msg.get("List-Unsubscribe") or msg.get("List-Id"))
-    return len(own) < 1200 and not listed and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
+    return len(own) < 1200 and not listed and _may_say_away(own[:600]) and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
 
 
 # --- return dates --------------------------------------------------------------------------------

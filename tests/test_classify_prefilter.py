@@ -89,3 +89,12 @@ def test_an_ordinary_reply_skips_the_pattern():
     text = "Thank you for writing. We can host you in May."
     assert not _may_ask_to_stop(text) and not re.search(_UNSUBSCRIBE, text)
     assert not is_unsubscribe_request(text)
+
+
+def test_every_out_of_office_phrase_contains_one_of_the_words_checked_first():
+    from outreach.autoreply import _OOO_BODY, _OOO_BODY_WORDS
+
+    (op, av), = list(sre_parse.parse(_OOO_BODY.pattern, _OOO_BODY.flags))
+    assert op is C.BRANCH
+    words = [w.lower() for w in _OOO_BODY_WORDS]
+    assert [b for b in av[1] if not _needs_a_word(list(b), words)] == []
