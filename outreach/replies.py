@@ -18,6 +18,7 @@ import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -169,7 +170,10 @@ def _poll_folder(
 
     def finish(batch: _Batch) -> None:
         """Match and store a classified batch, with the folder's progress, in one transaction."""
-        classified = batch.classified.result()
+        try:
+            classified = batch.classified.result()
+        except BrokenProcessPool:  # the worker died (killed, out of memory): classify here instead
+            classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
         found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]
@@ -244,7 +248,11 @@ class _Classifier:
 
     def submit(self, raws: list[bytes], today: date) -> Future[list[Classification]]:
         if self.pool is not None and raws:
-            return self.pool.submit(classify_many, raws, today)
+            try:
+                return self.pool.submit(classify_many, raws, today)
+            except BrokenProcessPool:
+                self.pool.shutdown(wait=False)
+                self.pool = None
         done: Future[list[Classification]] = Future()
         done.set_result(classify_many(raws, today))
         return done
