@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from .contacts import email_domain, get_contact_by_id, select_contacts, suppression_reason
+from .contacts import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
 from .db import parse_utc, record_event, utc_now
 from .errors import NotFoundError, OutreachError, TemplateError
 
@@ -246,9 +246,7 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     elsewhere = _already_contacted(db, campaign)
     plan = Selection()
     for contact in contacts:
-        reason = suppression_reason(db, contact["email"])
-        if reason is None and contact["status"] in ("bounced", "opted_out"):
-            reason = f"status {contact['status']}"
+        reason = do_not_contact_reason(db, contact["email"], contact["status"])
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
         if reason:

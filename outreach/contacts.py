@@ -293,22 +293,45 @@ def add_suppression(db: Database, value: str, *, reason: str | None = None, sour
     return cursor.rowcount == 1
 
 
+def _suppression_candidates(email: str) -> list[str]:
+    """The keys that would cover this address: itself, then each parent domain
+    (a@dept.mercy.example.org is covered by dept.mercy.example.org, mercy.example.org, example.org)."""
+    key = dedupe_key(email)
+    parts = email_domain(key).split(".")
+    return [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
+
+
+def _describe_suppression(value: str, kind: str, why: str) -> str:
+    what = "address" if kind == "address" else f"domain {value}"
+    return f"suppressed {what} ({why})"
+
+
 def suppression_reason(db: Database, email: str) -> str | None:
     """Why this address must never be written to, or None. Checks the address and its domain(s)."""
     try:
         email = normalise_email(email)
     except InvalidEmail:
         return None
-    domain = email_domain(email)
-    parts = domain.split(".")
-    candidates = [dedupe_key(email)] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
+    candidates = _suppression_candidates(email)
     marks = ",".join("?" * len(candidates))
     row = db.execute(f"SELECT value, kind, reason, source FROM suppressions WHERE value IN ({marks}) LIMIT 1", candidates).fetchone()
     if not row:
         return None
     value, kind, reason, source = row
-    what = "address" if kind == "address" else f"domain {value}"
-    return f"suppressed {what} ({reason or source})"
+    return _describe_suppression(value, kind, reason or source)
+
+
+NEVER_WRITE_STATUSES = ("bounced", "opted_out")
+
+
+def do_not_contact_reason(db: Database, email: str, status: str | None) -> str | None:
+    """Why this contact must never be written to (suppressed, bounced or opted out), or None.
+
+    The one rule every sending path asks: when a campaign freezes its selection, and again right
+    before each message goes."""
+    if reason := suppression_reason(db, email):
+        return reason
+    return f"status {status}" if status in NEVER_WRITE_STATUSES else None
 
 
 def list_suppressions(db: Database) -> list[dict[str, Any]]:
@@ -328,13 +351,10 @@ class SuppressionIndex:
         self._entries = {row[0]: (row[1], row[2] or row[3]) for row in db.execute("SELECT value, kind, reason, source FROM suppressions")}
 
     def reason(self, email: str) -> str | None:
-        key = dedupe_key(email)
-        parts = email_domain(key).split(".")
-        for candidate in [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]:
+        for candidate in _suppression_candidates(email):
             if candidate in self._entries:
                 kind, why = self._entries[candidate]
-                what = "address" if kind == "address" else f"domain {candidate}"
-                return f"suppressed {what} ({why})"
+                return _describe_suppression(candidate, kind, why)
         return None
 
 

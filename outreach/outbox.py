@@ -34,7 +34,7 @@ from sqlite_utils import Database
 
 from . import campaigns
 from .config import Settings
-from .contacts import add_suppression, set_contact_state, suppression_reason
+from .contacts import add_suppression, do_not_contact_reason, set_contact_state
 from .db import parse_utc, record_event, utc_now
 from .errors import OutreachError
 from .throttle import SentRecord
@@ -214,10 +214,8 @@ def contact_check(db: Database, row: dict[str, Any], now: datetime, *, default_t
     if contact is None:
         return ("drop", "the contact was deleted after the campaign started")
     status, away_until, stage, replied_at, us_state = contact
-    if reason := suppression_reason(db, row["to_address"]):
+    if reason := do_not_contact_reason(db, row["to_address"], status):
         return ("drop", reason)
-    if status in ("bounced", "opted_out"):
-        return ("drop", f"status {status}")
     if stage == "replied" and replied_at and replied_at >= (row.get("queued_at") or ""):
         return ("drop", "replied after the campaign started")
     if status == "away":
