@@ -15,7 +15,8 @@ import click
 from sqlite_utils import Database
 
 from ..config import Settings, load_settings
-from ..db import open_db
+from ..contacts import parse_where
+from ..db import open_db, parse_utc
 from ..errors import OutreachError
 
 
@@ -51,6 +52,30 @@ pass_app = click.make_pass_decorator(App)
 def print_json(data: Any) -> None:
     """Exactly one JSON document on stdout."""
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def local_time(stamp: str | None, *, blank: str = "") -> str:
+    """A db timestamp (UTC) as this machine's local time, for people."""
+    when = parse_utc(stamp)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else blank
+
+
+def _parse_where(_ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_where(items)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+where_option = click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    callback=_parse_where,
+    help="Only contacts whose field equals VALUE, case-insensitive (repeatable; custom fields too), e.g. state=OH.",
+)
+"""The one `--where FIELD=VALUE` option of every command that selects contacts; gives a dict."""
 
 
 class OutreachGroup(click.Group):

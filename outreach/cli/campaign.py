@@ -13,21 +13,13 @@ from rich.console import Console
 
 from .. import campaigns, sender
 from ..config import parse_gap
-from ..contacts import parse_where
 from ..errors import OutreachError
 from ..throttle import Limits, SystemClock, format_slot
-from . import App, pass_app, print_json
+from . import App, pass_app, print_json, where_option
 
 FIRST_RUN_LIMIT = 10
 """The first live run of a campaign sends at most this many unless told otherwise (mailmerge style):
 check a few real messages arrived well before the rest go."""
-
-
-def _where(values: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return parse_where(values)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--where") from None
 
 
 def _local(moment: datetime | None) -> str:
@@ -56,7 +48,7 @@ def campaign_group() -> None:
 @click.argument("name")
 @click.option("--template", "template", required=True, help="Template NAME (templates/NAME.txt).")
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat: all of them).")
-@click.option("--where", "where", multiple=True, help="Only contacts with FIELD=VALUE (repeatable), e.g. state=OH.")
+@where_option
 @click.option("--gap", help="Seconds between messages for this campaign: N or MIN-MAX (default OUTREACH_GAP).")
 @click.option("--daily-cap", type=click.IntRange(min=0), help="At most N per rolling 24 h while this campaign sends. "
               "Counts every send from the account; the account's own cap (OUTREACH_DAILY_CAP) still applies, the stricter wins.")
@@ -65,7 +57,7 @@ def campaign_group() -> None:
 @click.option("--send-window", help='Only send in the recipient\'s local hours, e.g. "Mon-Fri 08:00-17:00".')
 @click.option("--timezone", "tz", help="Time zone for recipients without a US state (default OUTREACH_TIMEZONE).")
 @pass_app
-def create(app: App, name: str, template: str, tags: tuple[str, ...], where: tuple[str, ...], gap: str | None,
+def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dict[str, str], gap: str | None,
            daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None) -> None:
     """Create a campaign (a draft: nothing is frozen or sent until the first live send).
 
@@ -76,11 +68,10 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: tup
     outreach campaign create spring --template observership-request --tag physicians --where state=OH
     outreach campaign create spring --template observership-request --daily-cap 20 --send-window "Mon-Fri 9-16"
     """
-    where_fields = _where(where)
     options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
     Limits.from_settings(app.settings, **options, send_window=send_window, timezone=tz)  # a typo fails now, not at send time
     campaign = campaigns.create_campaign(
-        app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where_fields,
+        app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
         send_window=send_window, timezone=tz, options=options,
     )
     plan = campaigns.plan_selection(app.db, campaign)

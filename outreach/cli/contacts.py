@@ -14,35 +14,11 @@ from sqlite_utils import Database
 
 from .. import contacts as store
 from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions
-from ..db import parse_utc
 from ..errors import InputFileError, OutreachError
 from ..fields import parse_mapping
-from . import App, pass_app, print_json
+from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
-
-
-def _local(text: str | None) -> str:
-    """A db timestamp as local time for people."""
-    when = parse_utc(text)
-    return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else ""
-
-
-def _parse_where(_ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return store.parse_where(items)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
-where_option = click.option(
-    "--where",
-    "where",
-    multiple=True,
-    metavar="FIELD=VALUE",
-    callback=_parse_where,
-    help="Only contacts whose field equals VALUE, case-insensitive (repeatable; custom fields too).",
-)
 
 
 def _print_problems(title: str, problems: list[RowProblem]) -> None:
@@ -244,9 +220,9 @@ def show_command(app: App, email: str, as_json: bool) -> None:
     click.echo(f"{_display_name(contact) or '(no name)'} <{contact['email']}>")
     rows = [(field, contact.get(field)) for field in store.STANDARD_FIELDS]
     rows += [("tags", ", ".join(contact["tags"]) or None), ("status", contact["status"]), ("stage", contact["stage"])]
-    rows += [("away until", contact["away_until"]), ("replied", _local(contact["replied_at"]) or None)]
+    rows += [("away until", contact["away_until"]), ("replied", local_time(contact["replied_at"]) or None)]
     rows += [("role address", "yes (reaches a desk, not a person)" if contact["is_role_address"] else None)]
-    rows += [("suppressed", suppressed), ("imported from", contact["source"]), ("added", _local(contact["created_at"])), ("updated", _local(contact["updated_at"]))]
+    rows += [("suppressed", suppressed), ("imported from", contact["source"]), ("added", local_time(contact["created_at"])), ("updated", local_time(contact["updated_at"]))]
     rows = [(name, value) for name, value in rows if value not in (None, "")]
     width = max(len(name) for name, _ in [*rows, *contact["custom"].items()]) + 2
     for name, value in rows:
@@ -257,7 +233,7 @@ def show_command(app: App, email: str, as_json: bool) -> None:
             click.echo(f"  {name:<{width}}{value}")
     click.echo("Messages:" if history["messages"] else "Messages: none yet")
     for m in history["messages"]:
-        when = _local(m["sent_at"] or m["failed_at"] or m["queued_at"])
+        when = local_time(m["sent_at"] or m["failed_at"] or m["queued_at"])
         step = f" step {m['step']}" if m["step"] else ""
         error = f" - {m['error']}" if m["error"] else ""
         click.echo(f"  {when}  {m['state']:<10} {m['campaign'] or m['kind']}{step}: {m['subject'] or ''}{error}")
@@ -265,7 +241,7 @@ def show_command(app: App, email: str, as_json: bool) -> None:
     for r in history["replies"]:
         detail = r["snippet"] or r["subject"] or ""
         extra = f" (back {r['return_date']})" if r["return_date"] else f" ({r['bounce_type']})" if r["bounce_type"] else ""
-        click.echo(f"  {_local(r['received_at'])}  {r['kind']}{extra}: {detail[:100]}")
+        click.echo(f"  {local_time(r['received_at'])}  {r['kind']}{extra}: {detail[:100]}")
 
 
 @contacts_group.command("tag")
@@ -429,7 +405,7 @@ def suppress_list(app: App, as_json: bool) -> None:
         return
     width = max(len(e["value"]) for e in entries)
     for e in entries:
-        click.echo(f"{e['value']:<{width}}  {e['kind']:<7}  {_local(e['created_at'])}  {e['source']}" + (f": {e['reason']}" if e["reason"] else ""))
+        click.echo(f"{e['value']:<{width}}  {e['kind']:<7}  {local_time(e['created_at'])}  {e['source']}" + (f": {e['reason']}" if e["reason"] else ""))
 
 
 @suppress_group.command("remove")

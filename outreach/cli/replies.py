@@ -11,8 +11,7 @@ import click
 
 from .. import replies
 from ..contacts import get_contact_by_id
-from ..db import parse_utc
-from . import App, pass_app, print_json
+from . import App, local_time, pass_app, print_json
 
 KIND_CHOICES = click.Choice(["human_reply", "auto_reply", "bounce", "unsubscribe", "other"])
 
@@ -163,8 +162,7 @@ def dismiss_command(app: App, email: str) -> None:
 
 def _reply_line(row: dict[str, Any]) -> str:
     """One line per reply: local time, kind, who, campaign, what it says or did."""
-    when = parse_utc(row.get("received_at"))
-    shown = when.astimezone().strftime("%Y-%m-%d %H:%M") if when else "?"
+    shown = local_time(row.get("received_at"), blank="?")
     kind = row["kind"]
     if kind == "bounce":
         kind = f"bounce ({row.get('bounce_type') or '?'})"

@@ -9,8 +9,7 @@ import click
 from ..contacts import get_contact, select_contacts, suppression_reason
 from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from ..templates import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
-from . import App, pass_app, print_json
-from .contacts import where_option
+from . import App, pass_app, print_json, where_option
 
 # "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.
 PLACEHOLDER_SENDER = Sender("Firstname Lastname", "you@example.com", None)
