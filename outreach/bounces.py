@@ -100,10 +100,13 @@ class BounceInfo:
     original_ids: list[str] = field(default_factory=list)
 
 
-def _is_daemon_address(address: str) -> bool:
+def is_daemon_address(address: str) -> bool:
+    """A mail system's address (MAILER-DAEMON@, postmaster@, bounces@…), never a person."""
     local = address.split("@", 1)[0].lower()
+    if local in _DAEMON_LOCALPARTS:
+        return True
     squashed = re.sub(r"[-_.]", "", local)  # "post_master", "mailer.daemon"
-    return local in _DAEMON_LOCALPARTS or squashed.startswith(("mailerdaemon", "postmaster", "maildaemon", "bounce"))
+    return squashed.startswith(("mailerdaemon", "postmaster", "maildaemon", "bounce"))
 
 
 def _addresses_in(value: str) -> list[str]:
@@ -321,7 +324,7 @@ def _from_daemon(sender: str) -> bool:
     squashed = re.sub(r"[-_.]", "", sender.lower())
     if not any(word in squashed for word in ("daemon", "postmaster", "bounce", "maildeliverysystem")):
         return False
-    return any(_is_daemon_address(a) for a in _addresses_in(sender))
+    return any(is_daemon_address(a) for a in _addresses_in(sender))
 
 
 def _header_signals(msg: Message) -> _HeaderSignals:
@@ -396,7 +399,7 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     ours = _own_addresses(msg)
 
     def usable(candidates) -> list[str]:
-        return [a for a in dict.fromkeys(candidates) if a not in ours and not _is_daemon_address(a)]
+        return [a for a in dict.fromkeys(candidates) if a not in ours and not is_daemon_address(a)]
 
     addresses = (
         list(dict.fromkeys(explicit))

@@ -29,6 +29,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
+from .bounces import is_daemon_address
 from .classify import Classification, classify_message
 from .config import Settings
 from .db import utc_now
@@ -48,7 +49,6 @@ CLOCK_SKEW = timedelta(minutes=15)
 KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe")
 SENT_STATES = ("sent", "bounced", "uncertain", "sending")
 _MSGID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
-_DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon"}
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|delivery (status|failure|has failed|notification)|returned mail|failure notice|"
     r"mail delivery (failed|system|subsystem)|non.?delivery|could not be delivered|"
@@ -315,7 +315,7 @@ def looks_like_bounce(header: Message | HeaderFields) -> bool:
 
 
 def _looks_like_bounce(header: Message | HeaderFields, sender: str) -> bool:
-    if sender.split("@")[0] in _DAEMON_LOCALS:
+    if is_daemon_address(sender):
         return True
     if header.get("Return-Path", "").strip() == "<>" or header.get("X-Failed-Recipients"):
         return True

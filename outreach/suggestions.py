@@ -10,16 +10,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .bounces import is_daemon_address
 from .contacts import InvalidEmail, add_tags, get_contact, normalise_email
 from .db import record_event, utc_now
 from .errors import NotFoundError
 from .replytext import readable
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_NOT_SUGGESTED_LOCALS = {
-    "mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon",
-    "noreply", "no-reply", "donotreply", "do-not-reply", "bounces",
-}
+_NO_REPLY_LOCALS = {"noreply", "no-reply", "donotreply", "do-not-reply"}
 _NAME_BEFORE = re.compile(r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})\s*[(<\[:,-]?\s*$")
 
 
@@ -42,7 +40,7 @@ def suggest_contacts(
             email = normalise_email(raw)
         except InvalidEmail:
             continue
-        if email.lower() in excluded or email.split("@")[0].lower() in _NOT_SUGGESTED_LOCALS:
+        if email.lower() in excluded or email.split("@")[0].lower() in _NO_REPLY_LOCALS or is_daemon_address(email):
             continue
         if db.execute("SELECT 1 FROM contacts WHERE lower(email) = lower(?)", [email]).fetchone():
             continue
