@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
-from .db import record_event, utc_now
+from .db import parse_utc, record_event, utc_now
+from .timezones import recipient_timezone
 from .errors import NotFoundError, OutreachError
 
 STANDARD_FIELDS = (
@@ -178,6 +180,17 @@ def template_fields(contact: Mapping[str, Any]) -> dict[str, Any]:
     fields["email"] = contact.get("email")
     fields["tags"] = list(contact.get("tags") or [])
     return fields
+
+
+def back_at(away_until: str | None, state: str | None, *, default_timezone: str) -> datetime | None:
+    """When an away contact is back, as an instant: the start of their return day in their own
+    time zone (from their US state), or a stored timestamp as it is; None when unknown."""
+    if not away_until:
+        return None
+    if len(away_until) == 10:
+        day = datetime.fromisoformat(away_until)
+        return day.replace(tzinfo=recipient_timezone(state, default_timezone)).astimezone(timezone.utc)
+    return parse_utc(away_until)
 
 
 def add_tags(db: Database, contact_id: int, tags: Iterable[str]) -> None:

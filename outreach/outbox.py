@@ -25,20 +25,18 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from . import campaigns
 from .config import Settings
-from .contacts import add_suppression, do_not_contact_reason, set_contact_state
+from .contacts import add_suppression, back_at, do_not_contact_reason, set_contact_state
 from .db import parse_utc, record_event, utc_now
 from .errors import OutreachError
 from .throttle import SentRecord
-from .timezones import recipient_timezone
 
 TEST_HOOK_ENV = "OUTREACH_TEST_SEND_DELAY"
 """Test-only: seconds to sleep at each step of the state machine, so a crash test can kill the
@@ -219,7 +217,7 @@ def contact_check(db: Database, row: dict[str, Any], now: datetime, *, default_t
     if stage == "replied" and replied_at and replied_at >= (row.get("queued_at") or ""):
         return ("drop", "replied after the campaign started")
     if status == "away":
-        until = away_until_utc(away_until, recipient_timezone(us_state, default_timezone))
+        until = back_at(away_until, us_state, default_timezone=default_timezone)
         if until is None or until > now:
             return ("hold", until)
     return None
@@ -246,17 +244,6 @@ def cancel(db: Database, campaign_id: int, row: dict[str, Any], reason: str, *, 
                    [f"{reason} (not sent)", campaign_id, row["contact_id"]])
         record_event(db, "skipped", campaign_id=campaign_id, contact_id=row["contact_id"], message_id=row["id"], reason=reason)
     row["state"] = "cancelled"
-
-
-def away_until_utc(away_until: str | None, tz: ZoneInfo) -> datetime | None:
-    """A contact's `away_until` (a date: back that day, or a timestamp) as an instant: the start
-    of that day in the recipient's time zone; None when no return date is known."""
-    if not away_until:
-        return None
-    if len(away_until) == 10:
-        day = datetime.fromisoformat(away_until)
-        return day.replace(tzinfo=tz).astimezone(timezone.utc)
-    return parse_utc(away_until)
 
 
 def due_messages(db: Database, campaign_id: int) -> list[dict[str, Any]]:

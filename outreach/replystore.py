@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime, parseaddr
 from functools import lru_cache
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from .classify import Classification
 from .config import Settings
-from .contacts import InvalidEmail, add_suppression, set_contact_state
+from .contacts import InvalidEmail, add_suppression, back_at, set_contact_state
 from .db import parse_utc, record_event, utc_now
 from .errors import NotFoundError
 from .replytext import readable
@@ -186,7 +186,7 @@ def _apply(
         if contact["status"] in ("active", "away"):
             set_contact_state(db, contact["id"], event="away", at=at, away_until=until.isoformat(), status="away")
             effects.append(f"away until {until.isoformat()}")
-        held = _hold_followups(db, contact, until, at, reply_id)
+        held = _hold_followups(db, contact, back_at(until.isoformat(), contact.get("state"), default_timezone=settings.timezone), at, reply_id)
         if held:
             effects.append(f"{held} follow-up(s) held until {until.isoformat()}")
     if contact and (kind in ("human_reply", "unsubscribe") or "bounced" in effects):
@@ -262,16 +262,17 @@ def _cancel_followups(db: Database, contact: dict[str, Any], at: str, reply_id: 
     return len(ids)
 
 
-def _hold_followups(db: Database, contact: dict[str, Any], until: date, at: str, reply_id: int) -> int:
-    """An out-of-office holds follow-ups until the return date instead of cancelling them."""
-    hold = f"{until.isoformat()}T00:00:00+00:00"
+def _hold_followups(db: Database, contact: dict[str, Any], until: datetime, at: str, reply_id: int) -> int:
+    """An out-of-office holds follow-ups until the contact is back instead of cancelling them
+    (the same instant the outbox's re-check before each send uses)."""
+    hold = utc_now(until)
     ids = _pending_followups(db, contact)
     for message_id in ids:
         db.execute(
             "UPDATE messages SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND (next_attempt_at IS NULL OR next_attempt_at < ?)",
             [hold, at, message_id, hold],
         )
-        record_event(db, "followup_held", contact_id=contact["id"], message_id=message_id, at=at, reply_id=reply_id, until=until.isoformat())
+        record_event(db, "followup_held", contact_id=contact["id"], message_id=message_id, at=at, reply_id=reply_id, until=hold)
     return len(ids)
 
 
