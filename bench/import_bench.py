@@ -1,6 +1,6 @@
 """Import generated contacts: `outreach contacts import` against `sqlite-utils insert --csv`.
 
-    /tmp/v/bin/python bench/import_bench.py [ROWS]      # default 100,000 rows, about 15 s
+    .venv/bin/python bench/import_bench.py [ROWS]      # default 100,000 rows, about 15 s
 
 Prints rows/second for both tools, the ratio (target: the import within 3x of the raw-storage
 baseline, which only stores text and does no parsing, dedupe or suppression check), a second

@@ -1,6 +1,6 @@
 """Render 10,000 personalised messages with an attachment and compare with `mailmerge --dry-run`.
 
-    /tmp/v/bin/python bench/render_bench.py [--count 10000] [--skip-mailmerge]
+    .venv/bin/python bench/render_bench.py [--count 10000] [--skip-mailmerge]
 
 Both tools get the same contacts (ours from the database, mailmerge's from a CSV written from
 the same rows) and the same letter: the shipped `observership-request` template (plain text +

@@ -1,6 +1,6 @@
 """Sending throughput: our full path vs a plain aiosmtplib loop vs mailmerge, same 2,000 messages.
 
-    /tmp/v/bin/python bench/send_bench.py [--count 2000] [--no-mailmerge]
+    .venv/bin/python bench/send_bench.py [--count 2000] [--no-mailmerge]
 
 Starts the test suite's aiosmtpd sink (STARTTLS + AUTH, tests/mailservers.py) on 127.0.0.1, in
 its own process as a real server would be (in-process it would compete for our GIL), and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -141,7 +142,7 @@ def test_replies_watch_stops_cleanly_on_ctrl_c(mail_env):
     import signal
     import subprocess
 
-    process = subprocess.Popen(["/tmp/v/bin/outreach", "replies", "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, "-m", "outreach", "replies", "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stderr.readline().startswith(b"Watching ")
         time.sleep(0.5)  # into IDLE
