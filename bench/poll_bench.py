@@ -29,7 +29,7 @@ from imapclient import IMAPClient  # noqa: E402
 
 from outreach.config import load_settings  # noqa: E402
 from outreach.db import open_db, utc_now  # noqa: E402
-from outreach.replies import classify_many, poll  # noqa: E402
+from outreach.replies.poll import classify_many, poll  # noqa: E402
 from tests.mailservers import Certificates, DovecotServer  # noqa: E402
 
 ME = "ada@example.com"

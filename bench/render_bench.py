@@ -27,9 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from outreach.contacts import select_contacts  # noqa: E402
+from outreach.contacts.store import select_contacts  # noqa: E402
 from outreach.db import open_db, utc_now  # noqa: E402
-from outreach.templates import Sender, load_template, render_message  # noqa: E402
+from outreach.templates.render import Sender, load_template, render_message  # noqa: E402
 
 WORK = REPO / "bench" / ".work"
 VENV = WORK / "mailmerge-venv"

@@ -138,7 +138,7 @@ class Outreach:
 
     def __init__(self, people: list[dict[str, str]], server: Sink, certs: Certificates, folder: Path) -> None:
         from outreach.config import load_settings
-        from outreach.contacts import add_tags
+        from outreach.contacts.store import add_tags
         from outreach.db import open_db, utc_now
 
         (folder / "templates").mkdir(parents=True)
@@ -153,7 +153,7 @@ class Outreach:
                 add_tags(self.db, contact_id, ["bench"])
 
     def freeze(self, round_: int) -> tuple[dict, float, list[bytes]]:
-        from outreach import campaigns
+        from outreach.sending import campaigns
 
         name = f"bench{round_}"
         (self.settings.templates_dir / f"{name}.txt").write_text(TEMPLATE, encoding="utf-8")
@@ -166,8 +166,8 @@ class Outreach:
 
     def send(self, campaign: dict) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process) to send the campaign with throttling off."""
-        from outreach import sender
-        from outreach.throttle import Limits, SystemClock
+        from outreach.sending import sender
+        from outreach.sending.pacing import Limits, SystemClock
 
         limits = Limits(gap=(0, 0), daily_cap=0, hourly_cap=0, domain_cap=0)
         started, cpu = time.perf_counter(), time.process_time()

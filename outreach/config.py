@@ -14,8 +14,8 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
-from .providers import Preset, preset_for
+from outreach.errors import ConfigError
+from outreach.providers import Preset, preset_for
 
 SECURITY_MODES = ("tls", "starttls", "none")
 SENT_COPY_MODES = ("auto", "yes", "no")
@@ -186,7 +186,7 @@ def load_settings(
 
 
 def _known_providers() -> list[str]:
-    from .providers import PRESETS
+    from outreach.providers import PRESETS
 
     return list(PRESETS)
 

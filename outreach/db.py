@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .errors import OutreachError
-from .migrations import migrations
+from outreach.errors import OutreachError
+from outreach.migrations import migrations
 
 
 def open_db(path: str | Path) -> Database:

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from outreach.errors import ConfigError
 
 # code: (full name, zone of the majority of the population)
 STATES: dict[str, tuple[str, str]] = {

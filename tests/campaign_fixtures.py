@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from outreach import campaigns, sender
+from outreach.sending import campaigns
+from outreach.sending import sender
 from outreach.config import load_settings
-from outreach.contacts import add_tags
+from outreach.contacts.store import add_tags
 from outreach.db import open_db, utc_now
-from outreach.throttle import FakeClock, Limits
+from outreach.sending.pacing import FakeClock, Limits
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in New York
 

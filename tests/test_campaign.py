@@ -11,12 +11,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from outreach import campaigns
+from outreach.sending import campaigns
 from outreach.cli import cli
 from outreach.config import load_settings
-from outreach.contacts import add_suppression
-from outreach.mailbox import append_to_sent, find_in_sent
-from outreach.throttle import FakeClock, SendWindow
+from outreach.contacts.store import add_suppression
+from outreach.mail.imap import append_to_sent, find_in_sent
+from outreach.sending.pacing import FakeClock, SendWindow
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
 )

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from outreach import campaigns
+from outreach.sending import campaigns
 from outreach.cli import cli
-from outreach.contacts import add_suppression
+from outreach.contacts.store import add_suppression
 from outreach.db import parse_utc
-from outreach.throttle import FakeClock
+from outreach.sending.pacing import FakeClock
 from tests.campaign_fixtures import START, add_contacts, db_open, limits, run_send, started_campaign, states, write_template
 
 

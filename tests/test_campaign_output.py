@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from outreach.cli import cli
-from outreach.contacts import add_suppression
+from outreach.contacts.store import add_suppression
 from tests.campaign_fixtures import add_contacts, db_open, write_template
 
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from outreach import campaigns, sender
+from outreach.sending import campaigns
+from outreach.sending import sender
 from outreach.cli import cli
 from outreach.db import parse_utc
-from outreach.throttle import FakeClock
+from outreach.sending.pacing import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, run_send, settings, started_campaign, states, write_template,
 )

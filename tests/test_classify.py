@@ -9,10 +9,10 @@ from email.message import EmailMessage
 import pytest
 from click.testing import CliRunner
 
-from outreach.autoreply import return_date
-from outreach.classify import Classification, classify_message, is_unsubscribe_request
+from outreach.classify.autoreply import return_date
+from outreach.classify.classifier import Classification, classify_message, is_unsubscribe_request
 from outreach.cli import cli
-from outreach.replytext import html_to_text, own_text
+from outreach.classify.reply_text import html_to_text, own_text
 
 TODAY = date(2026, 11, 24)
 

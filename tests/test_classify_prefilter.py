@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from outreach.classify import _UNSUBSCRIBE, _UNSUBSCRIBE_WORDS, _may_ask_to_stop, is_unsubscribe_request
+from outreach.classify.classifier import _UNSUBSCRIBE, _UNSUBSCRIBE_WORDS, _may_ask_to_stop, is_unsubscribe_request
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -92,7 +92,7 @@ def test_an_ordinary_reply_skips_the_pattern():
 
 
 def test_every_out_of_office_phrase_contains_one_of_the_words_checked_first():
-    from outreach.autoreply import _OOO_BODY, _OOO_BODY_WORDS
+    from outreach.classify.autoreply import _OOO_BODY, _OOO_BODY_WORDS
 
     (op, av), = list(sre_parse.parse(_OOO_BODY.pattern, _OOO_BODY.flags))
     assert op is C.BRANCH

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from outreach.cli import cli
-from outreach.contacts import get_contact
+from outreach.contacts.store import get_contact
 from outreach.db import open_db, utc_now
 
 DATA = Path(__file__).parent / "data" / "contacts"

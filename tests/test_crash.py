@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from outreach import campaigns
+from outreach.sending import campaigns
 from outreach.config import load_settings
 from outreach.db import open_db
 from tests.campaign_fixtures import add_contacts, write_template

@@ -14,7 +14,7 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.errors import ConfigError, MailServerError
-from outreach.mailbox import (
+from outreach.mail.imap import (
     DRAFTS,
     JUNK,
     SENT,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import HeaderInjectionError
-from outreach.message import build_message, header_value, load_attachment, parse_address_list
+from outreach.mail.message import build_message, header_value, load_attachment, parse_address_list
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 WHEN = datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=-5)))

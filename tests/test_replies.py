@@ -23,8 +23,8 @@ from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.db import open_db, utc_now
 from outreach.errors import MailServerError
-from outreach.mailbox import connect_imap
-from outreach.replies import poll
+from outreach.mail.imap import connect_imap
+from outreach.replies.poll import poll
 from tests.mailservers import PASSWORD, SMTP_USER
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=timezone.utc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.mailbox import HeaderFields
-from outreach.replies import looks_like_bounce
+from outreach.mail.imap import HeaderFields
+from outreach.replies.poll import looks_like_bounce
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from outreach import replies
-from outreach.replies import poll
+from outreach.replies import poll as replies
+from outreach.replies.poll import poll
 from tests.test_replies import NOW, _five_replies, db, replies_rows, settings  # noqa: F401  (db is a fixture)
 
 PARENT = os.getpid()

@@ -6,7 +6,7 @@ import json
 from email import message_from_bytes
 from email.policy import default
 
-from outreach import campaigns
+from outreach.sending import campaigns
 from tests.campaign_fixtures import (
     add_contacts, db_open, received_ids, run_send, started_campaign, states, write_template,
 )

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from outreach import campaigns, sender
+from outreach.sending import campaigns
+from outreach.sending import sender
 from outreach.cli import cli
-from outreach.contacts import suppression_reason
-from outreach.throttle import FakeClock
+from outreach.contacts.store import suppression_reason
+from outreach.sending.pacing import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
 )

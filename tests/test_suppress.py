@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from outreach.cli import cli
-from outreach.contacts import suppression_reason
+from outreach.contacts.store import suppression_reason
 from outreach.db import open_db
 
 DATA = Path(__file__).parent / "data" / "contacts"

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from outreach.cli import cli
 from outreach.config import load_settings
-from outreach.contacts import add_suppression, add_tags, get_contact, select_contacts
+from outreach.contacts.store import add_suppression, add_tags, get_contact, select_contacts
 from outreach.db import open_db, utc_now
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
-from outreach.templates import (
+from outreach.templates.render import (
     Sender,
     TemplateHeaderInjection,
     check_template,

@@ -13,7 +13,7 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.errors import ConfigError
-from outreach.throttle import FakeClock, Limits, Pacer, SendWindow, SentRecord, SystemClock, sleep_until
+from outreach.sending.pacing import FakeClock, Limits, Pacer, SendWindow, SentRecord, SystemClock, sleep_until
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")

@@ -14,10 +14,10 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from ..config import Settings, load_settings
-from ..contacts import parse_where
-from ..db import open_db, parse_utc
-from ..errors import OutreachError
+from outreach.config import Settings, load_settings
+from outreach.contacts.store import parse_where
+from outreach.db import open_db, parse_utc
+from outreach.errors import OutreachError
 
 
 @dataclass

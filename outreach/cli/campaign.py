@@ -11,10 +11,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from .. import campaigns, sender
-from ..config import parse_gap
-from ..errors import OutreachError
-from ..throttle import Limits, SystemClock, format_slot
+from outreach.sending import campaigns
+from outreach.sending import sender
+from outreach.config import parse_gap
+from outreach.errors import OutreachError
+from outreach.sending.pacing import Limits, SystemClock, format_slot
 from . import App, pass_app, print_json, where_option
 
 FIRST_RUN_LIMIT = 10

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..classify import classify_message
+from outreach.classify.classifier import classify_message
 
 
 def _read(path: str) -> bytes:

@@ -12,10 +12,10 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from .. import contacts as store
-from ..csv_import import ImportReport, RowProblem, import_csv, import_suppressions
-from ..errors import InputFileError, OutreachError
-from ..fields import parse_mapping
+from outreach.contacts import store
+from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
+from outreach.errors import InputFileError, OutreachError
+from outreach.contacts.fields import parse_mapping
 from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .. import replies
-from ..contacts import get_contact_by_id
+from outreach.replies import poll as replies
+from outreach.contacts.store import get_contact_by_id
 from . import App, local_time, pass_app, print_json
 
 KIND_CHOICES = click.Choice(["human_reply", "auto_reply", "bounce", "unsubscribe", "other"])

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from ..contacts import get_contact, select_contacts, suppression_reason
-from ..errors import ConfigError, NotFoundError, OutreachError, TemplateError
-from ..templates import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
+from outreach.contacts.store import get_contact, select_contacts, suppression_reason
+from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
 
 # "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.

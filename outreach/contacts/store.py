@@ -16,9 +16,9 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
-from .db import parse_utc, record_event, utc_now
-from .timezones import recipient_timezone
-from .errors import NotFoundError, OutreachError
+from outreach.db import parse_utc, record_event, utc_now
+from outreach.timezones import recipient_timezone
+from outreach.errors import NotFoundError, OutreachError
 
 STANDARD_FIELDS = (
     "title",

@@ -40,11 +40,11 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config import Settings
-from .contacts import template_fields
-from .errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
-from .front_matter import items, scalar, split_front_matter
-from .message import (
+from outreach.config import Settings
+from outreach.contacts.store import template_fields
+from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
+from outreach.templates.front_matter import items, scalar, split_front_matter
+from outreach.mail.message import (
     AttachmentInfo,
     RenderedMessage,
     build_message,
@@ -52,7 +52,7 @@ from .message import (
     load_attachment,
     parse_address_list,
 )
-from .template_helpers import (
+from outreach.templates.helpers import (
     HTML_ENV,
     MARKDOWN,
     MARKDOWN_ENV,

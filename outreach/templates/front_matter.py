@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import TemplateError
+from outreach.errors import TemplateError
 
 FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments", "optional_fields")
 LIST_KEYS = ("cc", "reply_to", "attachments", "optional_fields")

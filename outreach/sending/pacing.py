@@ -24,11 +24,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from .errors import ConfigError
-from .timezones import recipient_timezone, zone
+from outreach.errors import ConfigError
+from outreach.timezones import recipient_timezone, zone
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from outreach.config import Settings
 
 DAY = timedelta(hours=24)
 HOUR = timedelta(hours=1)
@@ -272,7 +272,7 @@ class Limits:
         unset flags can be passed straight through. Keys: gap ("45-120", 30 or (45, 120)),
         daily_cap, hourly_cap, domain_cap, window / send_window ("Mon-Fri 9-17" or a SendWindow),
         default_timezone / timezone."""
-        from .config import parse_gap
+        from outreach.config import parse_gap
 
         given = {_OVERRIDE_NAMES.get(k, k): v for k, v in overrides.items() if v is not None}
         unknown = set(given) - set(_OVERRIDE_NAMES.values())

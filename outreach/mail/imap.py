@@ -22,9 +22,9 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from .config import Settings
-from .errors import ConfigError, MailServerError
-from .tls import require_safe_login, ssl_context
+from outreach.config import Settings
+from outreach.errors import ConfigError, MailServerError
+from outreach.mail.tls import require_safe_login, ssl_context
 
 SENT = b"\\Sent"
 DRAFTS = b"\\Drafts"

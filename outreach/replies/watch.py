@@ -12,10 +12,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlite_utils import Database
 
-from .config import Settings
-from .errors import MailServerError
-from .mailbox import LoginRefused, connect_imap, imap_error
-from .replies import Connect, PollResult, poll_client
+from outreach.config import Settings
+from outreach.errors import MailServerError
+from outreach.mail.imap import LoginRefused, connect_imap, imap_error
+from outreach.replies.poll import Connect, PollResult, poll_client
 
 
 class WatchClock(Protocol):

@@ -29,15 +29,15 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
-from .bounces import is_daemon_address
-from .classify import Classification, classify_message
-from .config import Settings
-from .db import utc_now
-from .mailbox import (
+from outreach.classify.bounces import is_daemon_address
+from outreach.classify.classifier import Classification, classify_message
+from outreach.config import Settings
+from outreach.db import utc_now
+from outreach.mail.imap import (
     FetchedHeader, HeaderFields, connect_imap, imap_error, new_uids, open_folder, request_bodies, request_headers, resolve_folder,
 )
-from .replystore import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
-from .suggestions import add_suggested, dismiss_suggested, list_suggestions
+from outreach.replies.store import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
+from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_suggestions
 
 __all__ = [
     "PollResult", "poll", "poll_client", "classify_many", "looks_like_bounce", "list_replies", "snippet",
@@ -417,4 +417,4 @@ def _by_recipient(db: Database, addresses: Iterable[str], written: datetime) -> 
 
 
 # `replies watch` builds on poll_client above; re-exported so `outreach.replies` stays the entry point.
-from .watch import SystemWatchClock, WatchClock, watch  # noqa: E402
+from outreach.replies.watch import SystemWatchClock, WatchClock, watch  # noqa: E402

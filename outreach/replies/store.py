@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from .classify import Classification
-from .config import Settings
-from .contacts import InvalidEmail, add_suppression, back_at, set_contact_state
-from .db import parse_utc, record_event, utc_now
-from .errors import NotFoundError
-from .replytext import readable
-from .suggestions import suggest_contacts
+from outreach.classify.classifier import Classification
+from outreach.config import Settings
+from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
+from outreach.db import parse_utc, record_event, utc_now
+from outreach.errors import NotFoundError
+from outreach.classify.reply_text import readable
+from outreach.replies.suggestions import suggest_contacts
 
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100

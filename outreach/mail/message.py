@@ -30,7 +30,7 @@ from email.utils import encode_rfc2231, formataddr, format_datetime, make_msgid,
 from pathlib import Path
 from typing import Any
 
-from .errors import HeaderInjectionError
+from outreach.errors import HeaderInjectionError
 
 # SMTP line endings. Headers are stored already encoded and folded by the email package's own
 # encoders (formataddr, Header, encode_rfc2231), so the policy must not re-fold them.

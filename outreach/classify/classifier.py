@@ -15,9 +15,9 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from .autoreply import is_auto_reply, return_date
-from .bounces import MESSAGE_ID, detect_bounce
-from .replytext import body_text, header, headers, html_body_own_text, strip_quotes, strip_signature
+from outreach.classify.autoreply import is_auto_reply, return_date
+from outreach.classify.bounces import MESSAGE_ID, detect_bounce
+from outreach.classify.reply_text import body_text, header, headers, html_body_own_text, strip_quotes, strip_signature
 
 __all__ = ["Classification", "classify_message", "is_unsubscribe_request", "KINDS"]
 

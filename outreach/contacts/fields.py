@@ -15,9 +15,9 @@ from datetime import date
 from email.utils import parseaddr
 from typing import Any
 
-from .contacts import STANDARD_FIELDS, InvalidEmail, normalise_email
-from .errors import InputFileError
-from .timezones import state_code
+from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, normalise_email
+from outreach.errors import InputFileError
+from outreach.timezones import state_code
 
 # Targets a column can map to, besides standard fields: the address, a full name to split,
 # tags to add, or "ignore".

@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import campaigns
-from .config import Settings
-from .contacts import add_suppression, back_at, do_not_contact_reason, set_contact_state
-from .db import parse_utc, record_event, utc_now
-from .errors import OutreachError
-from .throttle import SentRecord
+from outreach.sending import campaigns
+from outreach.config import Settings
+from outreach.contacts.store import add_suppression, back_at, do_not_contact_reason, set_contact_state
+from outreach.db import parse_utc, record_event, utc_now
+from outreach.errors import OutreachError
+from outreach.sending.pacing import SentRecord
 
 TEST_HOOK_ENV = "OUTREACH_TEST_SEND_DELAY"
 """Test-only: seconds to sleep at each step of the state machine, so a crash test can kill the
@@ -96,7 +96,7 @@ def resolve_from_sent_folder(db: Database, settings: Settings, campaign_id: int)
     pending = campaigns.uncertain_messages(db, campaign_id)
     if not pending or not sent_folder_is_reliable(settings):
         return 0, None
-    from .mailbox import find_in_sent
+    from outreach.mail.imap import find_in_sent
 
     try:
         found = find_in_sent(settings, [row["message_id"] for row in pending])
@@ -265,7 +265,7 @@ def load_raw(db: Database, settings: Settings, campaign: dict[str, Any], row: di
                 return handle.read()
         except FileNotFoundError:
             pass
-    from .contacts import get_contact_by_id
+    from outreach.contacts.store import get_contact_by_id
 
     [rendered] = campaigns.render_all(settings, campaign, [get_contact_by_id(db, row["contact_id"])])
     rendered.message.replace_header("Message-ID", row["message_id"])

@@ -17,7 +17,7 @@ from email.parser import Parser
 from email.policy import compat32
 from email.utils import getaddresses
 
-from .replytext import body_text, decode_bytes, header, headers, part_text
+from outreach.classify.reply_text import body_text, decode_bytes, header, headers, part_text
 
 __all__ = ["BounceInfo", "detect_bounce", "bounce_type_from_text"]
 

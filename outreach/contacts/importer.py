@@ -28,10 +28,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .contacts import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
-from .csv_read import open_csv
-from .db import utc_now
-from .fields import ParsedRow, header_key, named_field, parse_row, plan_columns
+from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
+from outreach.contacts.csv_reader import open_csv
+from outreach.db import utc_now
+from outreach.contacts.fields import ParsedRow, header_key, named_field, parse_row, plan_columns
 
 BATCH_SIZE = 1000
 

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from .contacts import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
-from .db import parse_utc, record_event, utc_now
-from .errors import NotFoundError, OutreachError, TemplateError
+from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
+from outreach.db import parse_utc, record_event, utc_now
+from outreach.errors import NotFoundError, OutreachError, TemplateError
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .message import RenderedMessage
-    from .throttle import Limits
+    from outreach.config import Settings
+    from outreach.mail.message import RenderedMessage
+    from outreach.sending.pacing import Limits
 
 MESSAGE_STATES = ("queued", "sending", "deferred", "sent", "failed", "uncertain", "bounced", "cancelled")
 OPEN_STATES = ("queued", "deferred", "sending", "uncertain")
@@ -74,7 +74,7 @@ def create_campaign(
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
-    from .templates import load_template
+    from outreach.templates.render import load_template
 
     name = name.strip()
     if not name or not re.fullmatch(r"[\w.@+-]+", name):
@@ -120,7 +120,7 @@ def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **fl
     whole account's sends (all campaigns), so a campaign's cap is an extra limit, never a looser
     one: without a flag the stricter of the campaign's cap and the settings' cap applies (0 = no
     limit). A flag on `send` replaces both for that run."""
-    from .throttle import Limits
+    from outreach.sending.pacing import Limits
 
     chosen = {k: v for k, v in flags.items() if v is not None}
     if campaign:
@@ -274,7 +274,7 @@ def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
 
 def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[dict[str, Any]]) -> list[RenderedMessage]:
     """Render every contact's message, or raise CampaignTemplateError listing every problem."""
-    from .templates import Sender, check_template, load_template, render_message
+    from outreach.templates.render import Sender, check_template, load_template, render_message
 
     sender = Sender.from_settings(settings)
     template = load_template(settings.templates_dir, campaign["template"])
@@ -308,7 +308,7 @@ def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any
     """
     if campaign["started_at"]:
         return dict(campaign)
-    from .templates import Sender
+    from outreach.templates.render import Sender
 
     plan = plan_selection(db, campaign)
     rendered = render_all(settings, campaign, plan.included)

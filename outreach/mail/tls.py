@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ssl
 
-from .config import ServerSettings, Settings
-from .errors import ConfigError
+from outreach.config import ServerSettings, Settings
+from outreach.errors import ConfigError
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext:

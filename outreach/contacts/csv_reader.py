@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .errors import InputFileError
-from .fields import clean_cell
+from outreach.errors import InputFileError
+from outreach.contacts.fields import clean_cell
 
 csv.field_size_limit(1 << 24)
 

@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 from email.message import Message
 
-from .replytext import header
+from outreach.classify.reply_text import header
 
 __all__ = ["is_auto_reply", "machine_generated", "ooo_text", "return_date", "guess_language"]
 

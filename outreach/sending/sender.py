@@ -33,16 +33,17 @@ from typing import Any
 import aiosmtplib
 from sqlite_utils import Database
 
-from . import campaigns, outbox
-from .config import Settings
-from .contacts import email_domain
-from .db import parse_utc, record_event, utc_now
-from .errors import ConfigError, MailServerError, OutreachError
-from .throttle import Clock, Limits, Pacer
-from .outbox import (  # re-exported: `sender.send_lock`, `sender.due_messages`, ... are used elsewhere
+from outreach.sending import campaigns
+from outreach.sending import outbox
+from outreach.config import Settings
+from outreach.contacts.store import email_domain
+from outreach.db import parse_utc, record_event, utc_now
+from outreach.errors import ConfigError, MailServerError, OutreachError
+from outreach.sending.pacing import Clock, Limits, Pacer
+from outreach.sending.outbox import (  # re-exported: `sender.send_lock`, `sender.due_messages`, ... are used elsewhere
     account_pause, due_messages, load_raw, pacing_history, recover_interrupted, resolve_from_sent_folder, send_lock,
 )
-from .tls import require_safe_login, ssl_context
+from outreach.mail.tls import require_safe_login, ssl_context
 
 BACKOFF_BASE = 60.0  # seconds before the first retry after a 4xx; doubles each time
 BACKOFF_MAX = 3600.0
@@ -312,7 +313,7 @@ class _SentCopier:
     def save(self, raw: bytes, when: datetime) -> bool:
         if self.broken:
             return False
-        from .mailbox import append_to_sent, connect_imap
+        from outreach.mail.imap import append_to_sent, connect_imap
 
         try:
             if self.client is None:
@@ -713,8 +714,8 @@ def next_send_time(db: Database, campaign: dict[str, Any], limits: Limits, now: 
 
 async def send_test(db: Database, settings: Settings, campaign: dict[str, Any], to_address: str, *, clock: Clock) -> tuple[dict[str, Any], Outcome]:
     """One rendered sample to the user: subject "[TEST] ...", no Cc/Bcc, never counts as contact."""
-    from .contacts import normalise_email
-    from .templates import Sender
+    from outreach.contacts.store import normalise_email
+    from outreach.templates.render import Sender
 
     to_address = normalise_email(to_address)
     if campaign["started_at"]:
