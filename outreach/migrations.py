@@ -203,3 +203,23 @@ def m001_create_schema(db: Database) -> None:
         CREATE INDEX events_contact ON events(contact_id, at);
         """
     )
+
+
+@migrations()
+def m040_followup_drafts(db: Database) -> None:
+    """Follow-ups saved in the mailbox's Drafts folder, owned by outreach/followups/drafts.py.
+
+    A row is written (saved_at NULL) before the IMAP APPEND and stamped after it, so a crash in
+    between is finished by the next run without a duplicate draft; removed_at is set once the
+    draft left Drafts (the user sent it, or we deleted it because the contact answered)."""
+    db.executescript(
+        """
+        CREATE TABLE followup_drafts (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            folder TEXT,                         -- the Drafts folder it was saved in
+            saved_at TEXT,                       -- APPEND done
+            removed_at TEXT,                     -- sent from the mail program, or deleted by us
+            removed_reason TEXT
+        );
+        """
+    )

@@ -109,9 +109,9 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 
 def _register_commands() -> None:
-    from . import campaign, classify, contacts, replies, templates
+    from . import campaign, classify, contacts, followups, replies, templates
 
-    for module in (contacts, templates, campaign, replies, classify):
+    for module in (contacts, templates, campaign, replies, classify, followups):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -35,16 +35,22 @@ def replies_group() -> None:
 def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     """Read new mail once, match it to what you sent, and update contacts.
 
-    Mail is never marked read, moved or deleted. Only messages newer than the last poll are
-    fetched; mail that answers nothing you sent is left alone.
+    Mail is never marked read, moved or deleted (except a follow-up draft of ours whose contact
+    has since answered: it leaves Drafts). Only messages newer than the last poll are fetched;
+    mail that answers nothing you sent is left alone. Follow-up drafts you sent from your mail
+    program are found in Sent and recorded as sent.
 
     \b
     outreach replies poll
     outreach replies poll --json
     """
+    from outreach.followups.drafts import reconcile_drafts
+
     result = replies.poll(app.db, app.settings, folders=folders or None)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
+    for line in reconcile_drafts(app.db, app.settings).lines():  # follow-up drafts: sent, or to delete
+        click.echo(f"Follow-ups: {line}", err=True)
     if as_json:
         print_json(result.to_json())
         return

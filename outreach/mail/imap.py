@@ -213,6 +213,61 @@ def save_draft(settings: Settings, raw: bytes, *, client: IMAPClient | None = No
         return folder
 
 
+def special_folder(client: IMAPClient, flag: bytes) -> str | None:
+    """The folder flagged `flag` (SPECIAL-USE), or the one with the usual name; None if neither."""
+    return find_special_folder(client, flag)
+
+
+def search_header(client: IMAPClient, name: str, value: str, *, also: list[Any] | None = None) -> list[int]:
+    """UIDs in the selected folder whose header `name` contains `value` (and `also` criteria)."""
+    return sorted(client.search(["HEADER", name, value, *(also or [])]))
+
+
+def find_copy(client: IMAPClient, folder: str, message_id: str, *, fallback: tuple[str, str] | None = None) -> datetime | None:
+    """When the message with this Message-ID was filed in `folder` (its Date, else its arrival),
+    or None. `fallback` (in_reply_to, to_address) finds a copy whose mail program gave it a new
+    Message-ID: the same reply to the same person."""
+    client.select_folder(folder, readonly=True)
+    uids = search_header(client, "Message-ID", message_id)
+    if not uids and fallback and fallback[0]:
+        uids = search_header(client, "In-Reply-To", fallback[0], also=["TO", fallback[1]])
+    if not uids:
+        return None
+    data = client.fetch(uids[:1], ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"])
+    item = data.get(uids[0], {})
+    header = next((v for k, v in item.items() if k.startswith(b"BODY")), b"") or b""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(header.decode("utf-8", "replace").partition(":")[2].strip())
+    except (TypeError, ValueError, IndexError):
+        when = None
+    when = when or item.get(b"INTERNALDATE")
+    if when is not None and when.tzinfo is None:
+        when = when.astimezone()
+    return when
+
+
+def delete_by_message_id(client: IMAPClient, folder: str, message_id: str) -> int:
+    """Delete our own message (a follow-up draft nobody should send) from `folder`; returns how
+    many copies went. Only this message is expunged where the server has UIDPLUS."""
+    client.select_folder(folder)
+    uids = search_header(client, "Message-ID", message_id)
+    if not uids:
+        return 0
+    client.add_flags(uids, [b"\\Deleted"], silent=True)
+    if client.has_capability("UIDPLUS"):
+        client.uid_expunge(uids)
+    else:
+        client.expunge()
+    return len(uids)
+
+
+def exists_in(client: IMAPClient, folder: str, message_id: str) -> bool:
+    client.select_folder(folder, readonly=True)
+    return bool(search_header(client, "Message-ID", message_id))
+
+
 # --- Incremental reading --------------------------------------------------------------------
 
 # The whole header block: Dovecot serves it faster than a HEADER.FIELDS subset.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from outreach.contacts.conversation import conversation_reason
 from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
@@ -72,14 +73,19 @@ def create_campaign(
     timezone: str | None = None,
     send_window: str | None = None,
     options: Mapping[str, Any] | None = None,
+    followups: Sequence[tuple[str, int]] = (),
 ) -> dict[str, Any]:
-    """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
+    """A new draft campaign. The template must exist now, so a typo fails here, not at send time.
+
+    `followups` are the sequence's later steps, (template, business days after the step before);
+    a template whose front matter says `include_replied: true` also writes to people who replied."""
     from outreach.templates.render import load_template
 
     name = name.strip()
     if not name or not re.fullmatch(r"[\w.@+-]+", name):
         raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
-    load_template(templates_dir, template)
+    if load_template(templates_dir, template).include_replied:
+        options = {**(options or {}), "include_replied": True}
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
         raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
     now = utc_now()
@@ -97,7 +103,10 @@ def create_campaign(
                 "created_at": now,
             }
         ).last_pk
-        db.table("campaign_steps").insert({"campaign_id": campaign_id, "step": 0, "template": template, "delay_days": 0})
+        db.table("campaign_steps").insert_all(
+            [{"campaign_id": campaign_id, "step": 0, "template": template, "delay_days": 0}]
+            + [{"campaign_id": campaign_id, "step": n, "template": t, "delay_days": int(d)} for n, (t, d) in enumerate(followups, start=1)]
+        )
         record_event(db, "campaign_created", campaign_id=campaign_id, at=now, name=name, template=template)
     return get_campaign(db, name)
 
@@ -244,11 +253,14 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     selection = campaign["selection"]
     contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
     elsewhere = _already_contacted(db, campaign)
+    include_replied = bool(campaign["options"].get("include_replied"))
     plan = Selection()
     for contact in contacts:
         reason = do_not_contact_reason(db, contact["email"], contact["status"])
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
+        if reason is None and not include_replied:
+            reason = conversation_reason(db, contact)
         if reason:
             plan.skipped.append((contact, reason))
         else:

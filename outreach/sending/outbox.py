@@ -265,8 +265,67 @@ def load_raw(db: Database, settings: Settings, campaign: dict[str, Any], row: di
                 return handle.read()
         except FileNotFoundError:
             pass
+    if row.get("kind") == "followup":  # rendering the campaign's first email again would be wrong
+        raise OutreachError(f"the follow-up to {row['to_address']} lost its frozen file {path}; restore the "
+                            "file and run again (the message stays queued, nothing else was sent)")
     from outreach.contacts.store import get_contact_by_id
 
     [rendered] = campaigns.render_all(settings, campaign, [get_contact_by_id(db, row["contact_id"])])
     rendered.message.replace_header("Message-ID", row["message_id"])
     return rendered.as_bytes()
+
+
+# --- follow-ups: rows made by outreach/followups, state changes kept here -------------------------
+
+
+def add_followup(db: Database, row: dict[str, Any]) -> int | None:
+    """A follow-up's messages row (state `queued` to send, or `drafted` for review), in the
+    caller's transaction. None when that step already has a message (another run was faster):
+    one message per campaign, contact and step, ever."""
+    columns = list(row)
+    cursor = db.execute(
+        f"INSERT OR IGNORE INTO messages ({', '.join(f'[{c}]' for c in columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[c] for c in columns],
+    )
+    if cursor.rowcount != 1:
+        return None
+    record_event(db, row["state"], contact_id=row.get("contact_id"), campaign_id=row.get("campaign_id"),
+                 message_id=cursor.lastrowid, at=row.get("queued_at"), step=row.get("step"), kind="followup")
+    return cursor.lastrowid
+
+
+def draft_sent(db: Database, message_id: int, *, sent_at: str, at: str, how: str) -> bool:
+    """A follow-up the user sent from their mail program (found in Sent) is recorded as sent,
+    whatever we thought of it meanwhile: it went. True if the row changed."""
+    with db.atomic():
+        changed = db.execute(
+            "UPDATE messages SET state = 'sent', sent_at = ?, error = NULL, smtp_response = ?, updated_at = ? "
+            "WHERE id = ? AND state IN ('drafted', 'cancelled')",
+            [sent_at, how, at, message_id],
+        ).rowcount == 1
+        if changed:
+            campaigns.mark_contacted(db, message_id, at)
+            row = db.execute("SELECT contact_id, campaign_id FROM messages WHERE id = ?", [message_id]).fetchone()
+            record_event(db, "sent", contact_id=row[0], campaign_id=row[1], message_id=message_id, at=at, how=how)
+    return changed
+
+
+def cancel_draft(db: Database, message_id: int, reason: str, *, at: str) -> bool:
+    """A drafted follow-up that will not go (the user discarded it); True if it changed."""
+    with db.atomic():
+        row = db.execute("SELECT contact_id, campaign_id FROM messages WHERE id = ? AND state = 'drafted'", [message_id]).fetchone()
+        if row is None:
+            return False
+        db.execute("UPDATE messages SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?", [f"not sent: {reason}", at, message_id])
+        record_event(db, "followup_cancelled", contact_id=row[0], campaign_id=row[1], message_id=message_id, at=at, reason=reason)
+    return True
+
+
+def due_followups(db: Database, campaign_id: int) -> list[dict[str, Any]]:
+    """A campaign's follow-ups waiting to go (queued or deferred), shaped like `due_messages`."""
+    rows = db.query(
+        """SELECT m.*, c.state AS contact_state FROM messages m LEFT JOIN contacts c ON c.id = m.contact_id
+           WHERE m.campaign_id = ? AND m.kind = 'followup' AND m.state IN ('queued', 'deferred') ORDER BY m.id""",
+        [campaign_id],
+    )
+    return [dict(row) for row in rows]
