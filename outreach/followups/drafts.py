@@ -102,6 +102,7 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
         raise ConfigError("follow-up drafts are saved in your mailbox's Drafts folder over IMAP: set OUTREACH_IMAP_HOST "
                           "(or OUTREACH_PROVIDER), or send them with `outreach followups send`")
     report = DraftReport()
+    as_of = as_of or now
     if poll_first:
         report.refreshed = refresh(db, settings, now=now)
     composed = render_due(db, settings, campaign=campaign, as_of=as_of, now=now)

@@ -141,7 +141,8 @@ def _judge(db: Database, settings: Settings, campaign: dict[str, Any], steps: li
     tz = campaign.get("timezone") or settings.timezone
     sent = parse_utc(last["sent_at"])
     on = due_date(sent, step.delay_days, contact.get("state"), tz)
-    why = f"{step.delay_days} business days after the {label} ({local_date(sent, contact.get('state'), tz):%a %d %b})"
+    previous = "the first email" if last["step"] == 0 else label
+    why = f"{step.delay_days} business days after {previous} ({local_date(sent, contact.get('state'), tz):%a %d %b})"
     if contact.get("status") == "away":
         back = back_at(contact.get("away_until"), contact.get("state"), default_timezone=tz)
         if back is None:

@@ -81,6 +81,7 @@ async def send_followups(
     the run after the current message; what was queued and not sent goes with the next run."""
     report = FollowupSendReport(live=live)
     now = clock.now()
+    as_of = as_of or now
     if poll_first:
         report.refreshed = refresh(db, settings, now=now)
     composed = render_due(db, settings, campaign=campaign, as_of=as_of, now=now)

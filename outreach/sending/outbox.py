@@ -290,7 +290,7 @@ def add_followup(db: Database, row: dict[str, Any]) -> int | None:
     if cursor.rowcount != 1:
         return None
     record_event(db, row["state"], contact_id=row.get("contact_id"), campaign_id=row.get("campaign_id"),
-                 message_id=cursor.lastrowid, at=row.get("queued_at"), step=row.get("step"), kind="followup")
+                 message_id=cursor.lastrowid, at=row.get("queued_at"), step=row.get("step"), message_kind="followup")
     return cursor.lastrowid
 
 
