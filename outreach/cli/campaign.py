@@ -85,9 +85,9 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
     if followups and no_followups:
         raise click.UsageError("use --followup TEMPLATE:DAYS or --no-followups, not both")
     options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
+    Limits.from_settings(app.settings, **options, send_window=send_window, timezone=tz)  # a typo fails now, not at send time
     if include_replied:
         options["include_replied"] = True
-    Limits.from_settings(app.settings, **options, send_window=send_window, timezone=tz)  # a typo fails now, not at send time
     steps = [] if no_followups else [sequence.parse_step(f) for f in followups] or list(sequence.DEFAULT_FOLLOWUPS)
     sequence.check_followups(steps)
     missing = []

@@ -172,6 +172,9 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
 def _print(report: Any) -> None:
     for item in report.planned:
         click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} step {item['step']} ({item['template']}): {item['subject']}")
+    if not report.planned and not report.runs:
+        click.echo("Nobody is due for a follow-up (see `outreach followups due --all`). Nothing was sent.")
+        return
     if not report.live:
         click.echo(f"Dry run: {len(report.planned)} follow-up(s) rendered" + (f" to {report.planned[0]['eml'].rsplit('/', 1)[0]}" if report.planned else "")
                    + ". Nothing was sent. Run again with --live to send.")
