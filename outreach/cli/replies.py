@@ -44,13 +44,10 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     outreach replies poll
     outreach replies poll --json
     """
-    from outreach.followups.drafts import reconcile_drafts
-
     result = replies.poll(app.db, app.settings, folders=folders or None)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
-    for line in reconcile_drafts(app.db, app.settings).lines():  # follow-up drafts: sent, or to delete
-        click.echo(f"Follow-ups: {line}", err=True)
+    _follow_drafts(app)
     if as_json:
         print_json(result.to_json())
         return
@@ -70,6 +67,21 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
         click.echo(_reply_line(reply))
 
 
+def _follow_drafts(app: App) -> None:
+    """Follow-up drafts saved for review: record those sent from Sent, delete those whose
+    contact has answered meanwhile (see followups/drafts.py). A failure here is a note, not a
+    failed poll: the replies are already stored."""
+    from outreach.errors import OutreachError
+    from outreach.followups.drafts import reconcile_drafts
+
+    try:
+        lines = reconcile_drafts(app.db, app.settings).lines()
+    except OutreachError as error:
+        lines = [f"could not check the follow-up drafts ({error}); the next poll tries again"]
+    for line in lines:
+        click.echo(f"Follow-ups: {line}", err=True)
+
+
 @replies_group.command("watch")
 @click.option("--interval", type=click.FloatRange(min=5), default=60, show_default=True, help="Seconds between polls when the server has no IDLE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per poll that found something.")
@@ -86,6 +98,7 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     def on_result(result: replies.PollResult) -> None:
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
+        _follow_drafts(app)
         if not result.matched:
             return
         if as_json:
