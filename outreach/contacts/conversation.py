@@ -19,8 +19,16 @@ CLOSING_OUTCOMES = frozenset(
 """Outcomes after which nobody is followed up (the lead may extend this set when outcomes land)."""
 
 
-def _columns(db: Database, table: str) -> set[str]:
-    return {row[1] for row in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
+def _has_column(db: Database, table: str, column: str) -> bool:
+    """Asked once per schema version, not once per contact (PRAGMA table_info costs a parse)."""
+    version = db.execute("PRAGMA schema_version").fetchone()[0]
+    key = (id(db.conn), version, table, column)
+    if key not in _column_cache:
+        _column_cache[key] = column in {row[1] for row in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
+    return _column_cache[key]
+
+
+_column_cache: dict[tuple[int, int, str, str], bool] = {}
 
 
 def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:
@@ -29,7 +37,7 @@ def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:
     The single place that decides it: until the outcomes feature stores one, this reads whatever
     exists (a `contacts.outcome` column); add new sources here, not at the callers."""
     outcome = contact.get("outcome")
-    if "outcome" not in contact and contact.get("id") is not None and "outcome" in _columns(db, "contacts"):
+    if "outcome" not in contact and contact.get("id") is not None and _has_column(db, "contacts", "outcome"):
         row = db.execute("SELECT outcome FROM contacts WHERE id = ?", [contact["id"]]).fetchone()
         outcome = row[0] if row else None
     if not outcome:
