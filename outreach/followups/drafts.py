@@ -15,6 +15,7 @@ draft the user deleted without sending is cancelled, and that contact's sequence
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -26,7 +27,7 @@ from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.db import utc_now
-from outreach.errors import ConfigError
+from outreach.errors import ConfigError, MailServerError
 from outreach.followups.compose import Composed, compose_all
 from outreach.followups.due import due
 from outreach.mail.imap import DRAFTS, SENT, delete_by_message_id, exists_in, find_copy, imap_session, save_draft, special_folder
@@ -78,11 +79,13 @@ def refresh(db: Database, settings: Settings, *, now: datetime | None = None) ->
 
 
 def eml_path(settings: Settings, composed: Composed) -> Path:
-    """`outbox/CAMPAIGN/followups/step2-jane@example.org.eml` (step counted from 1, as shown)."""
+    """`outbox/CAMPAIGN/followups/step2-jane@example.org-1a2b3c4d.eml` (step counted from 1, as
+    shown; the tag from the Message-ID, so a file never replaces another message's)."""
     folder = (settings.outbox_dir / composed.candidate.campaign["name"] / "followups").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.@+-]", "_", composed.rendered.to_address)
-    return folder / f"step{composed.candidate.step.public}-{safe}.eml"
+    tag = hashlib.sha256(composed.rendered.message_id.encode()).hexdigest()[:8]
+    return folder / f"step{composed.candidate.step.public}-{safe}-{tag}.eml"
 
 
 def render_due(db: Database, settings: Settings, *, campaign: str | None, as_of: date | datetime | None,
@@ -108,6 +111,10 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
     composed = render_due(db, settings, campaign=campaign, as_of=as_of, now=now)
     account = _account(settings)
     with imap_session(settings, doing="saving follow-up drafts") as client:
+        if composed and special_folder(client, DRAFTS) is None:  # before any row says "drafted"
+            raise MailServerError("no Drafts folder found (none flagged \\Drafts and none named Drafts); create a Drafts "
+                                  "folder in your mail program, or send with `outreach followups send`",
+                                  host=settings.imap.host, port=settings.imap.port)
         report.resumed = _resume_unsaved(db, settings, client)
         for item in composed:
             at = utc_now(now)
