@@ -9,12 +9,11 @@ from typing import Any
 import click
 from rich.console import Console
 
-from outreach.followups import due as due_stage
-from outreach.followups.drafts import Refreshed, draft_followups
-from outreach.followups.send import send_followups
 from outreach.sending.campaigns import CampaignTemplateError
-from outreach.sending.pacing import SystemClock
 from . import App, pass_app, print_json
+
+# The follow-up stage is imported inside each command: it pulls in Jinja2 and the IMAP client,
+# which every other command's start-up (`campaign send` in a loop, say) should not pay for.
 
 
 def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | datetime | None:
@@ -53,7 +52,7 @@ def followups_group() -> None:
     """
 
 
-def _refreshed(refreshed: Refreshed) -> None:
+def _refreshed(refreshed: Any) -> None:
     if refreshed.polled:
         click.echo(f"Read new mail first: {refreshed.replies} new answer(s) matched.", err=True)
     for line in refreshed.reconciled.lines():
@@ -73,6 +72,8 @@ def due_command(app: App, campaign: str | None, as_of: date | datetime | None, a
     outreach followups due
     outreach followups due --campaign spring --as-of 2026-03-10 --all
     """
+    from outreach.followups import due as due_stage
+
     found = due_stage.candidates(app.db, app.settings, campaign=campaign, as_of=as_of)
     ready = [c for c in found if c.due]
     if as_json:
@@ -110,6 +111,8 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
     drafts in your mail program and send them from there; `outreach replies poll` then records
     each one you sent. Running it again never duplicates a draft still waiting.
     """
+    from outreach.followups.drafts import draft_followups
+
     try:
         report = draft_followups(app.db, app.settings, campaign=campaign, as_of=as_of)
     except CampaignTemplateError as error:
@@ -144,6 +147,8 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
     campaign's pacing and caps; new mail is read first so a fresh reply stops its follow-up.
     Exit 3 when some failed.
     """
+    from outreach.followups.send import send_followups
+    from outreach.sending.pacing import SystemClock
     from .campaign import _Display, _run_async
 
     err = Console(stderr=True)
