@@ -47,7 +47,8 @@ def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:
 
 
 def has_replied(db: Database, contact: Mapping[str, Any]) -> str | None:
-    """When they answered us (a human reply or an opt-out, any campaign), as stored; else None."""
+    """When they answered us (a human reply or an opt-out, any campaign), as stored; "" when
+    they did but the date is unknown; None when they never did."""
     if contact.get("replied_at"):
         return str(contact["replied_at"])
     row = db.execute(
@@ -56,7 +57,7 @@ def has_replied(db: Database, contact: Mapping[str, Any]) -> str | None:
     ).fetchone()
     if row and row[0]:
         return str(row[0])
-    return "an earlier date" if contact.get("stage") == "replied" else None
+    return "" if contact.get("stage") == "replied" else None  # replied, the date not kept
 
 
 def conversation_reason(db: Database, contact: Mapping[str, Any]) -> str | None:
@@ -65,6 +66,7 @@ def conversation_reason(db: Database, contact: Mapping[str, Any]) -> str | None:
         return f"already in a conversation (outcome {outcome}); use --include-replied to write anyway"
     if contact.get("status") == "opted_out":
         return "opted out"
-    if replied := has_replied(db, contact):
-        return f"already in a conversation (replied {replied[:10]}); use --include-replied to write anyway"
+    if (replied := has_replied(db, contact)) is not None:
+        when = f" {replied[:10]}" if replied else ""
+        return f"already in a conversation (replied{when}); use --include-replied to write anyway"
     return None

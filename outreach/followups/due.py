@@ -131,9 +131,10 @@ def _stop_reason(db: Database, contact: dict[str, Any], chain: list[dict[str, An
         return "bounced"
     if contact.get("status") == "opted_out":
         return "opted out"
-    replied = contact.get("replied_at") or known.replied.get(contact["id"]) or ("an earlier date" if contact.get("stage") == "replied" else None)
-    if replied:
+    if replied := contact.get("replied_at") or known.replied.get(contact["id"]):
         return f"replied ({replied[:10]})"
+    if contact.get("stage") == "replied":
+        return "replied"
     if outcome := closing_outcome(db, contact):
         return f"outcome {outcome}"
     return known.suppressions.reason(contact["email"])
