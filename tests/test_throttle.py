@@ -13,7 +13,8 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.errors import ConfigError
-from outreach.sending.pacing import FakeClock, Limits, Pacer, SendWindow, SentRecord, SystemClock, sleep_until
+from outreach.sending.pacing import Limits, Pacer, SendWindow, SentRecord, SystemClock, sleep_until
+from tests.clocks import FakeClock
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")

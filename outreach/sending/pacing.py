@@ -2,7 +2,7 @@
 
 Nothing here sends, sleeps or reads the database. The campaign code builds a `Pacer` from the
 account's recent sends, asks `earliest_send_time` for each message, sleeps on an injected `Clock`
-until then, and calls `record_sent`. Tests drive the same code with a `FakeClock` and exact times.
+until then, and calls `record_sent`. Tests drive the same code with a fake clock and exact times.
 
 All limits hold together:
 - a random gap between consecutive sends (drawn once per message);
@@ -51,25 +51,6 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
-
-
-class FakeClock:
-    """Time that moves only when told to: `sleep` returns at once, having advanced `now`."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = _utc(start)
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=max(0.0, seconds))
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-        await asyncio.sleep(0)  # still let other tasks run, as a real sleep would
 
 
 async def sleep_until(clock: Clock, when: datetime, *, step: float = 60.0) -> None:
