@@ -14,7 +14,7 @@ from outreach.errors import MailServerError
 from outreach.followups import drafts as drafts_module
 from outreach.followups.drafts import draft_followups, reconcile_drafts
 from outreach.followups.send import send_followups
-from outreach.sending.pacing import FakeClock
+from tests.clocks import FakeClock
 from tests.test_followups_flow import _delete, append, at, mailbox, row, sent_as, sequence, settings  # noqa: F401
 from tests.test_replies import reply
 

@@ -25,7 +25,7 @@ from outreach.followups.drafts import draft_followups
 from outreach.followups.due import candidates, due
 from outreach.followups.send import send_followups
 from outreach.sending import campaigns
-from outreach.sending.pacing import FakeClock
+from tests.clocks import FakeClock
 from tests.campaign_fixtures import START, add_contacts, limits, write_template
 from tests.test_replies import Sent, dsn, reply
 

@@ -10,7 +10,9 @@ import click
 from rich.console import Console
 
 from outreach.sending.campaigns import CampaignTemplateError
+from outreach.sending.pacing import SystemClock
 from . import App, pass_app, print_json
+from .campaign_send import _Display, _run_async
 
 # The follow-up stage is imported inside each command: it pulls in Jinja2 and the IMAP client,
 # which every other command's start-up (`campaign send` in a loop, say) should not pay for.
@@ -72,7 +74,7 @@ def due_command(app: App, campaign: str | None, as_of: date | datetime | None, a
     outreach followups due
     outreach followups due --campaign spring --as-of 2026-03-10 --all
     """
-    from outreach.followups import due as due_stage
+    from outreach.followups import due as due_stage  # see the note at the top
 
     found = due_stage.candidates(app.db, app.settings, campaign=campaign, as_of=as_of)
     ready = [c for c in found if c.due]
@@ -111,7 +113,7 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
     drafts in your mail program and send them from there; `outreach replies poll` then records
     each one you sent. Running it again never duplicates a draft still waiting.
     """
-    from outreach.followups.drafts import draft_followups
+    from outreach.followups.drafts import draft_followups  # see the note at the top
 
     try:
         report = draft_followups(app.db, app.settings, campaign=campaign, as_of=as_of)
@@ -147,9 +149,8 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
     campaign's pacing and caps; new mail is read first so a fresh reply stops its follow-up.
     Exit 3 when some failed.
     """
+    # see the note at the top
     from outreach.followups.send import send_followups
-    from outreach.sending.pacing import SystemClock
-    from .campaign import _Display, _run_async
 
     err = Console(stderr=True)
     try:

@@ -23,6 +23,7 @@ from outreach.followups.due import Candidate
 from outreach.followups.sequence import local_date
 from outreach.mail.message import RenderedMessage, set_subject
 from outreach.templates.helpers import us_date
+from outreach.templates.render import Sender, load_template, render_message
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
 
@@ -90,8 +91,6 @@ class Composed:
 
 def compose(settings: Settings, db, candidate: Candidate, *, now: datetime | None = None) -> Composed:
     """The follow-up for one due contact; TemplateError naming the template and contact if it fails."""
-    from outreach.templates.render import Sender, load_template, render_message
-
     step = candidate.step
     assert step is not None and candidate.due
     chain = sent_chain(candidate)

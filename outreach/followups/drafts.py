@@ -26,13 +26,18 @@ from imapclient import IMAPClient
 from sqlite_utils import Database
 
 from outreach.config import Settings
-from outreach.db import utc_now
+from outreach.db import record_event, utc_now
 from outreach.errors import ConfigError, MailServerError
 from outreach.followups.compose import Composed, compose_all
 from outreach.followups.due import due
 from outreach.mail.imap import DRAFTS, SENT, delete_by_message_id, exists_in, find_copy, imap_session, save_draft, special_folder
+from outreach.replies.poll import poll
 from outreach.sending import outbox
 from outreach.sending.campaigns import CampaignTemplateError
+from outreach.templates.render import Sender
+
+
+FOUND_IN_SENT = "sent from your mail program (found in Sent)"
 
 
 @dataclass
@@ -72,8 +77,6 @@ def refresh(db: Database, settings: Settings, *, now: datetime | None = None) ->
     follow-up, and bring the drafts up to date."""
     if not settings.imap.host:
         return Refreshed()
-    from outreach.replies.poll import poll
-
     result = poll(db, settings, now=now)
     return Refreshed(True, result.matched, reconcile_drafts(db, settings, now=now))
 
@@ -137,8 +140,6 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
 
 
 def _account(settings: Settings) -> str:
-    from outreach.templates.render import Sender
-
     return Sender.from_settings(settings).address
 
 
@@ -164,7 +165,8 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
     """Follow the drafts we saved: sent, to delete, or discarded (see the module docstring)."""
     result = Reconciled()
     rows = [dict(r) for r in db.query(
-        """SELECT d.message_id AS row_id, d.folder, m.message_id, m.state, m.in_reply_to, m.to_address, m.error
+        """SELECT d.message_id AS row_id, d.folder, m.message_id, m.state, m.in_reply_to, m.to_address, m.error,
+                  m.contact_id, m.campaign_id
            FROM followup_drafts d JOIN messages m ON m.id = d.message_id
            WHERE d.removed_at IS NULL AND d.saved_at IS NOT NULL ORDER BY d.message_id""")]
     if not rows or not settings.imap.host:
@@ -175,8 +177,11 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
         for row in rows:
             when = find_copy(imap, sent_folder, row["message_id"], fallback=(row["in_reply_to"], row["to_address"])) if sent_folder else None
             if when is not None:
-                outbox.draft_sent(db, row["row_id"], sent_at=utc_now(when.astimezone(timezone.utc)), at=at, how="sent from your mail program (found in Sent)")
-                _removed(db, row["row_id"], "sent from the mail program", at)
+                with db.atomic():
+                    if outbox.draft_sent(db, row["row_id"], sent_at=utc_now(when.astimezone(timezone.utc)), at=at, how=FOUND_IN_SENT):
+                        record_event(db, "sent", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
+                                     message_id=row["row_id"], at=at, how=FOUND_IN_SENT)
+                    _removed(db, row["row_id"], "sent from the mail program", at)
                 result.sent.append(row["to_address"])
             elif row["state"] == "cancelled":
                 if drafts_folder:
@@ -184,13 +189,16 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
                 _removed(db, row["row_id"], f"deleted from Drafts ({row['error'] or 'the contact answered'})", at)
                 result.deleted.append(row["to_address"])
             elif row["state"] == "drafted" and drafts_folder and not exists_in(imap, drafts_folder, row["message_id"]):
-                outbox.cancel_draft(db, row["row_id"], "the draft was deleted from Drafts without being sent", at=at)
-                _removed(db, row["row_id"], "deleted by you without sending", at)
+                with db.atomic():
+                    outbox.cancel_pending(db, row["row_id"], at=at)
+                    record_event(db, "followup_cancelled", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
+                                 message_id=row["row_id"], at=at, reason="the draft was deleted from Drafts without being sent")
+                    _removed(db, row["row_id"], "deleted by you without sending", at)
                 result.discarded.append(row["to_address"])
     return result
 
 
 def _removed(db: Database, row_id: int, reason: str, at: str) -> None:
-    with db.atomic():
+    with db.atomic():  # nested in the caller's transaction when there is one
         db.execute("UPDATE followup_drafts SET removed_at = ?, removed_reason = ? WHERE message_id = ?", [at, reason, row_id])
 

@@ -21,6 +21,7 @@ from outreach.contacts.conversation import closing_outcome
 from outreach.contacts.store import SuppressionIndex, back_at
 from outreach.db import parse_utc
 from outreach.errors import NotFoundError
+from outreach.sending.campaigns import get_campaign
 from outreach.followups.sequence import Step, add_business_days, campaign_steps, due_date, local_date
 
 WAITING_STATES = {"queued": "queued to send", "deferred": "queued to send (retrying)", "sending": "being sent",
@@ -62,8 +63,6 @@ def as_of_date(as_of: date | datetime | None, contact: dict[str, Any], default_t
 
 
 def _campaigns(db: Database, name: str | None) -> list[dict[str, Any]]:
-    from outreach.sending.campaigns import get_campaign
-
     if name:
         campaign = get_campaign(db, name)
         return [campaign] if campaign["started_at"] else []
@@ -118,8 +117,6 @@ class _Known:
 def due(db: Database, settings: Settings, *, campaign: str | None = None, as_of: date | datetime | None = None) -> list[Candidate]:
     """Only the contacts due now (or on `as_of`)."""
     if campaign:
-        from outreach.sending.campaigns import get_campaign
-
         get_campaign(db, campaign)  # a typo is an error, not an empty list
     return [c for c in candidates(db, settings, campaign=campaign, as_of=as_of) if c.due]
 

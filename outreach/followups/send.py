@@ -24,8 +24,10 @@ from outreach.db import utc_now
 from outreach.errors import OutreachError
 from outreach.followups.compose import Composed
 from outreach.followups.drafts import Refreshed, eml_path, refresh, render_due
-from outreach.sending import campaigns, outbox, sender
+from outreach.sending import campaigns, outbox
 from outreach.sending.pacing import Clock
+from outreach.sending.run import AccountPaused, Run, SendReport
+from outreach.templates.render import Sender
 
 
 @dataclass
@@ -34,7 +36,7 @@ class FollowupSendReport:
 
     live: bool = False
     planned: list[dict[str, Any]] = field(default_factory=list)  # {email, campaign, step, subject, eml}
-    runs: dict[str, sender.SendReport] = field(default_factory=dict)
+    runs: dict[str, SendReport] = field(default_factory=dict)
     refreshed: Refreshed = field(default_factory=Refreshed)
     error: OutreachError | None = None
 
@@ -56,8 +58,6 @@ def _plan(item: Composed, path: Path) -> dict[str, Any]:
 
 def queue_due(db: Database, settings: Settings, composed: list[Composed], *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Freeze each follow-up as an .eml and a queued row (one transaction); returns the plan."""
-    from outreach.templates.render import Sender
-
     at = utc_now(now)
     planned, rows = [], []
     for item in composed:
@@ -97,6 +97,11 @@ async def send_followups(
     return report
 
 
+def _waiting(db: Database, campaign_id: int) -> list[outbox.QueuedMessage]:
+    """The campaign's follow-ups to send now (its first emails are `campaign send`'s business)."""
+    return [m for m in outbox.due_messages(db, campaign_id) if m.kind == "followup"]
+
+
 def _with_waiting(db: Database, campaign: str | None) -> set[str]:
     """Campaigns with follow-ups queued by an earlier run (a limit, caps, a Ctrl-C)."""
     sql = """SELECT DISTINCT c.name FROM messages m JOIN campaigns c ON c.id = m.campaign_id
@@ -115,14 +120,14 @@ async def _send(db: Database, settings: Settings, names: list[str], report: Foll
             if camp["status"] == "paused":
                 continue
             if outbox.account_pause(db, camp["account"], clock.now()):
-                report.error = sender.AccountPaused(f"sending from {camp['account']} is paused after the provider's quota reply; "
+                report.error = AccountPaused(f"sending from {camp['account']} is paused after the provider's quota reply; "
                                                     "the follow-ups stay queued for the next run")
                 return
-            run = sender.Run(db, settings, limits=campaigns.campaign_limits(settings, camp), clock=clock,
+            run = Run(db, settings, limits=campaigns.campaign_limits(settings, camp), clock=clock,
                              account=camp["account"], progress=progress, stop=stop)
             left = None if limit is None else max(0, limit - report.total("sent") - report.total("failed"))
-            result = await run.run_campaign(camp, outbox.due_followups(db, camp["id"]), limit=left)
-            result.remaining = len(outbox.due_followups(db, camp["id"]))
+            result = await run.run_campaign(camp, _waiting(db, camp["id"]), limit=left)
+            result.remaining = len(_waiting(db, camp["id"]))
             result.uncertain = db.execute("SELECT count(*) FROM messages WHERE campaign_id = ? AND kind = 'followup' AND state = 'uncertain'",
                                           [camp["id"]]).fetchone()[0]
             report.runs[name] = result

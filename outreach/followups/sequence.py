@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from outreach.db import record_event
 from outreach.errors import OutreachError
+from outreach.templates.render import load_template
 from outreach.timezones import recipient_timezone
 
 DEFAULT_FOLLOWUPS: tuple[tuple[str, int], ...] = (("followup-1", 3), ("followup-2", 7))
@@ -88,8 +89,6 @@ def set_followups(db: Database, campaign: dict[str, Any], followups: Sequence[tu
     keep their number, so a change never re-sends a step someone already got."""
     steps = check_followups(followups)
     if templates_dir is not None:
-        from outreach.templates.render import load_template
-
         for template, _days in steps:
             load_template(templates_dir, template)
     with db.atomic():

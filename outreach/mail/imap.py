@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -236,8 +237,6 @@ def find_copy(client: IMAPClient, folder: str, message_id: str, *, fallback: tup
     data = client.fetch(uids[:1], ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"])
     item = data.get(uids[0], {})
     header = next((v for k, v in item.items() if k.startswith(b"BODY")), b"") or b""
-    from email.utils import parsedate_to_datetime
-
     try:
         when = parsedate_to_datetime(header.decode("utf-8", "replace").partition(":")[2].strip())
     except (TypeError, ValueError, IndexError):
