@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 from email.utils import make_msgid
@@ -11,7 +12,7 @@ from outreach.config import load_settings
 from outreach.contacts.conversation import closing_outcome, conversation_reason
 from outreach.db import open_db, utc_now
 from outreach.errors import OutreachError
-from outreach.followups.compose import reply_subject, thread_subject
+from outreach.followups.compose import compose, reply_subject, thread_subject
 from outreach.followups.due import candidates, due
 from outreach.followups.sequence import (
     add_business_days, campaign_steps, due_date, is_business_day, parse_step, set_followups, us_holidays,
@@ -176,3 +177,18 @@ def test_conversation_reason(world):
     replied = {**people[0], "replied_at": "2026-03-03T10:00:00+00:00"}
     assert conversation_reason(db, replied) == "already in a conversation (replied 2026-03-03); use --include-replied to write anyway"
     assert conversation_reason(db, {**people[0], "status": "opted_out"}) == "opted out"
+
+
+def test_a_follow_up_always_takes_the_thread_subject(world, monkeypatch):
+    db, _settings, people = world
+    monkeypatch.setenv("OUTREACH_FROM", "Ada Obi <ada@example.com>")
+    Path("templates/nudge.txt").write_text("---\nsubject: Just checking in\nkind: followup\n---\nDear {{ salutation }},\n\nAny news?\n")
+    set_followups(db, campaigns.get_campaign(db, "spring"), [("nudge", 3)])
+    db.execute("UPDATE messages SET subject = 'RE: Re: Observership' WHERE step = 0")
+    db.conn.commit()
+    settings = load_settings(env_file=None)
+    item = next(c for c in due(db, settings, as_of=date(2026, 3, 5)) if c.email == people[0]["email"])
+    composed = compose(settings, db, item)
+    assert composed.rendered.subject == "Re: Observership"
+    assert composed.rendered.message["Subject"] == "Re: Observership"
+    assert composed.row(state="queued", at="2026-03-05T14:00:00+00:00", account="ada@example.com", eml_path=Path("x.eml"))["step"] == 1

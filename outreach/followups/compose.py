@@ -109,7 +109,8 @@ def compose(settings: Settings, db, candidate: Candidate, *, now: datetime | Non
         in_reply_to=last["message_id"], references=[m["message_id"] for m in chain],
         previous_subject=subject, previous=previous, now=now,
     )
-    set_subject(rendered, reply_subject(subject))
+    if rendered.subject != reply_subject(subject):  # the thread's subject, whatever the template's says
+        set_subject(rendered, reply_subject(subject))
     return Composed(candidate, rendered)
 
 
