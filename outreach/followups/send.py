@@ -127,6 +127,9 @@ async def _send(db: Database, settings: Settings, names: list[str], report: Foll
                              account=camp["account"], progress=progress, stop=stop)
             left = None if limit is None else max(0, limit - report.total("sent") - report.total("failed"))
             result = await run.run_campaign(camp, _waiting(db, camp["id"]), limit=left)
+            _resolved, warning = outbox.resolve_from_sent_folder(db, settings, camp["id"])  # uncertain, yet in Sent: it went
+            if warning:
+                result.warnings.append(warning)
             result.remaining = len(_waiting(db, camp["id"]))
             result.uncertain = db.execute("SELECT count(*) FROM messages WHERE campaign_id = ? AND kind = 'followup' AND state = 'uncertain'",
                                           [camp["id"]]).fetchone()[0]
