@@ -63,6 +63,7 @@ def test_a_draft_deleted_without_sending_stops_that_contact_and_a_new_message_id
     assert result.discarded == [DOC1] and result.sent == ["doc2@hospital2.example.org"]
     assert row(db, DOC1, 1)["state"] == "cancelled"
     assert row(db, "doc2@hospital2.example.org", 1)["state"] == "sent"
+    assert row(db, "doc2@hospital2.example.org", 1)["message_id"] == sent["Message-ID"]  # replies will quote this one
     runner = CliRunner()
     listed = runner.invoke(cli, ["followups", "due", "--as-of", "2026-04-30", "--all"])
     assert f"not due  {DOC1}" in listed.output and "follow-up 1 cancelled" in listed.output

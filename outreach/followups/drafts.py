@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,10 +175,11 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
     with imap_session(settings, client, doing="checking follow-up drafts") as imap:
         sent_folder, drafts_folder = special_folder(imap, SENT), special_folder(imap, DRAFTS)
         for row in rows:
-            when = find_copy(imap, sent_folder, row["message_id"], fallback=(row["in_reply_to"], row["to_address"])) if sent_folder else None
-            if when is not None:
+            found = find_copy(imap, sent_folder, row["message_id"], fallback=(row["in_reply_to"], row["to_address"])) if sent_folder else None
+            if found is not None:
+                when, sent_id = found  # a mail program may send a draft under a Message-ID of its own: replies quote that one
                 with db.atomic():
-                    if outbox.draft_sent(db, row["row_id"], sent_at=utc_now(when.astimezone(timezone.utc)), at=at, how=FOUND_IN_SENT):
+                    if outbox.draft_sent(db, row["row_id"], sent_at=utc_now(when or now), message_id=sent_id, at=at, how=FOUND_IN_SENT):
                         record_event(db, "sent", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
                                      message_id=row["row_id"], at=at, how=FOUND_IN_SENT)
                     _removed(db, row["row_id"], "sent from the mail program", at)

@@ -224,27 +224,28 @@ def search_header(client: IMAPClient, name: str, value: str, *, also: list[Any] 
     return sorted(client.search(["HEADER", name, value, *(also or [])]))
 
 
-def find_copy(client: IMAPClient, folder: str, message_id: str, *, fallback: tuple[str, str] | None = None) -> datetime | None:
-    """When the message with this Message-ID was filed in `folder` (its Date, else its arrival),
-    or None. `fallback` (in_reply_to, to_address) finds a copy whose mail program gave it a new
-    Message-ID: the same reply to the same person."""
+def find_copy(client: IMAPClient, folder: str, message_id: str, *,
+              fallback: tuple[str, str] | None = None) -> tuple[datetime | None, str] | None:
+    """(its Date, else its arrival; its Message-ID) for the copy of this message filed in
+    `folder`, or None. `fallback` (in_reply_to, to_address) finds a copy whose mail program gave
+    it a Message-ID of its own: the same reply to the same person."""
     client.select_folder(folder, readonly=True)
     uids = search_header(client, "Message-ID", message_id)
     if not uids and fallback and fallback[0]:
         uids = search_header(client, "In-Reply-To", fallback[0], also=["TO", fallback[1]])
     if not uids:
         return None
-    data = client.fetch(uids[:1], ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE)]"])
+    data = client.fetch(uids[:1], ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE MESSAGE-ID)]"])
     item = data.get(uids[0], {})
-    header = next((v for k, v in item.items() if k.startswith(b"BODY")), b"") or b""
+    header = HeaderFields(next((v for k, v in item.items() if k.startswith(b"BODY")), b"") or b"")
     try:
-        when = parsedate_to_datetime(header.decode("utf-8", "replace").partition(":")[2].strip())
+        when = parsedate_to_datetime(header.get("Date") or "")
     except (TypeError, ValueError, IndexError):
         when = None
     when = when or item.get(b"INTERNALDATE")
     if when is not None and when.tzinfo is None:
         when = when.astimezone()
-    return when
+    return when, (header.get("Message-ID") or message_id).strip()
 
 
 def delete_by_message_id(client: IMAPClient, folder: str, message_id: str) -> int:

@@ -389,11 +389,12 @@ def add_followup(db: Database, row: dict[str, Any]) -> int | None:
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
-def draft_sent(db: Database, message_row_id: int, *, sent_at: str, at: str, how: str) -> bool:
-    """A drafted follow-up found in Sent went, whatever we thought meanwhile (cancelled when they
-    answered before the poll saw it); the caller's transaction, with its event. True if it changed."""
-    changed = db.execute("UPDATE messages SET state = 'sent', sent_at = ?, error = NULL, smtp_response = ?, updated_at = ? "
-                         "WHERE id = ? AND state IN ('drafted', 'cancelled')", [sent_at, how, at, message_row_id]).rowcount == 1
+def draft_sent(db: Database, message_row_id: int, *, sent_at: str, message_id: str, at: str, how: str) -> bool:
+    """A drafted follow-up found in Sent went (with the Message-ID it went with), whatever we thought
+    meanwhile (cancelled when they answered before the poll saw it); the caller's transaction."""
+    changed = db.execute("UPDATE messages SET state = 'sent', sent_at = ?, message_id = ?, error = NULL, smtp_response = ?, "
+                         "updated_at = ? WHERE id = ? AND state IN ('drafted', 'cancelled')",
+                         [sent_at, message_id, how, at, message_row_id]).rowcount == 1
     if changed:
         mark_contacted(db, message_row_id, at)
     return changed
