@@ -20,7 +20,6 @@ from outreach.config import Settings
 from outreach.contacts.conversation import closing_outcome
 from outreach.contacts.store import SuppressionIndex, back_at
 from outreach.db import parse_utc
-from outreach.errors import NotFoundError
 from outreach.sending.campaigns import get_campaign
 from outreach.followups.sequence import Step, add_business_days, campaign_steps, due_date, local_date
 
