@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -182,7 +183,7 @@ def _print(report: Any) -> None:
         click.echo("Nobody is due for a follow-up (see `outreach followups due --all`). Nothing was sent.")
         return
     if not report.live:
-        click.echo(f"Dry run: {len(report.planned)} follow-up(s) rendered" + (f" to {report.planned[0]['eml'].rsplit('/', 1)[0]}" if report.planned else "")
+        click.echo(f"Dry run: {len(report.planned)} follow-up(s) rendered" + (f" to {Path(report.planned[0]['eml']).parent}" if report.planned else "")
                    + ". Nothing was sent. Run again with --live to send.")
         return
     click.echo(f"Sent {report.total('sent')}, failed {report.total('failed')}; {report.total('remaining')} still to send, "
