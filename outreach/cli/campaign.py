@@ -366,12 +366,7 @@ def _dry_run(app: App, campaign: dict[str, Any], limit: int | None, as_json: boo
     else:
         plan = campaigns.plan_selection(db, campaign)
         rendered = campaigns.render_all(settings, campaign, plan.included)
-        folder = campaigns.eml_folder(settings, campaign)
-        if folder.is_dir():
-            for old in folder.glob("*.eml"):
-                old.unlink()
-        for index, message in enumerate(rendered, start=1):
-            campaigns.write_eml(folder, index, message.to_address, message.as_bytes())
+        folder = campaigns.write_dry_run(db, settings, campaign, rendered)
         summary = {"sent": 0, "failed": 0, "deferred": 0, "uncertain": 0, "skipped": len(plan.skipped), "remaining": len(rendered)}
         first = min(len(rendered), limit or FIRST_RUN_LIMIT)
         lines = [f"Dry run of {campaign['name']}: {len(rendered)} message(s) rendered to {folder}"]

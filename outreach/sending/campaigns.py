@@ -60,6 +60,22 @@ class Selection:
 # --- create / read -------------------------------------------------------------------------------
 
 
+NAME_LENGTH = 64
+_NAME = re.compile(r"(?!\.)[\w.-]{1,%d}" % NAME_LENGTH)
+
+
+def check_campaign_name(name: str) -> str:
+    """The name, trimmed, if it is safe as a folder name under the outbox (`..` or `a/b` is
+    not); OutreachError saying what a name may hold otherwise."""
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise OutreachError(
+            f"campaign name {name!r} is not allowed: use letters, digits, '-', '_' and '.' (not first), "
+            f"at most {NAME_LENGTH} characters, e.g. spring-2026 (it becomes a folder name)"
+        )
+    return name
+
+
 def create_campaign(
     db: Database,
     name: str,
@@ -76,9 +92,7 @@ def create_campaign(
     """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
     from outreach.templates.render import load_template
 
-    name = name.strip()
-    if not name or not re.fullmatch(r"[\w.@+-]+", name):
-        raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
+    name = check_campaign_name(name)
     load_template(templates_dir, template)
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
         raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
@@ -288,7 +302,28 @@ def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[d
 
 
 def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
-    return (settings.outbox_dir / campaign["name"]).resolve()
+    """`outbox/NAME`; an error for an old campaign whose name would lead out of the outbox."""
+    outbox = settings.outbox_dir.resolve()
+    folder = (outbox / campaign["name"]).resolve()
+    if folder.parent != outbox:
+        raise OutreachError(f"campaign {campaign['name']!r}: its name is not a folder name inside {outbox}; "
+                            f"create a new campaign with a plain name (letters, digits, '-', '_', '.')")
+    return folder
+
+
+def write_dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], messages: list[RenderedMessage]) -> Path:
+    """Replace the previous dry run's .eml files with these. Deletes only the files the last
+    dry run recorded (campaigns.dry_run_files), never a glob of a folder it may not own."""
+    folder = eml_folder(settings, campaign)
+    row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
+    for old in json.loads(row[0] if row and row[0] else "[]"):
+        path = Path(old)
+        if path.parent == folder and path.suffix == ".eml" and path.is_file() and not path.is_symlink():
+            path.unlink()
+    written = [str(write_eml(folder, index, m.to_address, m.as_bytes())) for index, m in enumerate(messages, start=1)]
+    with db.atomic():
+        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
+    return folder
 
 
 def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
