@@ -8,7 +8,7 @@ import sys
 import click
 
 from outreach.classify.classifier import classify_message
-from outreach.errors import InputFileError
+from outreach.errors import OutreachError
 from outreach.mail.files import read_message_file, read_message_stream
 
 
@@ -32,7 +32,7 @@ def classify_command(files: tuple[str, ...], as_json: bool) -> None:
     for path in files:
         try:
             raw = read_message_stream(sys.stdin.buffer) if path == "-" else read_message_file(path)
-        except InputFileError as error:
+        except OutreachError as error:
             click.echo(f"Error: {error}", err=True)
             failed = True
             continue

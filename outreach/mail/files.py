@@ -11,7 +11,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from outreach.errors import InputFileError
+from outreach.errors import InputFileError, OutreachError
 
 MAX_MESSAGE_BYTES = 40 * 1024 * 1024  # above any provider's message limit once encoded (Gmail 25 MB of attachments)
 
@@ -32,7 +32,7 @@ def read_message_file(path: str, *, limit: int = MAX_MESSAGE_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise InputFileError(path, f"is a folder; pass the messages in it, e.g. {path.rstrip('/')}/*.eml")
+            raise OutreachError(f"{path} is a folder; pass the messages in it, e.g. {path.rstrip('/')}/*.eml")
         if not stat.S_ISREG(info.st_mode):
             raise InputFileError(path, f"is {_kind(info.st_mode)}, not a saved message; pass .eml files")
         if info.st_size > limit:
