@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,31 @@ from sqlite_utils import Database
 
 from outreach.errors import OutreachError
 from outreach.migrations import migrations
+
+
+class OutreachDatabase(Database):
+    """sqlite-utils' Database whose outermost `atomic()` begins IMMEDIATE: the write lock is
+    taken first, waiting up to the busy timeout for another process's write to finish. With a
+    plain (deferred) BEGIN, a block that reads and then writes asks for the lock mid-way, and
+    SQLite refuses at once, without waiting, to avoid a deadlock ("database is locked")."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
 
 
 BUSY_TIMEOUT = 5.0  # seconds to wait for another command's write to finish before giving up
@@ -26,7 +53,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutreachError(f"{path}: folder {path.parent} does not exist; create it or pass another --db")
-    db = Database(sqlite3.connect(str(path), timeout=busy_timeout))
+    db = OutreachDatabase(sqlite3.connect(str(path), timeout=busy_timeout))
     db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
