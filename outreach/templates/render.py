@@ -428,26 +428,6 @@ def _render(
     now: datetime | None = None,
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
     """The message, or (with `collect`) None and every problem found; without it, the first raises."""
-    with budget():  # one budget for every part of one message
-        return _render_within_budget(
-            template, contact, sender=sender, collect=collect, campaign=campaign, today=today, in_reply_to=in_reply_to,
-            references=references, previous_subject=previous_subject, now=now,
-        )
-
-
-def _render_within_budget(
-    template: Template,
-    contact: Mapping[str, Any],
-    *,
-    sender: Sender,
-    collect: bool,
-    campaign: Mapping[str, Any] | None,
-    today: date | None,
-    in_reply_to: str | None,
-    references: list[str] | None,
-    previous_subject: str | None,
-    now: datetime | None,
-) -> tuple[RenderedMessage | None, list[TemplateError]]:
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
     context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
@@ -536,10 +516,11 @@ def render_message(
     `previous_subject` lets a follow-up template say `Re: {{ previous_subject }}`; `now` fixes
     the Date header (tests, previews).
     """
-    rendered, _ = _render(
-        template, contact, sender=sender, campaign=campaign, today=today, in_reply_to=in_reply_to,
-        references=references, previous_subject=previous_subject, now=now, collect=False,
-    )
+    with budget():  # bounded work per message: a runaway loop is an error, not a hang
+        rendered, _ = _render(
+            template, contact, sender=sender, campaign=campaign, today=today, in_reply_to=in_reply_to,
+            references=references, previous_subject=previous_subject, now=now, collect=False,
+        )
     assert rendered is not None
     return rendered
 
@@ -550,7 +531,8 @@ def check_template(
     """Every problem for every contact (an empty list means all of them render)."""
     problems: list[TemplateError] = []
     for contact in contacts:
-        found = _render(template, contact, sender=sender, campaign=campaign, collect=True)[1]
+        with budget():
+            found = _render(template, contact, sender=sender, campaign=campaign, collect=True)[1]
         problems.extend(found)
         if any(p.reason.startswith(TOO_MUCH) for p in found):
             break  # a runaway loop runs away for every contact: one report, not one minute each
