@@ -251,3 +251,13 @@ def test_classify_reads_at_most_a_bounded_amount_from_stdin(tmp_path):
         result = subprocess.run([sys.executable, "-m", "outreach", "classify", "-"], stdin=zeros, capture_output=True, text=True, timeout=50)
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: -: is more than the 40 MB a message may be; not read"
+
+
+def test_a_control_character_already_in_the_database_never_reaches_a_message_body(hermetic):
+    write_template(hermetic, "plain", "---\nsubject: Hi\n---\nDear {{ first_name }} of {{ hospital }},\nAda\n")
+    db = open_db("outreach.db")
+    add_contacts(db, 1, hospital="Mer\x00cy\x07\x1b Hospital")  # stored before imports were checked
+    result = outreach("templates", "preview", "plain", "--contact", "doc1@hospital1.example.org")
+    assert result.exit_code == 0, result.output
+    assert "Dear Jane1 of Mercy Hospital," in result.output
+    assert not any(ord(c) < 32 and c not in "\t\n\r" for c in result.output)
