@@ -261,3 +261,16 @@ def test_a_control_character_already_in_the_database_never_reaches_a_message_bod
     assert result.exit_code == 0, result.output
     assert "Dear Jane1 of Mercy Hospital," in result.output
     assert not any(ord(c) < 32 and c not in "\t\n\r" for c in result.output)
+
+
+def test_the_time_budget_stops_a_template_whose_steps_are_each_slow():
+    from outreach.templates.budget import Budget, RenderBudgetExceeded
+
+    now = [0.0]
+    budget = Budget(steps=10**9, seconds=5.0, clock=lambda: now[0])
+    for _ in range(1000):
+        budget.tick()  # fast steps: fine
+    now[0] = 6.0  # then one expensive step took the rest of the budget
+    with pytest.raises(RenderBudgetExceeded, match="more than 5 s"):
+        for _ in range(256):
+            budget.tick()

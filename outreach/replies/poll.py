@@ -387,10 +387,12 @@ def _match(
         sent, unmatched = _bounced_message(db, _by_message_id(db, ids + body_ids), classification.bounced_addresses, written)
     else:
         sent = _by_message_id(db, ids)
-        if sent is not None and (unmatched := writes_for(header, sender, sent["to_address"])):
-            # Someone else answered in this contact's thread: it can only be about the sender.
-            sent, unmatched = (own, None) if (own := _by_recipient(db, [sender], written)) else (sent, unmatched)
-        elif sent is None and not looks_like_bounce(header):
+        if sent is not None:
+            # Threading names a message of ours; only its recipient (or their side) may answer it.
+            unmatched = writes_for(header, sender, sent["to_address"])
+            if unmatched and (own := _by_recipient(db, [sender], written)) is not None:
+                sent, unmatched = own, None  # someone we also wrote to, answering in another's thread
+        elif not looks_like_bounce(header):
             sent = _by_recipient(db, [sender], written)
     if sent is None:
         return None
