@@ -102,7 +102,7 @@ def store_reply(
         return None
     if reply.unmatched_reason:
         return _store_unmatched(db, settings, reply, mailbox, rfc_id, subject, received, now)
-    sent, cls = reply.sent, reply.classification
+    sent = reply.sent
     contact = _contact_for(db, sent)
     sent_at = sent.get("sent_at")
     seconds = None
@@ -113,6 +113,24 @@ def store_reply(
         "message_id": sent["id"],
         "contact_id": contact["id"] if contact else None,
         "campaign_id": sent.get("campaign_id"),
+        **_columns(reply, mailbox, rfc_id, subject, received),
+        "seconds_to_reply": seconds,
+        "created_at": utc_now(now),
+    }
+    reply_id = _insert(db, row)
+    record_event(
+        db, "reply_received", contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=sent["id"],
+        at=utc_now(now), reply_id=reply_id, reply_kind=reply.kind, folder=mailbox.folder,
+    )
+    effects = _apply(db, settings, reply, row, reply_id, contact, now)
+    campaign = db.execute("SELECT name FROM campaigns WHERE id = ?", [row["campaign_id"]]).fetchone()
+    return {**row, "id": reply_id, "campaign": campaign[0] if campaign else None, "contact_email": contact["email"] if contact else sent["to_address"], "effects": effects}
+
+
+def _columns(reply: MatchedReply, mailbox: Mailbox, rfc_id: str | None, subject: str, received: datetime) -> dict[str, Any]:
+    """The replies columns that describe the message itself, matched or not."""
+    cls = reply.classification
+    return {
         "account": mailbox.account,
         "folder": mailbox.folder,
         "uidvalidity": mailbox.uidvalidity,
@@ -127,18 +145,12 @@ def store_reply(
         "return_date": cls.return_date.isoformat() if reply.kind == "auto_reply" and cls.return_date else None,
         "body_text": bounded_text(cls.own_text),
         "snippet": snippet((cls.own_text or "")[: SNIPPET_LENGTH * 4]),
-        "seconds_to_reply": seconds,
-        "created_at": utc_now(now),
     }
+
+
+def _insert(db: Database, row: dict[str, Any]) -> int:
     columns = ", ".join(f"[{name}]" for name in row)
-    reply_id = db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
-    record_event(
-        db, "reply_received", contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=sent["id"],
-        at=utc_now(now), reply_id=reply_id, reply_kind=reply.kind, folder=mailbox.folder,
-    )
-    effects = _apply(db, settings, reply, row, reply_id, contact, now)
-    campaign = db.execute("SELECT name FROM campaigns WHERE id = ?", [row["campaign_id"]]).fetchone()
-    return {**row, "id": reply_id, "campaign": campaign[0] if campaign else None, "contact_email": contact["email"] if contact else sent["to_address"], "effects": effects}
+    return db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
 
 
 def bounded_text(text: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
@@ -155,20 +167,13 @@ def _store_unmatched(
     """Keep mail that names our message but is not about its contact, changing nobody's state
     but the writer's own: their request to stop is honoured for their address, and a human
     writer is offered as a suggested contact (referred by the contact whose thread they joined)."""
-    cls, at, claimed = reply.classification, utc_now(now), reply.sent
+    at, claimed = utc_now(now), reply.sent
     row = {
         "message_id": None, "contact_id": None, "campaign_id": None, "claimed_message_id": claimed["id"],
-        "unmatched_reason": reply.unmatched_reason, "account": mailbox.account, "folder": mailbox.folder,
-        "uidvalidity": mailbox.uidvalidity, "uid": reply.uid, "rfc_message_id": rfc_id, "from_address": reply.from_address,
-        "subject": subject, "received_at": utc_now(received), "kind": reply.kind,
-        "bounce_type": (cls.bounce_type or "soft") if reply.kind == "bounce" else None,
-        "bounced_addresses": json.dumps(list(cls.bounced_addresses or [])),
-        "return_date": cls.return_date.isoformat() if reply.kind == "auto_reply" and cls.return_date else None,
-        "body_text": bounded_text(cls.own_text), "snippet": snippet((cls.own_text or "")[: SNIPPET_LENGTH * 4]),
+        "unmatched_reason": reply.unmatched_reason, **_columns(reply, mailbox, rfc_id, subject, received),
         "seconds_to_reply": None, "created_at": at,
     }
-    columns = ", ".join(f"[{name}]" for name in row)
-    reply_id = db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
+    reply_id = _insert(db, row)
     record_event(db, "reply_unmatched", message_id=claimed["id"], at=at, reply_id=reply_id, reply_kind=reply.kind,
                  from_address=reply.from_address, reason=reply.unmatched_reason)
     effects: list[str] = []
