@@ -5,9 +5,9 @@ real SMTP fixture and the real Dovecot; nothing is mocked."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
