@@ -6,6 +6,7 @@ real `outreach` command as one line `Error: ...` with exit 1, no traceback, noth
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -89,6 +90,19 @@ def test_a_lock_released_within_the_wait_is_not_an_error(project: Path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "bob.smith@lakeside.example.net" in emails(project / "outreach.db")
+
+
+def test_reading_is_never_held_up_by_another_commands_write(project: Path):
+    holder = sqlite3.connect(project / "outreach.db")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO tags (name) VALUES ('being-written')")
+    try:
+        result = outreach("contacts", "list", "--json", cwd=project, env={"OUTREACH_BUSY_TIMEOUT": "0.5"})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    assert [c["email"] for c in json.loads(result.stdout)] == ["jane.okafor@mercy.example.org"]
 
 
 def test_the_busy_wait_setting_is_checked():
