@@ -70,7 +70,10 @@ def encoding_by_line(raw: BinaryIO) -> tuple[int, list[int]]:
 
 
 def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
-    """Decoding error handler for MIXED files: bytes that are not UTF-8 are Windows-1252."""
+    """Decoding error handler for MIXED files: bytes that are not UTF-8 are Windows-1252.
+
+    Per byte run rather than per line, so it streams; the two differ only for a Windows-1252
+    line that also happens to hold a valid UTF-8 sequence ("Ã©"), which real names do not."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
     bad = error.object[error.start : error.end]
