@@ -61,6 +61,7 @@ class Settings:
     imap_folders: tuple[str, ...]
     followup_days: int
     away_days: int
+    outcomes: tuple[str, ...] = ()  # OUTREACH_OUTCOMES: outcome names added to the defaults
 
     @property
     def preset(self) -> Preset:
@@ -182,6 +183,7 @@ def load_settings(
         imap_folders=tuple(f.strip() for f in str(folders).split(",") if f.strip()),
         followup_days=_parse_int("OUTREACH_FOLLOWUP_DAYS", lookup.get("FOLLOWUP_DAYS", 7)),
         away_days=_parse_int("OUTREACH_AWAY_DAYS", lookup.get("AWAY_DAYS", 14)),
+        outcomes=tuple(n.strip() for n in str(lookup.get("OUTCOMES", "")).split(",") if n.strip()),
     )
 
 
