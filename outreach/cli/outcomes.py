@@ -78,7 +78,7 @@ def review_command(app: App, campaign: str | None, as_json: bool) -> None:
     if not pending:
         click.echo("Nothing to review: every human reply has been triaged.")
         return
-    if not sys.stdin.isatty():
+    if not _interactive():
         for item in pending:
             click.echo(f"{local_time(item.received_at)}  {item.email}  [{item.campaign or '-'}]  "
                        f"{' '.join(item.text.split())[:100]}" + (f"  (suggested: {item.suggested_outcome})" if item.suggested_outcome else ""))
@@ -87,6 +87,11 @@ def review_command(app: App, campaign: str | None, as_json: bool) -> None:
         return
     done = _walk(app, pending)
     click.echo(f"\nTriaged {done} of {len(pending)}." + (" The rest wait for next time." if done < len(pending) else ""))
+
+
+def _interactive() -> bool:
+    """Ask only when a person is at a terminal: never wait on a pipe or a script."""
+    return sys.stdin.isatty()
 
 
 def _walk(app: App, pending: list[triage_stage.PendingReply]) -> int:

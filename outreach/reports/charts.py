@@ -3,7 +3,7 @@
 Imported only for `report --html` (matplotlib takes ~0.3 s to import). Text stays text
 (`svg.fonttype: none`), so the page uses the reader's own fonts and fetches nothing; ids are
 salted and prefixed per chart so several SVGs can live in one page. Every bar carries an id
-(`rate-bar-N`, `funnel-bar-N-STAGE`, `day-bar-N`) so tests and scripts can find them.
+(`rate-bar-N`, `funnel-bar-N-STAGE`, `days-bar-N`) so tests and scripts can find them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from outreach.reports.render import daily_series
 from outreach.reports.report import FUNNEL_STAGES, Report
@@ -44,7 +45,7 @@ def rate_chart(report: Report) -> str:
     positions = list(range(len(groups)))[::-1]
     bars = axes.barh(positions, rates, xerr=[low, high], color=COLOURS[0], ecolor="#333", capsize=3, height=0.6)
     for n, patch in enumerate(bars.patches):
-        patch.set_gid(f"rate-bar-{n}")
+        patch.set_gid(f"bar-{n}")
     axes.set_yticks(positions, [f"{g.label} ({g.replied}/{g.delivered})" for g in groups])
     axes.set_xlabel("human reply rate, % of delivered (whiskers: 95% interval)")
     axes.set_xlim(0, max([r + h for r, h in zip(rates, high)] + [1]) * 1.1)
@@ -63,9 +64,12 @@ def funnel_chart(report: Report) -> str:
         xs = [i + (n - (len(groups) - 1) / 2) * width for i in range(len(FUNNEL_STAGES))]
         bars = axes.bar(xs, values, width=width, color=COLOURS[n % len(COLOURS)], label=g.label)
         for stage, patch in zip(FUNNEL_STAGES, bars.patches):
-            patch.set_gid(f"funnel-bar-{n}-{stage}")
+            patch.set_gid(f"bar-{n}-{stage}")
     axes.set_xticks(range(len(FUNNEL_STAGES)), list(FUNNEL_STAGES))
-    axes.set_yscale("symlog", linthresh=10)
+    if max((g.contacted for g in groups), default=0) > 200:  # letters would vanish next to thousands contacted
+        axes.set_yscale("symlog", linthresh=10)
+    else:
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("contacts")
     if len(groups) > 1:
         axes.legend(fontsize=8, frameon=False)
@@ -80,10 +84,11 @@ def replies_chart(report: Report) -> str:
     axes = figure.subplots()
     bars = axes.bar(range(len(series)), [n for _, n in series], color=COLOURS[2], width=0.9)
     for n, patch in enumerate(bars.patches):
-        patch.set_gid(f"day-bar-{n}")
+        patch.set_gid(f"bar-{n}")
     step = max(1, len(series) // 8)
     axes.set_xticks(range(0, len(series), step), [d for d, _ in series][::step], rotation=30, ha="right")
     axes.set_ylabel("replies")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure, "days")
 

@@ -102,7 +102,7 @@ def bar(group: Group, scale: float, width: int = BAR_WIDTH) -> Text:
 
 
 def bars(report: Report) -> Table:
-    table = Table(title="Reply rate with its 95% interval (█ surely at least, ▓ best guess, ─┤ could be up to)",
+    table = Table(title="Reply rate, 95% interval: █ at least, ▓ best guess, ─┤ up to",
                   box=None, show_header=False, title_justify="left")
     table.add_column("group", no_wrap=True)
     table.add_column("bar", no_wrap=True)

@@ -23,11 +23,12 @@ def campaign_replies(db: Database) -> dict[str, dict[str, Any]]:
 
 
 def replies_line(counts: dict[str, Any]) -> str:
-    """`3 replied (12.0% of 25 delivered, 95%: 4.2–30.0%), 1 opted out, 2 bounced`"""
+    """`3 replied (12.0% of 25 delivered, 95%: 4.2–30.0%), 1 opted out`: the bounces are already on
+    the messages line of `campaign list/show` (a bounced message is in state bounced)."""
     if not counts["delivered"] and not counts["bounced"]:
         return "no replies yet (nothing delivered)"
     interval = ""
     if counts["reply_rate_low"] is not None:
         interval = f", 95%: {percent(counts['reply_rate_low'])}–{percent(counts['reply_rate_high'])}"
     return (f"{counts['replied']} replied ({percent(counts['reply_rate'])} of {counts['delivered']} delivered{interval}), "
-            f"{counts['opted_out']} opted out, {counts['bounced']} bounced")
+            f"{counts['opted_out']} opted out")
