@@ -16,6 +16,7 @@ from outreach.contacts import store
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
 from outreach.errors import InputFileError, OutreachError
 from outreach.contacts.fields import parse_mapping
+from outreach.reports.outcomes import check_outcome, known_outcomes
 from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
@@ -177,8 +178,6 @@ def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     if outcome:
-        from outreach.reports.outcomes import check_outcome, known_outcomes
-
         where = {**where, "outcome": check_outcome(outcome, known_outcomes(app.settings.outcomes)) or ""}
     found = store.select_contacts(app.db, tags=tags, where=where)
     if as_json:
