@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from outreach.reports import render
 from outreach.reports.report import BY_CHOICES, build_report
 from . import App, pass_app, print_json
 from .replies import _parse_since
@@ -40,6 +39,8 @@ def report_command(app: App, campaign: str | None, by: str | None, since: str | 
     if sum(bool(x) for x in (as_json, csv_path, html_path)) > 1:
         raise click.UsageError("choose one of --json, --csv FILE and --html FILE")
     report = build_report(app.db, by=by, campaign=campaign, since=_parse_since(since))
+    from outreach.reports import render  # rich tables and csv only when printing: every command starts faster
+
     if as_json:
         print_json(report.to_json())
     elif csv_path:

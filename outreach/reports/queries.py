@@ -37,8 +37,6 @@ MESSAGE_KEYS = {
     "step": "m.step",
     "week": "substr(m.sent_at, 1, 10)",
 }
-GROUPINGS = (*MESSAGE_KEYS, *THREAD_KEYS)
-"""What `--by` accepts. `campaign` is ours too (campaign list uses it)."""
 PARTITIONING = (*THREAD_KEYS, None)
 """Groupings where every thread is in exactly one group (tags overlap; so do a thread's steps)."""
 
@@ -76,7 +74,7 @@ class Filters:
 
 @dataclass
 class GroupCounts:
-    """Raw counts of one group, straight from SQL (threads, not messages)."""
+    """Raw counts of one group, straight from SQL (in units: threads or messages, see above)."""
 
     key: Any
     contacted: int = 0

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.reports.render import percent
 from outreach.reports.report import campaign_reply_counts
 
 NO_REPLIES: dict[str, Any] = {"delivered": 0, "replied": 0, "opted_out": 0, "bounced": 0, "auto_replied": 0,
@@ -20,6 +19,10 @@ def campaign_replies(db: Database) -> dict[str, dict[str, Any]]:
         data = group.to_json()
         result[name] = {key: data[key] for key in NO_REPLIES}
     return result
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
 def replies_line(counts: dict[str, Any]) -> str:
