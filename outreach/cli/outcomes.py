@@ -76,7 +76,7 @@ def review_command(app: App, campaign: str | None, as_json: bool) -> None:
         print_json([item.to_json() for item in pending])
         return
     if not pending:
-        click.echo("Nothing to review: every human reply has been triaged.")
+        click.echo("Nothing to review: no human reply is waiting for an outcome.")
         return
     if not _interactive():
         for item in pending:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import click
+from sqlite_utils import Database
 
 from outreach.reports.status import build_status
 from . import App, local_time, pass_app, print_json
 
 SHOW_REPLIES = 15
+
+
+def _followups_due(app: App) -> Callable[[Database, datetime], int] | None:
+    """How many follow-ups are due, from the follow-up stage when it is installed."""
+    try:
+        from outreach.followups.due import due  # the follow-up stage lands from its own branch; until then: unavailable
+    except ImportError:
+        return None
+    return lambda db, now: len(due(db, app.settings, as_of=now))
 
 
 @click.command("status")
@@ -24,7 +35,7 @@ def status_command(app: App, as_json: bool, peek: bool) -> None:
     outreach replies poll && outreach status
     outreach status --json
     """
-    status = build_status(app.db, app.settings, now=datetime.now(timezone.utc), mark_seen=not peek)
+    status = build_status(app.db, app.settings, now=datetime.now(timezone.utc), mark_seen=not peek, followups_due=_followups_due(app))
     if as_json:
         print_json(status.to_json())
         return

@@ -231,8 +231,10 @@ def html_document(report: Report) -> str:
     """One page, no external resource: inline SVG charts, inline style, no script."""
     from outreach.reports import charts  # matplotlib only loads for --html
 
-    figures = charts.all_charts(report)
+    figures = charts.all_charts(report) if report.groups else []
     parts = [f"<h1>{html.escape(title(report))}</h1>"]
+    if not report.groups:
+        parts.append("<p>Nothing has been sent in this selection yet.</p>")
     parts += [f"<p>{html.escape(line)}</p>" for line in notes(report)]
     for name, caption, svg in figures:
         parts.append(f'<figure id="{name}">{svg}<figcaption>{html.escape(caption)}</figcaption></figure>')

@@ -59,9 +59,11 @@ class PendingReply:
 
 
 def untriaged(db: Database, *, campaign: str | None = None) -> list[PendingReply]:
-    """Human replies not yet triaged, oldest first."""
-    sql = """SELECT r.id, r.contact_id, coalesce(c.email, r.from_address), c.title, c.first_name, c.last_name,
-                    ca.name, r.received_at, r.subject, coalesce(r.body_text, r.snippet, ''), c.outcome
+    """Human replies not yet triaged, oldest first. The classifier's own suggestion, once it
+    stores one (`replies.suggested_outcome`, from the classification stage), wins over ours."""
+    stored = "r.suggested_outcome" if "suggested_outcome" in _columns(db, "replies") else "NULL"
+    sql = f"""SELECT r.id, r.contact_id, coalesce(c.email, r.from_address), c.title, c.first_name, c.last_name,
+                    ca.name, r.received_at, r.subject, coalesce(r.body_text, r.snippet, ''), c.outcome, {stored}
              FROM replies r LEFT JOIN contacts c ON c.id = r.contact_id LEFT JOIN campaigns ca ON ca.id = r.campaign_id
              WHERE r.kind = 'human_reply' AND r.triaged_at IS NULL"""
     params: list[Any] = []
@@ -71,9 +73,13 @@ def untriaged(db: Database, *, campaign: str | None = None) -> list[PendingReply
     rows = db.execute(sql + " ORDER BY r.received_at, r.id", params).fetchall()
     return [
         PendingReply(rid, cid, email, " ".join(p for p in (title, first, last) if p), name, received, subject, text,
-                     suggest_outcome(text), outcome)
-        for rid, cid, email, title, first, last, name, received, subject, text, outcome in rows
+                     suggested or suggest_outcome(text), outcome)
+        for rid, cid, email, title, first, last, name, received, subject, text, outcome, suggested in rows
     ]
+
+
+def _columns(db: Database, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
 def triage(db: Database, reply: PendingReply, outcome: str | None, *, note: str | None = None, at: str | None = None) -> None:
