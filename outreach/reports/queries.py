@@ -176,7 +176,7 @@ def _add_first_replies(db: Database, by: str | None, where: str, params: list[An
         FROM (SELECT {inner} AS g, m.contact_id AS pid, m.step AS step, r.seconds_to_reply AS seconds, min(r.received_at)
               FROM replies r JOIN messages m ON m.id = r.message_id
               WHERE r.kind = 'human_reply' AND {where} GROUP BY {per}) x
-        JOIN contacts c ON c.id = x.pid {joins}
+        {"" if key == "x.g" else "JOIN contacts c ON c.id = x.pid"} {joins}
     """
     for g, step, seconds in db.execute(sql, params).fetchall():
         if by == "week":
