@@ -52,7 +52,7 @@ def _show(item: triage_stage.PendingReply, position: int, total: int) -> None:
     if item.subject:
         click.echo(f"Subject: {item.subject}")
     click.echo(item.text.strip() or "(no text of their own)")
-    hint = f" [suggested: {item.suggested_outcome}]" if item.suggested_outcome else ""
+    hint = f" · Enter: {item.suggested_outcome} (suggested)" if item.suggested_outcome in KEYS.values() else ""
     click.echo(f"p positive · c call · d declined · o offer · s skip · n later · q quit{hint}")
 
 
@@ -64,7 +64,7 @@ def review_command(app: App, campaign: str | None, as_json: bool) -> None:
     """Walk the human replies not yet triaged and give each an outcome with one key.
 
     p positive, c call, d declined, o offer, s skip (no outcome; not shown again), n later (shown
-    next time), q quit. Other outcomes: `outreach contacts outcome EMAIL OUTCOME`. Without a
+    next time), q quit; Enter takes the suggested outcome when there is one. Other outcomes: `outreach contacts outcome EMAIL OUTCOME`. Without a
     terminal (a pipe, a script) it lists them and asks nothing; --json lists them as JSON.
 
     \b
@@ -100,9 +100,11 @@ def _walk(app: App, pending: list[triage_stage.PendingReply]) -> int:
         _show(item, position, len(pending))
         while True:
             key = click.getchar().lower()
+            if key in ("\r", "\n") and item.suggested_outcome in KEYS.values():
+                key = next(k for k, v in KEYS.items() if v == item.suggested_outcome)  # Enter takes the suggestion
             if key in KEYS or key in ("s", "n", "q"):
                 break
-            click.echo("Press p, c, d, o, s, n or q.")
+            click.echo("Press p, c, d, o, s, n or q" + (" (Enter: the suggestion)." if item.suggested_outcome else "."))
         if key == "q":
             break
         if key == "n":
