@@ -92,6 +92,11 @@ def test_by_template_and_week_count_messages(history):
 
 
 def test_by_tag_domain_and_source(history):
+    history.execute("UPDATE contacts SET referred_by = 2 WHERE id = 1")
+    history.conn.commit()
+    assert build_report(history, by="tag").warm_vs_cold is None  # d1 has two tags: summing groups would count it twice
+    warm = build_report(history, by="source").warm_vs_cold
+    assert (warm.a, warm.b) == ("warm (introduced) contacts", "cold contacts")  # 1 of 1 warm against 1 of 2 cold
     tags = groups(history, "tag")
     assert {k: (g["contacted"], g["replied"]) for k, g in tags.items()} == {"a": (2, 2), "b": (2, 1), "(none)": (1, 0)}
     domains = groups(history, "domain")

@@ -37,7 +37,7 @@ MESSAGE_KEYS = {
     "step": "m.step",
     "week": "substr(m.sent_at, 1, 10)",
 }
-PARTITIONING = (*THREAD_KEYS, None)
+PARTITIONING = (*(key for key in THREAD_KEYS if key != "tag"), None)
 """Groupings where every thread is in exactly one group (tags overlap; so do a thread's steps)."""
 
 WENT_OUT = "m.kind != 'test' AND m.state IN ('sent', 'bounced')"
