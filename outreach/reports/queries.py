@@ -42,7 +42,14 @@ PARTITIONING = (*(key for key in THREAD_KEYS if key != "tag"), None)
 
 WENT_OUT = "m.kind != 'test' AND m.state IN ('sent', 'bounced')"
 WARM = "(c.referred_by IS NOT NULL)"
-"""Introduced or referred contacts; an `introduced_by` column, when it lands, joins this test."""
+WARM_OR_INTRODUCED = "(c.referred_by IS NOT NULL OR c.introduced_by IS NOT NULL)"
+"""Warm: contacts someone referred (a suggestion taken up) or, once the introductions stage adds
+`contacts.introduced_by`, introduced."""
+
+
+def warm_sql(db: Database) -> str:
+    columns = {row[1] for row in db.execute("PRAGMA table_info(contacts)").fetchall()}
+    return WARM_OR_INTRODUCED if "introduced_by" in columns else WARM
 TAG_JOIN = "LEFT JOIN contact_tags ct ON ct.contact_id = {alias}.pid LEFT JOIN tags t ON t.id = ct.tag_id"
 
 
@@ -138,12 +145,13 @@ def group_counts(db: Database, by: str | None, filters: Filters) -> dict[Any, Gr
     touching the table), and replies separately (few), so each contact is looked up once per unit."""
     where, params = filters.sql()
     units, replies, key, joins = _units(by, where)
+    warm = warm_sql(db)
     stages = [stage for stage, _ in FUNNEL]
     funnel_sums = ", ".join(f"sum(f.{s})" for s in stages)
     sql = f"""
         WITH f AS ({_funnel_sql()}), th AS ({units}), rp AS ({replies})
         SELECT {key}, count(*), sum(th.bounced), sum(rp.human), sum(rp.auto), sum(rp.unsub),
-               sum({WARM}), sum({WARM} AND th.bounced), sum({WARM} AND rp.human), {funnel_sums}
+               sum({warm}), sum({warm} AND th.bounced), sum({warm} AND rp.human), {funnel_sums}
         FROM th JOIN contacts c ON c.id = th.pid {joins}
         LEFT JOIN rp ON rp.uid = th.uid
         LEFT JOIN f ON f.contact_id = th.pid
