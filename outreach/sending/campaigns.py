@@ -280,7 +280,7 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     elsewhere = _already_contacted(db, campaign)
     plan = Selection()
     for contact in contacts:
-        reason = do_not_contact_reason(db, contact["email"], contact["status"])
+        reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"), where=selection.get("where"))
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
         if reason:
