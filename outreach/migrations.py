@@ -254,3 +254,23 @@ def m030_reports_outcomes(db: Database) -> None:
         CREATE INDEX messages_report ON messages(campaign_id, contact_id, state, kind, step, template, sent_at);
         """
     )
+
+
+@migrations()
+def m040_followup_drafts(db: Database) -> None:
+    """Follow-ups saved in the mailbox's Drafts folder, owned by outreach/followups/drafts.py.
+
+    A row is written (saved_at NULL) before the IMAP APPEND and stamped after it, so a crash in
+    between is finished by the next run without a duplicate draft; removed_at is set once the
+    draft left Drafts (the user sent it, or we deleted it because the contact answered)."""
+    db.executescript(
+        """
+        CREATE TABLE followup_drafts (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            folder TEXT,                         -- the Drafts folder it was saved in
+            saved_at TEXT,                       -- APPEND done
+            removed_at TEXT,                     -- sent from the mail program, or deleted by us
+            removed_reason TEXT
+        );
+        """
+    )
