@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import click
 
+from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.errors import OutreachError
 from outreach.followups import sequence
 from outreach.sending import campaigns, outbox, sender
@@ -122,14 +123,16 @@ def _counts_line(counts: dict[str, int]) -> str:
 def list_(app: App, as_json: bool) -> None:
     """List campaigns with their status and message counts."""
     rows = campaigns.list_campaigns(app.db)
+    replies = campaign_replies(app.db)
     if as_json:
         print_json([{"name": c["name"], "status": c["status"], "template": c["template"], "counts": c["counts"],
-                     "skipped": len(c["skipped"]), "remaining": c["remaining"]} for c in rows])
+                     "skipped": len(c["skipped"]), "remaining": c["remaining"], "replies": replies.get(c["name"], NO_REPLIES)} for c in rows])
         return
     if not rows:
         click.echo("No campaigns yet: outreach campaign create NAME --template TEMPLATE --tag TAG")
     for c in rows:
-        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}")
+        answers = f"; {replies_line(replies[c['name']])}" if c["name"] in replies else ""
+        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}{answers}")
 
 
 @campaign_group.command(name="show")
@@ -149,6 +152,7 @@ def show(app: App, name: str, as_json: bool) -> None:
         summary["skipped"] = [{"email": c["email"], "reason": r} for c, r in plan.skipped]
     summary["next_send_at"] = next_at
     summary["uncertain_messages"] = outbox.uncertain_messages(db, summary["id"])
+    summary["replies"] = campaign_replies(db).get(summary["name"], NO_REPLIES)
     summary["steps"] = [{"step": s.public, "template": s.template, "delay_days": s.delay_days}
                         for s in sequence.campaign_steps(db, summary)]
     if as_json:
@@ -164,6 +168,7 @@ def show(app: App, name: str, as_json: bool) -> None:
     if summary["started_at"]:
         click.echo(f"  started:   {_day(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
         click.echo(f"  messages:  {_counts_line(summary['counts'])}")
+        click.echo(f"  replies:   {replies_line(summary['replies'])}")
     else:
         click.echo(f"  not started yet: {contacts_count(summary['would_include'])} would be written to")
     click.echo(f"  skipped:   {len(summary['skipped']) or 'none'}")

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.contacts.conversation import conversation_reason
-from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
+from outreach.contacts.store import dedupe_key, do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
@@ -282,6 +282,12 @@ def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, s
     }
 
 
+def _named(selection: Mapping[str, Any], contact: Mapping[str, Any]) -> bool:
+    """The user named this very contact (`--where email=...`): they mean to write to them."""
+    named = (selection.get("where") or {}).get("email", "")
+    return bool(named) and dedupe_key(named) == dedupe_key(contact["email"])
+
+
 def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     """Who the campaign would write to if it started now. Pure read: nothing is stored."""
     selection = campaign["selection"]
@@ -290,10 +296,10 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     include_replied = bool(campaign["options"].get("include_replied"))
     plan = Selection()
     for contact in contacts:
-        reason = do_not_contact_reason(db, contact["email"], contact["status"])
+        reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"), where=selection.get("where"))
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
-        if reason is None and not include_replied:
+        if reason is None and not include_replied and not _named(selection, contact):
             reason = conversation_reason(db, contact)
         if reason:
             plan.skipped.append((contact, reason))
