@@ -14,7 +14,7 @@ from email.message import Message
 
 from outreach.classify.reply_text import header
 
-__all__ = ["is_auto_reply", "machine_generated", "ooo_text", "return_date", "guess_language"]
+__all__ = ["is_auto_reply", "auto_reply_reason", "machine_generated", "ooo_text", "return_date", "guess_language"]
 
 _OOO_SUBJECT = re.compile(
     r"out of (?:the )?office|\booo\b|automatic reply|automatic response|auto[- ]?reply|autoreply|auto[- ]?response|automated response|"
@@ -72,54 +72,158 @@ _PERSONAL = re.compile(
 )
 
 
+# Shared mailboxes answer through server or client rules, often with no Auto-Submitted header
+# and a plain "RE:" subject. Strong phrases are never a person's own reply; weak ones ("we have
+# received your message") count only without a personal answer in the same message.
+_ACK_STRONG = re.compile(
+    r"\b(?:this|the) (?:mail ?box|inbox|e-?mail (?:address|account)|address) is (?:not|no longer|un)(?:monitored|attended|checked|read)|\bunmonitored (?:mail ?box|inbox|address)|"
+    r"\b(?:no|not receive an?|will not receive an?|won't receive an?) (?:individual|personal|personali[sz]ed) (?:response|reply|answer)|"
+    r"\b(?:ticket|case|reference|request|tracking) (?:number|no\.?|id|#)\s*(?:is\s*)?:?\s*#?[A-Z]*-?\d{3,}|\bthis is an? (?:automated|automatic|auto-generated|system-generated) (?:message|e-?mail|notification|acknowl)|"
+    r"\bplease do not (?:reply|respond) to this (?:e-?mail|message|address)|"
+    r"\bbuz[oó]n (?:no (?:es )?(?:monitoreado|supervisado|atendido|revisado)|sin supervisi[oó]n)|\bno recibir[aá] (?:una )?respuesta (?:individual|personal|personalizada)|"
+    r"\bn[uú]mero de (?:ticket|caso|referencia|solicitud)\s*:?\s*#?\d{3,}|\beste (?:es un )?(?:mensaje|correo) (?:es )?(?:autom[aá]tico|generado autom[aá]ticamente)|\bno responda a este (?:mensaje|correo)|"
+    r"\bbo[iî]te (?:aux lettres |mail |e-mail )?(?:n'est pas|non) (?:surveill[ée]e|consult[ée]e|relev[ée]e)|\bpas de r[ée]ponse individuelle|\bnum[ée]ro de (?:ticket|dossier|r[ée]f[ée]rence|demande)\s*:?\s*#?\d{3,}|"
+    r"\bceci est un (?:message|courriel|e-mail) (?:automatique|g[ée]n[ée]r[ée] automatiquement)|\bmerci de ne pas r[ée]pondre [àa] ce (?:message|courriel|mail)|"
+    r"\bpostfach wird nicht (?:überwacht|gelesen|betreut)|\bkeine (?:individuelle|persönliche) (?:antwort|rückmeldung)|\b(?:ticket|vorgangs|referenz|fall)-?nummer\s*:?\s*#?\d{3,}|"
+    r"\bdies ist eine automatisch (?:generierte|erstellte|versandte)|\bautomatisch (?:generierte|erstellte) (?:nachricht|e-mail|antwort)|\bbitte antworten sie nicht auf diese|"
+    r"\bcaixa (?:postal |de e-?mail )?n[aã]o (?:[eé] )?monitorada|\bresposta individual|\bn[uú]mero (?:do|de) (?:protocolo|chamado|ticket)\s*:?\s*#?\d{3,}|\bprotocolo\s*(?:n[ºo°.]*|:)\s*\d{3,}|"
+    r"\besta [eé] uma mensagem autom[aá]tica|\bn[aã]o responda a (?:esta|este) (?:mensagem|e-?mail)|"
+    r"\bcasella (?:di posta )?non (?:[eè] )?(?:monitorata|presidiata|controllata)|\brisposta individuale|\bnumero (?:di )?(?:ticket|pratica|riferimento)\s*:?\s*#?\d{3,}|"
+    r"\bquesto [eè] un messaggio (?:automatico|generato automaticamente)|\bsi prega di non rispondere",
+    re.I,
+)
+_ACK_WEAK = re.compile(
+    r"\bwe (?:have |'ve )?(?:received|got) your (?:message|e-?mail|enquiry|inquiry|request|application|note)|\byour (?:message|e-?mail|enquiry|inquiry|request) (?:has been|was) (?:received|logged|forwarded)|"
+    r"\bthank you for (?:contacting|writing to|your (?:e-?mail|message) to) (?:the )?[\w &-]{0,60}(?:office|department|team|program|programme|service|desk)\b|"
+    r"\b(?:a member of (?:our|the) (?:team|staff)|someone) will (?:respond|reply|get back|be in touch|contact you)|\bwe (?:aim|try|strive) to (?:respond|reply|answer)|"
+    r"\bwithin \d+ (?:business|working) days\b|"
+    r"\bhemos recibido su (?:mensaje|correo|solicitud|consulta)|\bsu (?:mensaje|correo|solicitud|consulta) (?:ha sido|fue) recibid|"
+    r"\bnous avons (?:bien )?re[çc]u votre (?:message|courriel|demande|e-?mail)|\bvotre (?:message|demande|courriel) a (?:bien )?[ée]t[ée] re[çc]u|"
+    r"\bwir haben ihre (?:nachricht|e-?mail|anfrage|mail) erhalten|\bihre (?:nachricht|anfrage|e-?mail) ist (?:bei uns )?eingegangen|"
+    r"\brecebemos (?:a )?sua (?:mensagem|solicita[çc][aã]o|e-?mail)|\bsua (?:mensagem|solicita[çc][aã]o) foi recebida|"
+    r"\babbiamo ricevuto (?:il suo|la sua|il tuo|la tua) (?:messaggio|e-?mail|richiesta)|\b(?:il suo|la sua) (?:messaggio|richiesta) [eè] stat[oa] ricevut",
+    re.I,
+)
+# A person answering: a question, an offer, agreement, or the reply naming a plan.
+_ANSWER = re.compile(
+    r"\?|\b(?:yes|sure|happy to|glad to|would love|we'd be|we would be|let's|we can|i can|i will|i'll|unfortunately|"
+    r"s[ií],|con gusto|encantad[oa]|podemos|oui|volontiers|nous pouvons|gerne|ja,|wir können|sim,|com prazer|podemos|volentieri|possiamo)\b",
+    re.I,
+)
+
+
+def _rule_header(msg: Message) -> str:
+    """The header that says an Exchange inbox rule (or a loop guard) produced this message, if any."""
+    for name in ("X-MS-Exchange-Inbox-Rules-Loop", "X-MS-Exchange-Generated-Message-Source", "X-Loop"):
+        value = header(msg, name)
+        if value:
+            return f"{name}: {value}"
+    return ""
+
+
+def shared_mailbox_ack(msg: Message, own: str) -> tuple[str, str] | None:
+    """A shared mailbox's acknowledgement sent by a mailbox rule: (rule, matched words) or None."""
+    head = own[:1500]
+    strong = _ACK_STRONG.search(head)
+    if strong and len(own) < 2500:
+        return "acknowledgement: shared mailbox wording", strong.group(0)
+    weak = _ACK_WEAK.search(head)
+    if weak is None or len(own) > 1500:
+        return None
+    rule_header = _rule_header(msg)
+    if rule_header:
+        return f"acknowledgement with mailbox-rule header ({rule_header.split(':')[0]})", weak.group(0)
+    if not _ANSWER.search(own):
+        return "acknowledgement: receipt wording, no personal answer", weak.group(0)
+    return None
+
+
 def machine_generated(msg: Message) -> bool:
     """Headers that say a program, not a person, sent this (RFC 3834 and common variants)."""
+    return _machine_header(msg) is not None
+
+
+def _machine_header(msg: Message) -> str | None:
+    """The header (name: value) that says a program sent this, or None."""
     auto = header(msg, "Auto-Submitted").lower()
     if auto and not auto.startswith("no"):
-        return True
+        return f"Auto-Submitted: {auto}"
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-AutoReply-From", "X-Mail-Autoreply", "X-Autorespond-Type", "X-Vacation"):
         value = header(msg, name).lower()
         if value and value not in {"no", "false", "0"}:
-            return True
-    if header(msg, "Precedence").lower().strip() in {"auto_reply", "auto-reply", "autoreply"}:
-        return True
+            return f"{name}: {value}"
+    precedence = header(msg, "Precedence").lower().strip()
+    if precedence in {"auto_reply", "auto-reply", "autoreply"}:
+        return f"Precedence: {precedence}"
     if header(msg, "X-POST-MessageClass").startswith("9"):
-        return True
+        return "X-POST-MessageClass: " + header(msg, "X-POST-MessageClass")
     if header(msg, "X-FC-MachineGenerated").lower() == "true":
-        return True
-    if "rules agent" in header(msg, "X-MS-Exchange-Generated-Message-Source").lower():
-        return True  # Exchange Online: written by the mailbox's automatic-reply rule
+        return "X-FC-MachineGenerated: true"
+    source = header(msg, "X-MS-Exchange-Generated-Message-Source")
+    if "rules agent" in source.lower():
+        return "X-MS-Exchange-Generated-Message-Source: " + source  # Exchange Online: the mailbox's automatic-reply rule
     # Exchange OOF: sent by an inbox rule and asking not to be answered automatically.
     if "all" in header(msg, "X-Auto-Response-Suppress").lower() and header(msg, "X-MS-Exchange-Inbox-Rules-Loop"):
-        return True
-    return False
+        return "X-Auto-Response-Suppress: All with X-MS-Exchange-Inbox-Rules-Loop"
+    return None
 
 
 def ooo_text(subject: str, text: str) -> bool:
     """Out-of-office wording in the subject or the first part of the body."""
+    return _ooo_match(subject, text) is not None
+
+
+def _ooo_match(subject: str, text: str) -> str | None:
+    found = _OOO_SUBJECT.search(subject)
+    if found:
+        return found.group(0)
     head = text[:1500]
-    return bool(_OOO_SUBJECT.search(subject) or (_may_say_away(head) and _OOO_BODY.search(head)))
+    found = _OOO_BODY.search(head) if _may_say_away(head) else None
+    return found.group(0) if found else None
 
 
 def is_auto_reply(msg: Message, own: str) -> bool:
     """Machine headers, an auto-reply subject, or out-of-office wording in a short message."""
+    return auto_reply_reason(msg, own) is not None
+
+
+def auto_reply_reason(msg: Message, own: str) -> tuple[str, str] | None:
+    """Why this is an auto-reply, as (rule, matched text), or None when it is not one."""
     subject = header(msg, "Subject")
-    if machine_generated(msg):
-        return True
+    machine = _machine_header(msg)
+    if machine:
+        return "header " + machine.split(":", 1)[0], machine
     precedence = header(msg, "Precedence").lower()
-    if precedence in {"bulk", "junk", "list"} and ooo_text(subject, own):
-        return True
-    if _OOO_SUBJECT.search(re.sub(r"^\s*(?:re|aw|fw|fwd|rv|tr|wg)\s*:\s*", "", subject, flags=re.I)) and not re.match(r"^\s*(?:re|aw|rv)\s*:", subject, re.I):
-        return True
-    if _STRONG_SUBJECT.search(subject):
-        return True
-    if (header(msg, "X-MS-Exchange-Inbox-Rules-Loop") or header(msg, "X-Loop")) and ooo_text(subject, own):
-        return True
+    if precedence in {"bulk", "junk", "list"}:
+        words = _ooo_match(subject, own)
+        if words:
+            return f"Precedence: {precedence} with out-of-office wording", words
+    bare = re.sub(r"^\s*(?:re|aw|fw|fwd|rv|tr|wg)\s*:\s*", "", subject, flags=re.I)
+    found = _OOO_SUBJECT.search(bare)
+    if found and not re.match(r"^\s*(?:re|aw|rv)\s*:", subject, re.I):
+        return "out-of-office subject", found.group(0)
+    found = _STRONG_SUBJECT.search(subject)
+    if found:
+        return "auto-reply subject", found.group(0)
+    rule_header = _rule_header(msg)
+    if rule_header:
+        words = _ooo_match(subject, own)
+        if words:
+            return f"out-of-office wording with mailbox-rule header ({rule_header.split(':')[0]})", words
     # Some responders keep the original subject: recognise them by wording in a short message,
     # unless the person is answering us while mentioning they are away.
     # Newsletters ("please do not reply to this email") are not answers to us at all.
     listed = bool(msg.get("List-Unsubscribe") or msg.get("List-Id"))
-    return len(own) < 1200 and not listed and _may_say_away(own[:600]) and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
+    if listed:
+        return None
+    if len(own) < 1200 and _may_say_away(own[:600]):
+        found = _OOO_BODY.search(own[:600])
+        if found and not _PERSONAL.search(own):
+            return "out-of-office wording in a short message", found.group(0)
+    ack = shared_mailbox_ack(msg, own)
+    if ack:
+        return ack
+    return None
 
 
 # --- return dates --------------------------------------------------------------------------------

@@ -71,9 +71,12 @@ class PollResult:
     folders: list[dict[str, Any]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unclassified: int = 0  # messages a rule raised on (logged by classify_message), stored as "other"
 
     def to_json(self) -> dict[str, int]:
-        return {"fetched": self.fetched, "matched": self.matched, **{k: self.counts[k] for k in KINDS}}
+        """The interface keys; "unclassified" is added only when some message could not be classified."""
+        counts = {"fetched": self.fetched, "matched": self.matched, **{k: self.counts[k] for k in KINDS}}
+        return {**counts, "unclassified": self.unclassified} if self.unclassified else counts
 
     def add(self, summary: dict[str, Any], fetched: int, stored: list[dict[str, Any]]) -> None:
         """Count one stored batch, in the totals and on its folder's line."""
@@ -174,6 +177,7 @@ def _poll_folder(
             classified = batch.classified.result()
         except BrokenProcessPool:  # the worker died (killed, out of memory): classify here instead
             classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
+        result.unclassified += sum(1 for c in classified if c.error)
         found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]

@@ -124,6 +124,10 @@ def store_reply(
         "snippet": snippet(cls.own_text),
         "seconds_to_reply": seconds,
         "created_at": utc_now(now),
+        "rule": cls.rule or None,
+        "evidence": cls.evidence or None,
+        "suggested_outcome": cls.suggested_outcome,
+        "suppress_domain": cls.suppress_domain,
     }
     columns = ", ".join(f"[{name}]" for name in row)
     reply_id = db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
@@ -298,7 +302,8 @@ def list_replies(
         db.query(
             f"""SELECT r.id, r.received_at, r.kind, r.bounce_type, r.return_date, r.from_address,
                        coalesce(c.email, m.to_address) AS contact_email, ca.name AS campaign,
-                       r.subject, r.snippet, r.seconds_to_reply, r.folder
+                       r.subject, r.snippet, r.seconds_to_reply, r.folder,
+                       r.rule, r.evidence, r.suggested_outcome, r.suppress_domain
                 FROM replies r
                 LEFT JOIN contacts c ON c.id = r.contact_id
                 LEFT JOIN messages m ON m.id = r.message_id
