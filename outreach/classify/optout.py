@@ -225,10 +225,10 @@ _DE_ONE_LINER = _c(r"\A\s*(?:bitte\s+)?(?:stopp?|abmelden|austragen|aufhören|h�
 # --- Portuguese ----------------------------------------------------------------------------------
 
 _PT_VERB = (
-    r"(?:contat\w*|contact\w*|escrev\w*|envi\w*|mand\w*|incomod\w*|entr\w* em contato|entr\w* em contacto|procur\w*|"
+    r"(?:contat\w*|contact\w*|escrev\w*|envi\w*|mand\w*|incomod\w*|entr\w*(?:\s+mais)?\s+em conta(?:c)?to|procur\w*|"
     r"ligu\w*|lig\w*|inclu\w*|adicion\w*|perturb\w*)"
 )
-_PT_ASK = r"(?:contat(?:e|em)|contact(?:e|em)|escrev(?:a|am)|envi(?:e|em)|mand(?:e|em)|procur(?:e|em)|incomod(?:e|em)|lig(?:ue|uem)|entr(?:e|em) em conta(?:c)?to)"
+_PT_ASK = r"(?:contat(?:e|em)|contact(?:e|em)|escrev(?:a|am)|envi(?:e|em)|mand(?:e|em)|procur(?:e|em)|incomod(?:e|em)|lig(?:ue|uem)|entr(?:e|em)\s+(?:mais\s+)?em conta(?:c)?to)"
 _PT_NOUN = r"(?:e-?mails?|mensagens|mensagem|correspondências?|comunicações|comunicados|solicitações|cartas|propagandas?|spam|contatos?|contactos?)"
 _PT = [
     ("unsubscribe", _c(r"\bdescadastr\w*|\bcancel\w* (?:a |o )?(?:minha |meu )?(?:inscrição|assinatura|cadastro)\b|\bdesinscrev\w*")),
@@ -323,7 +323,8 @@ _OUR_OWN = _c(
     r"\bresponda (?:con )?[\"']?(?:stop|baja)|\brépondez [\"']?stop)[^.!?\n]*[.!?]?"
 )
 # "Don't email me directly; write to the coordinator instead": a redirect, not an opt-out.
-_REDIRECT = _c(r"\b(?:instead|rather than|directly|use (?:my|this|the) (?:new|other|work|personal)|(?:old|previous|former) (?:address|e-?mail)|en su lugar|directamente|plutôt|directement|stattdessen|direkt|em vez|diretamente|invece|direttamente)\b")
+_REDIRECT = _c(r"\b(?:instead|rather than|use (?:my|this|the) (?:new|other|work|personal)|(?:old|previous|former) (?:address|e-?mail)|en su lugar|plutôt|stattdessen|em vez|invece|"
+    r"(?:directly|directamente|directement|direkt|diretamente|direttamente)(?!\s+(?:or|ou|o|oder)\s+in))\b")
 
 
 _POSTPONED = _c(
@@ -409,7 +410,7 @@ _DECLINE = _c(
     r"have no|do not have|don't have|are not|am not|'m not|'re not)\s+(?:" + _W + r"){0,2}?"
     r"(?:offer|accept|host|provide|take|taking|sponsor|support|accommodate|supervise|consider|arrange|have|offering|accepting|hosting|"
     r"available|able|in a position|interested|any|capacity|positions?|openings?|spots?|observerships?|externships?|rotations?|electives?|room|space|time)\b"
-    r"|\bnot at (?:this|the present|the moment) time\b|\bnot at this point\b|\bno,? thank(?:s| you)\b|\bnot interested\b|\bregret(?:fully)? (?:to inform|that)\b|"
+    r"|\bnot at (?:this|the present|the moment) time\b|\bnot at this point\b|\bno,? thank(?:s| you)\b|\b(?:i'?m|i am|we'?re|we are)\s+not interested\b|\A\s*not interested\b|\bregret(?:fully)? (?:to inform|that)\b|"
     r"\b(?:must|have to|will have to|need to) decline\b|\bunable to (?:help|assist|accommodate|host|offer|accept)\b|\bno (?:positions|openings|spots|availability|capacity|observerships?)\b|"
     r"\bnot (?:possible|feasible) (?:at|for|to)\b|\bi'm afraid (?:we|i) (?:can't|cannot|don't|do not|won't)\b|"
     # Spanish
