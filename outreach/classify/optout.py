@@ -95,14 +95,15 @@ _EN = [
     ("please-stop", _c(r"\b(?:please|pls|kindly|just|so|now) stop(?:\s+(?:it|this|now|immediately))?(?=\s*(?:[.!]|\Z|,?\s*(?:please|thanks|thank you)\b))")),
     ("does-not-wish", _c(
         r"\b(?:do not|don't|dont|does not|doesn't|did not|didn't|no longer|would (?:rather|prefer|like|ask)(?: (?:you|that you))? not(?: to)?|"
-        r"'d (?:rather|prefer|like)(?: (?:you|that you))? not(?: to)?|prefer not to|rather not|not interested in|(?:wish|want|ask) not to)\s+"
+        r"'d (?:rather|prefer|like)(?: (?:you|that you))? not(?: to)?|prefer not to|rather not|not interested in|(?:wish|want|ask) not to|"
+        r"(?:appreciate|prefer|welcome|insist on|ask for) (?:not|no longer|never)|(?:i|we) (?:do not|don't|no longer) (?:want|wish|need|care) to hear from you)\s+"
         r"(?:(?:wish|want|care|like|need|consent|agree)\s+(?:to\s+)?)?(?:(?:be|being|keep|continue)\s+)?"
         r"(?:(?:receiv(?:e|ing)|get(?:ting)?|hear(?:ing)?(?: from)?|be(?:ing)?)\s+)?(?:(?:any|more|further|these|such|your|additional|unsolicited)\s+){0,2}?"
-        r"(?:contacted|emailed|e-mailed|mailed|messaged|approached|solicited|bothered|written to|added|included|kept on|on (?:your|the|any) (?:mailing )?lists?|"
+        r"(?:contacted|emailed|e-mailed|mailed|messaged|approached|solicited|bothered|written to|added|included|kept on|on (?:your|the|any) (?:mailing )?lists?|again|any ?more|ever|further|"
         r"contacting|e-?mails?|messages?|mail|correspondence|communications?|solicitations?|contact|requests|inquiries|letters|newsletters)\b")),
     ("asked-not-to", _c(
         r"\b(?:asked|asks|requested|requests|instructed|wishes|would like|wants|prefers)\s+(?:" + _W + r"){0,4}?"
-        r"(?:not to be (?:contacted|e-?mailed|written|approached|solicited|bothered)|that (?:you|we|he|she|they) not|(?:you|us) not to|to be removed|to be taken off|to stop|to no longer|no further|that no (?:more|further))\b")),
+        r"(?:not to be (?:contacted|e-?mailed|written|approached|solicited|bothered)|that (?:you|we|he|she|they|applicants|students|candidates|people|anyone|no one) (?:not|never|no longer|do not|refrain)|(?:you|us) not to|to be removed|to be taken off|to stop|to no longer|no further|that no (?:more|further))\b")),
     ("spam-report", _c(
         r"\b(?:i|we)(?:'ll|'m|'re|'ve| will| am| are| have| had| shall| would| may| might)?(?:\s+(?:be|now|going to|already|just|definitely|also))*\s+"
         r"(?:report(?:ed|ing)?|flag(?:ged|ging)?|mark(?:ed|ing)?|block(?:ed|ing)?|filter(?:ed|ing)?)\s+(?:" + _W + r"){0,4}?(?:as|to (?:your|the|google|gmail|microsoft|outlook))\s+(?:" + _W + r"){0,1}?(?:spam|junk|phishing|abuse|harassment)\b"
@@ -112,11 +113,11 @@ _EN = [
     ("last-message", _c(
         r"\b(?:this is|that was|this will be|consider this|that is|it is|it's|this is the)\s+(?:" + _W + r"){0,2}?(?:last|final)\s+(?:" + _W + r"){0,1}?"
         r"(?:time i(?:'m| am)? (?:ask|tell|say)|warning|e-?mail i (?:want|wish|will)|message i (?:want|wish|will)|e-?mail (?:from|you send)|request)")),
-    ("leave-alone", _c(r"\bcease and desist\b|\bleave (?:me|us|him|her|them|our \w+) alone\b|\blose (?:my|our|this) (?:e-?mail|address|contact|number)\b|\bget lost\b")),
+    ("leave-alone", _c(r"\bcease and desist\b|\benough (?:with|of) (?:the |these |your |all the )?(?:e-?mails|messages|mails|spam)\b|\bleave (?:me|us|him|her|them|our \w+) alone\b|\blose (?:my|our|this) (?:e-?mail|address|contact|number)\b|\bget lost\b")),
 ]
 _EN_ONE_LINER = _c(
     r"\A\s*(?:please\s+|pls\s+|kindly\s+)?(?:stop|stop it|stop now|stop this|stop please|stop emailing|unsubscribe(?: me)?|remove(?: me)?|"
-    r"take me off|opt out|no more|enough|enough already|cease)(?:\s+(?:please|now|thanks|thank you|immediately))?[.!]*\s*\Z"
+    r"take me off|opt out|no more|enough|enough already|cease)(?:[\s.,!]+(?:please|now|thanks|thank you|immediately|stop|seriously|already))*[.!]*\s*\Z"
 )
 
 # --- Spanish -------------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ _ES = [
         r"|\b(?:ces\w*|suspend\w*|deten\w*|deteng\w*)\s+(?:(?:todo|toda|todos|todas|el|la|los|las|sus|su|cualquier)\s+)+(?:" + _W + r")?(?:" + _ES_NOUN + r"|envíos?|contacto)\b")),
     ("no-more-messages", _c(
         r"\bno\s+(?:(?:quiero|deseo|queremos|deseamos|me|nos|le|les|env[ií]e|env[ií]en|mande|manden|escriba|escriban|recibir|seguir recibiendo)\s+){0,3}(?:más|otros?|otras?)\s+(?:" + _W + r")?" + _ES_NOUN + r"\b"
-        r"|\bningún (?:otro )?(?:correo|mensaje|e-?mail)\s+más\b|\bno más\s+" + _ES_NOUN + r"\b"
+        r"|\bningún (?:otro )?(?:correo|mensaje|e-?mail)\s+más\b|\b(?:no más|basta de|suficiente con)\s+(?:" + _W + r")?" + _ES_NOUN + r"\b"
         r"|\bno\s+(?:quiero|deseo|queremos|deseamos|quiere|desea)\s+(?:seguir\s+|volver a\s+)?(?:recibir\s+(?:" + _W + r"){0,2}?(?:" + _ES_NOUN + r"|nada|más)|ser (?:contactad|molestad)|que (?:me|nos|le|se) (?:sigan? |vuelvan? a )?(?:contact|escrib|envi|envíe|mand|molest))"
         r"|\bya no\s+(?:quiero|deseo|queremos|deseamos)\s+(?:recibir|que)\b")),
     ("spam-report", _c(r"\b(?:denunci|report|marc|bloque)\w*\s+(?:" + _W + r"){0,3}?(?:como\s+)?(?:spam|correo no deseado|correo basura)\b|\besto es spam\b|\b(?:es|son) spam\b")),
@@ -237,7 +238,7 @@ _PT = [
         r"|\b(?:remov|retir|tir|exclu|apag|delet|elimin)\w*\s+(?:" + _W + r"){0,4}?(?:da|das|do|dos|de)\s+(?:" + _W + r"){0,2}?(?:lista|listas|cadastro|base de dados|mailing|banco de dados|registros?|envios|contatos)\b")),
     ("negated-contact", _c(
         r"\bnão\s+(?:(?:me|nos|lhe|lhes|o|a|os|as|te|mais)\s+)?(?:volt\w+)\s+a\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
-        r"|\bnão\s+(?:me|nos|lhe|lhes|te)\s+" + _PT_ASK + r"\b(?!\s+(?:" + _W + r"){0,3}?(?:até|antes|ainda|diretamente|e sim))"
+        r"|\bnão\s+(?:(?:me|nos|lhe|lhes|te)\s+)?" + _PT_ASK + r"\b(?!\s+(?:" + _W + r"){0,3}?(?:até|antes|ainda|diretamente|e sim))"
         r"|\bnão\s+(?:(?:me|nos|lhe|lhes|te|se|mais|nunca|jamais)\s+)?(?!hesit|deix)" + _PT_VERB + r"\s+(?:" + _W + r"){0,3}?(?:mais|nunca|novamente|de novo|outra vez|no futuro)\b"
         r"|\bnão\s+(?:" + _W + r"){0,1}?mais\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
         r"|\bnunca mais\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
@@ -246,7 +247,7 @@ _PT = [
         r"(?<!\bnão )(?<!\bnão me )\b(?:pare|parem|parar|deixe|deixem|deixar|cesse|cessem|cessar|abstenha-se|abstenham-se|abster-se)\s+de\s+(?:(?:me|nos)\s+)?(?:" + _W + r"){0,1}?(?:" + _PT_VERB + r"|" + _PT_NOUN + r")"
         r"|\b(?:cess\w*|suspend\w*|interromp\w*)\s+(?:(?:todo|toda|todos|todas|o|a|os|as|seus|suas|qualquer)\s+)+(?:" + _W + r")?(?:" + _PT_NOUN + r"|envios?)\b")),
     ("no-more-messages", _c(
-        r"\bnão\s+(?:(?:quero|desejo|queremos|desejamos|quer|deseja|preciso|aceito)\s+)(?:mais\s+)?(?:continuar a\s+|continuar\s+)?(?:receber|ser (?:contatad|contactad|incomodad)|que (?:me|nos|lhe|o|a)|mais|nenhum|nenhuma|seus|suas|esses|essas)\b"
+        r"\bnão\s+(?:(?:quero|desejo|queremos|desejamos|quer|deseja|preciso|aceito)\s+)(?:mais\s+)?(?:continuar a\s+|continuar\s+)?(?:receber|ser (?:contatad|contactad|incomodad)\w*|que (?:me|nos|lhe|o|a)|mais|nenhum|nenhuma|seus|suas|esses|essas)\b"
         r"|\b(?:nenhum|nenhuma|sem)\s+(?:(?:outro|outra|mais)\s+)" + _PT_NOUN + r"\b"
         r"|\bchega de\s+(?:" + _W + r")?" + _PT_NOUN + r"\b")),
     ("spam-report", _c(r"\b(?:denunci|report|marc|bloque|sinaliz)\w*\s+(?:" + _W + r"){0,3}?(?:como\s+)?(?:spam|lixo eletrônico|lixo eletronico|indesejad\w*)\b|\bisto é spam\b")),
@@ -276,7 +277,7 @@ _IT = [
     ("stop-contacting", _c(
         r"(?<!\bnon )\b(?:smett\w*|cess\w*|astene\w*|astien\w*|la smetta|la finisca)\s+(?:di|con)\s+(?:(?:mi|ci)\s+)?(?:" + _W + r"){0,1}?(?:" + _IT_VERB + r"|" + _IT_NOUN + r")")),
     ("no-more-messages", _c(
-        r"\bnon\s+(?:(?:voglio|desidero|vogliamo|desideriamo|vuole|desidera|gradisco|gradiamo|accetto)\s+)(?:più\s+)?(?:ricevere|essere (?:contattat|disturbat)|che (?:mi|ci|lo|la)|altre|altri|ulteriori|le sue|i suoi|queste|questi)\b"
+        r"\bnon\s+(?:(?:voglio|desidero|vogliamo|desideriamo|vuole|desidera|gradisco|gradiamo|accetto)\s+)(?:più\s+)?(?:ricevere|essere (?:contattat|disturbat)\w*|che (?:mi|ci|lo|la)|altre|altri|ulteriori|le sue|i suoi|queste|questi)\b"
         r"|\b(?:nessun|nessuna|niente)\s+(?:altra|altro|altre|altri|ulteriore|ulteriori|più)\s+" + _IT_NOUN + r"\b|\bbasta\s+(?:con\s+)?(?:le\s+|queste\s+)?" + _IT_NOUN + r"\b")),
     ("spam-report", _c(r"\b(?:segnal|contrassegn|marc|blocc)\w*\s+(?:" + _W + r"){0,3}?(?:come\s+)?(?:spam|posta indesiderata|indesiderat\w*)\b|\bquesto è spam\b")),
     ("last-message", _c(r"\bè l'ultima volta che (?:glielo|le|te lo|ve lo) (?:chiedo|dico)|\bultimo avviso\b")),
