@@ -301,7 +301,7 @@ _WORDS = {
            "more", "further", "additional", "other", "wish", "want", "rather", "prefer", "interest", "ask", "request", "instruct",
            "would like", "spam", "report", "flag", "mark", "block", "filter", "last", "final", "alone", "lose", "lost", "cease", "enough",
            "don", "dont", "do no", "next", "future", "another"),
-    "es": ("baja", "borr", "bórr", "suscrib", "inscrib", "elim", "borr", "quit", "quít", "sac", "saq", "sáq", "retir", "retír", "excl", "no ", "nunca",
+    "es": ("baja", "borr", "bórr", "suficiente", "suscrib", "inscrib", "elim", "borr", "quit", "quít", "sac", "saq", "sáq", "retir", "retír", "excl", "no ", "nunca",
            "dej", "par", "ces", "abst", "suspend", "deten", "más", "otro", "otra", "ningun", "ningún", "spam", "correo no deseado",
            "correo basura", "última", "último", "basta", "alto", "stop", "no"),
     "fr": ("inscri", "abonn", "retir", "supprim", "enlev", "ray", "effac", "ôt", "ot", "ne ", "ne\n", "n'", "plus", "cess", "arrêt", "arret",
