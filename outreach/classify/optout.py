@@ -393,11 +393,15 @@ def _not_a_request(rule: str, text: str, match: re.Match[str]) -> bool:
     return False
 
 
+# A sentence ends at . ! ? (not after Dr., Prof., Mr., Mrs., Ms., St., Sr., Dra.) or a line break.
+_SENTENCE_END = re.compile(r"(?<!\bDr)(?<!\bdr)(?<!Prof)(?<!\bMr)(?<!Mrs)(?<!\bMs)(?<!\bSt)(?<!\bSr)(?<!Dra)(?<!Sra)[.!?](?=\s|\Z)|\n")
+
+
 def _sentence(text: str, start: int, end: int) -> str:
     """The sentence around a match, for the explanation (at most ~200 characters)."""
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
-    right = min(rights) + 1 if rights else len(text)
+    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    following = _SENTENCE_END.search(text, end)
+    right = following.end() if following else len(text)
     sentence = " ".join(text[left:right].split())
     return sentence if len(sentence) <= 200 else " ".join(text[start:end].split())
 
