@@ -77,6 +77,36 @@ def test_every_opt_out_rule_contains_one_of_the_words_checked_first(language):
     assert _uncovered(language, [w.lower() for w in _WORDS[language]]) == []
 
 
+def test_every_refusal_phrase_contains_one_of_the_words_checked_first():
+    from outreach.classify.optout import _DECLINE, _DECLINE_WORDS
+
+    words = [w.lower() for w in _DECLINE_WORDS]
+    assert [b for b in _alternatives(_DECLINE) if not _needs_a_word(list(b), words)] == []
+
+
+@pytest.mark.parametrize("name", ["_ACK_STRONG", "_ACK_WEAK"])
+def test_every_acknowledgement_phrase_contains_one_of_the_words_checked_first(name):
+    from outreach.classify import autoreply
+
+    words = [w.lower() for w in autoreply._ACK_WORDS]
+    assert [b for b in _alternatives(getattr(autoreply, name)) if not _needs_a_word(list(b), words)] == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_anchor_patterns_find_exactly_what_a_word_search_finds(seed):
+    import random
+
+    from outreach.classify.optout import _ANCHORS, _ANY_ANCHOR
+
+    rng = random.Random(seed)
+    everything = [w for words in _WORDS.values() for w in words]
+    for _ in range(300):
+        text = " ".join(rng.choice(everything + ["x", "the", "of", "n", "s"])[: rng.randint(1, 8)] for _ in range(rng.randint(1, 6)))
+        assert bool(_ANY_ANCHOR.search(text)) == any(w in text for w in everything), text
+        for language, words in _WORDS.items():
+            assert bool(_ANCHORS[language].search(text)) == any(w in text for w in words), (language, text)
+
+
 def test_the_check_notices_a_missing_word():
     assert _uncovered("en", [w.lower() for w in _WORDS["en"] if w != "stop"]) != []
 

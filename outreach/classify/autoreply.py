@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 from email.message import Message
 
-from outreach.classify.reply_text import header
+from outreach.classify.reply_text import header, words_pattern
 
 __all__ = ["is_auto_reply", "auto_reply_reason", "machine_generated", "ooo_text", "return_date", "guess_language"]
 
@@ -76,7 +76,7 @@ _PERSONAL = re.compile(
 # and a plain "RE:" subject. Strong phrases are never a person's own reply; weak ones ("we have
 # received your message") count only without a personal answer in the same message.
 _ACK_STRONG = re.compile(
-    r"\b(?:this|the) (?:mail ?box|inbox|e-?mail (?:address|account)|address) is (?:not|no longer|un)(?:monitored|attended|checked|read)|\bunmonitored (?:mail ?box|inbox|address)|"
+    r"\b(?:this|the) (?:mail ?box|inbox|e-?mail (?:address|account)|address) is (?:not |no longer |un)(?:monitored|attended|checked)|\bunmonitored (?:mail ?box|inbox|address)|"
     r"\b(?:no|not receive an?|will not receive an?|won't receive an?) (?:individual|personal|personali[sz]ed) (?:response|reply|answer)|"
     r"\b(?:ticket|case|reference|request|tracking) (?:number|no\.?|id|#)\s*(?:is\s*)?:?\s*#?[A-Z]*-?\d{3,}|\bthis is an? (?:automated|automatic|auto-generated|system-generated) (?:message|e-?mail|notification|acknowl)|"
     r"\bplease do not (?:reply|respond) to this (?:e-?mail|message|address)|"
@@ -121,9 +121,25 @@ def _rule_header(msg: Message) -> str:
     return ""
 
 
+# At least one of these is in anything _ACK_STRONG or _ACK_WEAK matches (tests/test_classify_prefilter.py
+# checks it); a reply with none skips both patterns.
+_ACK_WORDS = (
+    "monitor", "attended", "checked", "individu", "personal", "contacting", "writing to", "automat", "auto-generated",
+    "system-generated", "do not reply", "do not respond", "buz", "respuesta", "mero", "mensaje", "correo", "bo", "r\u00e9ponse",
+    "reponse", "num", "message", "courriel", "mail", "r\u00e9pondre", "repondre", "postfach", "antwort", "r\u00fcckmeldung",
+    "nummer", "antworten", "caixa", "resposta", "protocolo", "mensagem", "responda", "casella", "risposta", "messaggio", "si prega",
+    "received", "got your", "logged", "forwarded", "thank you for contacting", "thank you for writing to", "thank you for your", "will respond", "will reply", "will get back", "be in touch",
+    "contact you", "aim to", "try to", "strive to", "within", "recibido", "recibid", "re\u00e7u", "recu", "erhalten", "eingegangen",
+    "recebemos", "recebida", "ricevuto", "ricevut", "demande", "ticket", "case", "reference", "request", "tracking", "merci de ne pas",
+)
+_ACK_ANCHORS = re.compile(words_pattern(_ACK_WORDS))
+
+
 def shared_mailbox_ack(msg: Message, own: str) -> tuple[str, str] | None:
     """A shared mailbox's acknowledgement sent by a mailbox rule: (rule, matched words) or None."""
     head = own[:1500]
+    if not _ACK_ANCHORS.search(head.lower()):
+        return None
     strong = _ACK_STRONG.search(head)
     if strong and len(own) < 2500:
         return "acknowledgement: shared mailbox wording", strong.group(0)
