@@ -214,6 +214,7 @@ def _flufl(msg: Message) -> tuple[set[str], set[str], str]:
     """flufl.bounce's scanners, in its own order, first one that recognises the format wins (as
     `flufl.bounce.all_failures` does, but each detector guarded: the public call gives up on the
     first that raises). Returns (temporary, permanent, detector name)."""
+    # flufl.bounce loads only when a message may be a bounce (its scanners are slow to import)
     from flufl.bounce._scan import _DETECTORS
 
     for detector in _DETECTORS:
