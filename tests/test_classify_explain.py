@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from outreach.classify import classifier
 from outreach.classify.classifier import classify_message
-from outreach.classify.optout import find_decline, find_opt_out
+from outreach.classify.declines import find_decline
+from outreach.classify.optout import find_opt_out
 from outreach.cli import cli
 
 CORPUS = Path(__file__).parent / "corpus"

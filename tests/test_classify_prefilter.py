@@ -78,7 +78,7 @@ def test_every_opt_out_rule_contains_one_of_the_words_checked_first(language):
 
 
 def test_every_refusal_phrase_contains_one_of_the_words_checked_first():
-    from outreach.classify.optout import _DECLINE, _DECLINE_WORDS
+    from outreach.classify.declines import _DECLINE, _DECLINE_WORDS
 
     words = [w.lower() for w in _DECLINE_WORDS]
     assert [b for b in _alternatives(_DECLINE) if not _needs_a_word(list(b), words)] == []
@@ -86,10 +86,10 @@ def test_every_refusal_phrase_contains_one_of_the_words_checked_first():
 
 @pytest.mark.parametrize("name", ["_ACK_STRONG", "_ACK_WEAK"])
 def test_every_acknowledgement_phrase_contains_one_of_the_words_checked_first(name):
-    from outreach.classify import autoreply
+    from outreach.classify import acknowledgements
 
-    words = [w.lower() for w in autoreply._ACK_WORDS]
-    assert [b for b in _alternatives(getattr(autoreply, name)) if not _needs_a_word(list(b), words)] == []
+    words = [w.lower() for w in acknowledgements._ACK_WORDS]
+    assert [b for b in _alternatives(getattr(acknowledgements, name)) if not _needs_a_word(list(b), words)] == []
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -18,7 +18,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from outreach.classify.autoreply import auto_reply_reason, return_date
 from outreach.classify.bounces import MESSAGE_ID, detect_bounce
-from outreach.classify.optout import OptOut, find_decline, find_opt_out, subject_opt_out
+from outreach.classify.declines import find_decline
+from outreach.classify.optout import OptOut, find_opt_out, subject_opt_out
 from outreach.classify.reply_text import body_text, header, headers, html_body_own_text, strip_quotes, strip_signature
 
 __all__ = ["Classification", "classify_message", "is_unsubscribe_request", "KINDS"]

@@ -78,9 +78,10 @@ class PollResult:
         counts = {"fetched": self.fetched, "matched": self.matched, **{k: self.counts[k] for k in KINDS}}
         return {**counts, "unclassified": self.unclassified} if self.unclassified else counts
 
-    def add(self, summary: dict[str, Any], fetched: int, stored: list[dict[str, Any]]) -> None:
+    def add(self, summary: dict[str, Any], fetched: int, stored: list[dict[str, Any]], unclassified: int = 0) -> None:
         """Count one stored batch, in the totals and on its folder's line."""
         self.fetched += fetched
+        self.unclassified += unclassified
         summary["fetched"] += fetched
         for reply in stored:
             self.matched += 1
@@ -177,12 +178,11 @@ def _poll_folder(
             classified = batch.classified.result()
         except BrokenProcessPool:  # the worker died (killed, out of memory): classify here instead
             classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
-        result.unclassified += sum(1 for c in classified if c.error)
         found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]
             _save_progress(db, mailbox, batch.last_uid, now)
-        result.add(summary, batch.fetched, [s for s in stored if s is not None])
+        result.add(summary, batch.fetched, [s for s in stored if s is not None], sum(1 for c in classified if c.error))
 
     pending: _Batch | None = None
     with _gc_paused(), _Classifier(parallel=len(chunks) > 1) as classifier:
