@@ -122,7 +122,8 @@ def test_a_bug_inside_a_rule_is_caught_once_logged_with_the_source_and_reported_
 
 def test_malformed_mail_is_handled_by_the_rules_not_the_error_path():
     for raw in (b"", b"\x00\xff", b"Content-Type: multipart/mixed; boundary=x\n\n--x\n", b"From: <<<\n\n\xff",
-                b"Subject: =?x-bogus?b?////?=\nContent-Type: text/plain; charset=x-bogus-42\n\nhi"):
+                b"Subject: =?x-bogus?b?////?=\nContent-Type: text/plain; charset=x-bogus-42\n\nhi",
+                b"Subject: =?u\xfff-8?q?Re=3A_hola?=\nContent-Type: text/plain; charset=\"iso-8859-\xff\"\n\nhola"):
         assert classify_message(raw).error is None
 
 
