@@ -43,6 +43,9 @@ _DECLINE = _c(
 )
 # A refusal with a door left open ("not in May, but we can host you in June") is not a decline.
 _OPEN_DOOR = _c(
+    r"\b(?:but|however|although|pero|sin embargo|mais|cependant|aber|jedoch|mas|porém|ma|però)\b[^.!?\n]{0,60}"
+    r"\b(?:could|can|would|will|works?|fine|possible|available|welcome|happy|glad|open|podemos|puede|posible|pouvons|peut|possible|"
+    r"können|kann|möglich|podemos|pode|possível|possiamo|può|possibile)\b|"
     r"\b(?:but (?:we|i) (?:can|could|would|will|may)|happy to|glad to|would love|we can host|you are welcome|you're welcome to|please send|"
     r"feel free to (?:apply|send)|let's|let me know (?:when|which|what dates)|sí,|pero (?:podemos|puedo)|mais (?:nous pouvons|je peux)|aber (?:wir|ich) (?:können|kann)|"
     r"mas (?:podemos|posso)|ma (?:possiamo|posso)|con gusto|volontiers|gerne|com prazer|volentieri)\b"

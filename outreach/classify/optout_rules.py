@@ -56,7 +56,7 @@ _EN_NEGATION = (
     r"you (?:should|must|may|shall)(?: not|n't)|(?:should|must|shall) not|shouldn't|mustn't)"
 )
 _EN = [
-    ("unsubscribe", _r(r"\bun-?subscrib(?:e|ed|ing)\b|\bopt(?:ed|ing)?[- ]?(?:me |us |him |her )?out\b(?! of (?:the|this|any|our) (?:program|programme|rotation|course|elective|study))(?![- ](?:option|form|period|box))")),
+    ("unsubscribe", _r(r"(?<!\bi )(?<!\bi've )(?<!\bi have )(?<!\bi am )(?<!\bi'm )\bun-?subscrib(?:e|ed)\b|\bopt(?:ed|ing)?[- ]?(?:me |us |him |her )?out\b(?! of (?:the|this|any|our) (?:program|programme|rotation|course|elective|study))(?![- ](?:option|form|period|box))")),
     ("remove-from-list", _r(
         r"\b(?:remove|removing|delete|deleting|take|taking|drop|strike|erase|purge|scrub|exclude|unlist)\s+"
         r"(?:me|us|him|her|them|my|our|this|dr|the dr|professor|prof|[a-z]+'s)\b\.?(?:\s+[\w'’.-]+){0,4}?\s+(?:from|off)\b"
@@ -73,13 +73,14 @@ _EN = [
     ("no-more-messages", _r(r"\b(?:no|not any|nothing) (?:more|further) (?:" + _W + r"){0,1}?" + _EN_NOUN + r"\b")),
     ("please-stop", _r(r"\b(?:please|pls|kindly|just|so|now) stop(?:\s+(?:it|this|now|immediately))?(?=\s*(?:[.!]|\Z|,?\s*(?:please|thanks|thank you)\b))")),
     ("does-not-wish", _r(
-        r"\b(?:do not|don't|dont|does not|doesn't|did not|didn't|no longer|would (?:rather|prefer|like|ask)(?: (?:you|that you))? not(?: to)?|"
-        r"'d (?:rather|prefer|like)(?: (?:you|that you))? not(?: to)?|prefer not to|rather not|not interested in|(?:wish|want|ask) not to|"
-        r"(?:appreciate|prefer|welcome|insist on|ask for) (?:not|no longer|never)|(?:i|we) (?:do not|don't|no longer) (?:want|wish|need|care) to hear from you)\s+"
-        r"(?:(?:wish|want|care|like|need|consent|agree)\s+(?:to\s+)?)?(?:(?:be|being|keep|continue)\s+)?"
-        r"(?:(?:receiv(?:e|ing)|get(?:ting)?|hear(?:ing)?(?: from)?|be(?:ing)?)\s+)?(?:(?:any|more|further|these|such|your|additional|unsolicited)\s+){0,2}?"
+        r"\b(?:(?:do not|don't|dont|does not|doesn't|did not|didn't|no longer)\s+(?:wish|want|care|like|consent|agree)\s+(?:to\s+)?|"
+        r"(?:would (?:rather|prefer|like|ask)(?: (?:you|that you))? not(?: to)?|'d (?:rather|prefer|like)(?: (?:you|that you))? not(?: to)?|"
+        r"prefer not to|rather not|not interested in|(?:wish|want|ask) not to|(?:appreciate|prefer|welcome|insist on|ask for) (?:not|no longer|never))\s+)"
+        r"(?:(?:be|being|keep|continue)\s+)?(?:(?:receiv(?:e|ing)|get(?:ting)?|hear(?:ing)?(?: from)?|be(?:ing)?)\s+)?(?:(?:any|more|further|these|such|your|additional|unsolicited)\s+){0,2}?"
         r"(?:contacted|emailed|e-mailed|mailed|messaged|approached|solicited|bothered|written to|added|included|kept on|on (?:your|the|any) (?:mailing )?lists?|again|any ?more|ever|further|"
-        r"contacting|e-?mails?|messages?|mail|correspondence|communications?|solicitations?|contact|requests|inquiries|letters|newsletters)\b")),
+        r"contacting|e-?mails?|messages?|mail|correspondence|communications?|solicitations?|contact|requests|inquiries|letters|newsletters)\b"
+        r"|\b(?:do not|don't|dont|does not|doesn't|no longer) (?:want|wish|care) to hear from (?:you|your|this)\b"
+        r"|\byou (?:no longer|would not|wouldn't) (?:contact|contacted|e-?mail|e-?mailed|write|wrote|message|messaged)\s+(?:me|us|him|her|again|further|any ?more)\b")),
     ("asked-not-to", _r(
         r"\b(?:asked|asks|requested|requests|instructed|wishes|would like|wants|prefers)\s+(?:" + _W + r"){0,4}?"
         r"(?:not to be (?:contacted|e-?mailed|written|approached|solicited|bothered)|that (?:you|we|he|she|they|applicants|students|candidates|people|anyone|no one) (?:not|never|no longer|do not|refrain)|(?:you|us) not to|to be removed|to be taken off|to stop|to no longer|no further|that no (?:more|further))\b")),
@@ -117,6 +118,7 @@ _ES = [
     ("negated-contact", _r(
         r"\bno  *(?:(?:me|nos|le|les|lo|la|los|las|se)\s+)?(?:vuelv\w+|volv\w+)\s+a\s+(?:(?:me|nos|le|les)\s+)?" + _ES_VERB +
         r"|\bno  *(?:(?:me|nos|le|les)\s+)" + _ES_ASK + r"\b(?!\s+(?:" + _W + r"){0,3}?(?:hasta|antes|todavía|aún|directamente|sino))"
+        r"(?!\s+(?:el|la|los|las|su|sus|un|una|otros?|otras?|ese|esa|esos|esas|este|esta)\s+(?!" + _ES_NOUN + r"))"
         r"|\bno  *(?:(?:me|nos|le|les|se|ya|nunca|jamás)\s+)?" + _ES_VERB + r"\s+(?:" + _W + r"){0,3}?(?:más|nunca|nuevamente|de nuevo|otra vez|en el futuro|en adelante)\b"
         r"|\bnunca más\s+(?:(?:me|nos|le|les)\s+)?" + _ES_VERB +
         r"|\b(?:que no|a no|de no)\s+(?:(?:me|nos|le|les|lo|la|se)\s+)?(?:vuelv\w+\s+a\s+|sig\w+\s+)?(?:(?:me|nos|le|les)\s+)?(?:" + _ES_ASK + r"|contactarme|contactarnos|escribirme|escribirnos|enviarme|enviarnos)\b")),
@@ -217,7 +219,7 @@ _PT = [
         r"|\b(?:remov|retir|tir|exclu|apag|delet|elimin)\w*\s+(?:" + _W + r"){0,4}?(?:da|das|do|dos|de)\s+(?:" + _W + r"){0,2}?(?:lista|listas|cadastro|base de dados|mailing|banco de dados|registros?|envios|contatos)\b")),
     ("negated-contact", _r(
         r"\bnão\s+(?:(?:me|nos|lhe|lhes|o|a|os|as|te|mais)\s+)?(?:volt\w+)\s+a\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
-        r"|\bnão\s+(?:(?:me|nos|lhe|lhes|te)\s+)?" + _PT_ASK + r"\b(?!\s+(?:" + _W + r"){0,3}?(?:até|antes|ainda|diretamente|e sim))"
+        r"|\bnão\s+(?:(?:me|nos|lhe|lhes|te)\s+)?" + _PT_ASK + r"\b(?!\s+(?:o|a|os|as|seu|seus|sua|suas|outros?|outras?|um|uma|esse|essa|esses|essas)\s+(?!" + _PT_NOUN + r"))(?!\s+(?:" + _W + r"){0,3}?(?:até|antes|ainda|diretamente|e sim))"
         r"|\bnão\s+(?:(?:me|nos|lhe|lhes|te|se|mais|nunca|jamais)\s+)?(?!hesit|deix)" + _PT_VERB + r"\s+(?:" + _W + r"){0,3}?(?:mais|nunca|novamente|de novo|outra vez|no futuro)\b"
         r"|\bnão\s+(?:" + _W + r"){0,1}?mais\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
         r"|\bnunca mais\s+(?:(?:me|nos|lhe)\s+)?" + _PT_VERB +
@@ -250,7 +252,7 @@ _IT = [
     ("negated-contact", _r(
         r"\bnon\s+(?:(?:mi|ci|la|lo|le|gli|vi|ti)\s+)?(?!esit)" + _IT_VERB + r"\s+(?:" + _W + r"){0,3}?(?:più|piu|mai|ancora|nuovamente|in futuro)\b"
         r"|\bnon\s+(?!esit)" + _IT_VERB + r"(?<=mi|ci)\b"
-        r"|\bnon\s+(?:(?:mi|ci|la|lo|le|gli)\s+)" + _IT_ASK + r"\b(?!\s+(?:" + _W + r"){0,3}?(?:fino|prima|ancora|direttamente))"
+        r"|\bnon\s+(?:(?:mi|ci|la|lo|le|gli)\s+)" + _IT_ASK + r"\b(?!\s+(?:il|lo|la|i|gli|le|altri|altre|altro|altra|un|una|questi|queste|quei|quelle|ulteriori)\s+(?!" + _IT_NOUN + r"))(?!\s+(?:" + _W + r"){0,3}?(?:fino|prima|ancora|direttamente))"
         r"|\b(?:di non|a non|che non)\s+(?:(?:mi|ci|la|lo|le|gli|più)\s+){0,2}?(?:" + _IT_ASK + r"|contattarmi|contattarci|scrivermi|scriverci|inviarmi|mandarmi|ricontattarmi)\b"
         r"|\bmai più\s+(?:(?:mi|ci)\s+)?" + _IT_VERB)),
     ("stop-contacting", _r(
