@@ -71,6 +71,8 @@ _EN = [
         r"(?:(?:contact(?:ing)?|e-?mail(?:ing)?|mailing|writing|sending|messaging|reaching out|following up|soliciting|bothering|harassing|spamming|pestering|"
         r"texting|calling|approaching|targeting|cc'?ing|adding)\b|" + _EN_NOUN + r"\b)")),
     ("no-more-messages", _r(r"\b(?:no|not any|nothing) (?:more|further) (?:" + _W + r"){0,1}?" + _EN_NOUN + r"\b")),
+    # A sentence that is only the request: "Not interested. Remove." / "Thanks but no. Stop!"
+    ("bare-request", re.compile(r"(?:(?<=[.!?] )|(?<=^))\s*(?:please\s+)?(?:stop|remove(?: me)?|unsubscribe(?: me)?|take me off)(?:\s+(?:please|now))?[.!]*\s*$", re.M)),
     ("please-stop", _r(r"\b(?:please|pls|kindly|just|so|now) stop(?:\s+(?:it|this|now|immediately))?(?=\s*(?:[.!]|\Z|,?\s*(?:please|thanks|thank you)\b))")),
     ("does-not-wish", _r(
         r"\b(?:(?:do not|don't|dont|does not|doesn't|did not|didn't|no longer)\s+(?:wish|want|care|like|consent|agree)\s+(?:to\s+)?|"
