@@ -114,10 +114,10 @@ def test_a_bug_inside_a_rule_is_caught_once_logged_with_the_source_and_reported_
     monkeypatch.setattr(classifier, "find_opt_out", broken)
     with caplog.at_level(logging.WARNING, logger="outreach.classify.classifier"):
         result = classify_message(_reply("Please stop."), source="inbox/7.eml")
-    assert (result.kind, result.error, result.rule) == ("other", "RuntimeError: boom", "error")
+    assert (result.kind, result.error, result.rule) == ("other", "RuntimeError: boom", "error: a rule failed (see the log)")
     assert any("inbox/7.eml" in r.getMessage() and "boom" in r.getMessage() for r in caplog.records)
     without_source = classify_message(_reply("Please stop."))
-    assert without_source.evidence == "<r1@mercy.example.org>"  # the Message-ID stands in for the file
+    assert without_source.evidence == "<r1@mercy.example.org>: RuntimeError: boom"  # the Message-ID stands in for the file
 
 
 def test_malformed_mail_is_handled_by_the_rules_not_the_error_path():

@@ -66,3 +66,12 @@ def test_the_migration_adds_nullable_explanation_columns(tmp_path):
     columns = {c.name: c for c in fresh["replies"].columns}
     for name in ("rule", "evidence", "suggested_outcome", "suppress_domain"):
         assert columns[name].type == "TEXT" and not columns[name].notnull
+
+
+def test_the_poll_summary_says_how_many_could_not_be_classified(db, smtp_server, certs, imap_account, monkeypatch):
+    jane = send(db, smtp_server, certs, "jane.okafor@mercy.example.org")
+    append(imap_account, reply(jane, "TRIGGER"))
+    monkeypatch.setattr(classifier, "find_opt_out", lambda text: (_ for _ in ()).throw(KeyError("bug")) if "TRIGGER" in text else None)
+    result = CliRunner().invoke(cli, ["replies", "poll"], catch_exceptions=False)
+    assert "1 message could not be classified; see the log" in result.stdout
+    assert [r["kind"] for r in replies_rows(db)] == ["other"]

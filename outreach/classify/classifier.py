@@ -245,7 +245,8 @@ def classify_message(message: Message | bytes, *, today: date | None = None, sou
         where = source or _message_id(message) or "a message without a Message-ID"
         log.warning("could not classify %s: %s: %s", where, type(error).__name__, error)
         log.debug("traceback for %s", where, exc_info=True)
-        return Classification("other", rule="error", evidence=where, error=f"{type(error).__name__}: {error}")
+        failure = f"{type(error).__name__}: {error}"
+        return Classification("other", rule="error: a rule failed (see the log)", evidence=f"{where}: {failure}", error=failure)
 
 
 def _message_id(message: Message | bytes | str) -> str:

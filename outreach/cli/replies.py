@@ -46,8 +46,8 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     result = replies.poll(app.db, app.settings, folders=folders or None)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
-    if result.unclassified:
-        click.echo(f"{result.unclassified} message{'s' if result.unclassified != 1 else ''} could not be classified; see the log", err=True)
+    if result.unclassified:  # on stderr with --json, so that stdout stays one JSON document
+        click.echo(_unclassified_line(result.unclassified), err=as_json)
     if as_json:
         print_json(result.to_json())
         return
@@ -84,6 +84,8 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     def on_result(result: replies.PollResult) -> None:
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
+        if result.unclassified:
+            click.echo(_unclassified_line(result.unclassified), err=True)
         if not result.matched:
             return
         if as_json:
@@ -185,6 +187,10 @@ def _reply_line(row: dict[str, Any]) -> str:
     effects = row.get("effects")
     tail = f"  -> {'; '.join(effects)}" if effects else ""
     return f"{shown}  {kind:<21} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
+
+
+def _unclassified_line(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''} could not be classified; see the log"
 
 
 def _propose_domains(rows: list[dict[str, Any]]) -> None:
