@@ -20,17 +20,17 @@ __all__ = ["shared_mailbox_ack", "rule_header"]
 _ACK_STRONG = re.compile(
     r"\b(?:this|the) (?:mail ?box|inbox|e-?mail (?:address|account)|address) is (?:not |no longer |un)(?:monitored|attended|checked)|\bunmonitored (?:mail ?box|inbox|address)|"
     r"\b(?:no|not receive an?|will not receive an?|won't receive an?) (?:individual|personal|personali[sz]ed) (?:response|reply|answer)|"
-    r"\b(?:ticket|case|reference|request|tracking) (?:number|no\.?|id|#)\s*(?:is\s*)?:?\s*#?[A-Z]*-?\d{3,}|\bthis is an? (?:automated|automatic|auto-generated|system-generated) (?:message|e-?mail|notification|acknowl)|"
+    r"\b(?:ticket|case|reference|request|tracking) (?:number|no\.?|id|#)\s*(?:is\s*)?:?\s*#?[A-Z]*-?\d{3,}[-\d]*|\bthis is an? (?:automated|automatic|auto-generated|system-generated) (?:message|e-?mail|notification|acknowl)|"
     r"\bplease do not (?:reply|respond) to this (?:e-?mail|message|address)|"
     r"\bbuz[oó]n (?:no (?:es )?(?:monitoreado|supervisado|atendido|revisado)|sin supervisi[oó]n)|\bno recibir[aá] (?:una )?respuesta (?:individual|personal|personalizada)|"
-    r"\bn[uú]mero de (?:ticket|caso|referencia|solicitud)\s*:?\s*#?\d{3,}|\beste (?:es un )?(?:mensaje|correo) (?:es )?(?:autom[aá]tico|generado autom[aá]ticamente)|\bno responda a este (?:mensaje|correo)|"
-    r"\bbo[iî]te (?:aux lettres |mail |e-mail )?(?:n'est pas|non) (?:surveill[ée]e|consult[ée]e|relev[ée]e)|\bpas de r[ée]ponse individuelle|\bnum[ée]ro de (?:ticket|dossier|r[ée]f[ée]rence|demande)\s*:?\s*#?\d{3,}|"
+    r"\bn[uú]mero de (?:ticket|caso|referencia|solicitud)\s*:?\s*#?\d{3,}[-\d]*|\beste (?:es un )?(?:mensaje|correo) (?:es )?(?:autom[aá]tico|generado autom[aá]ticamente)|\bno responda a este (?:mensaje|correo)|"
+    r"\bbo[iî]te (?:aux lettres |mail |e-mail )?(?:n'est pas|non) (?:surveill[ée]e|consult[ée]e|relev[ée]e)|\bpas de r[ée]ponse individuelle|\bnum[ée]ro de (?:ticket|dossier|r[ée]f[ée]rence|demande)\s*:?\s*#?\d{3,}[-\d]*|"
     r"\bceci est un (?:message|courriel|e-mail) (?:automatique|g[ée]n[ée]r[ée] automatiquement)|\bmerci de ne pas r[ée]pondre [àa] ce (?:message|courriel|mail)|"
-    r"\bpostfach wird nicht (?:überwacht|gelesen|betreut)|\bkeine (?:individuelle|persönliche) (?:antwort|rückmeldung)|\b(?:ticket|vorgangs|referenz|fall)-?nummer\s*:?\s*#?\d{3,}|"
+    r"\bpostfach wird nicht (?:überwacht|gelesen|betreut)|\bkeine (?:individuelle|persönliche) (?:antwort|rückmeldung)|\b(?:ticket|vorgangs|referenz|fall)-?nummer\s*:?\s*#?\d{3,}[-\d]*|"
     r"\bdies ist eine automatisch (?:generierte|erstellte|versandte)|\bautomatisch (?:generierte|erstellte) (?:nachricht|e-mail|antwort)|\bbitte antworten sie nicht auf diese|"
-    r"\bcaixa (?:postal |de e-?mail )?n[aã]o (?:[eé] )?monitorada|\bresposta individual|\bn[uú]mero (?:do|de) (?:protocolo|chamado|ticket)\s*:?\s*#?\d{3,}|\bprotocolo\s*(?:n[ºo°.]*|:)\s*\d{3,}|"
+    r"\bcaixa (?:postal |de e-?mail )?n[aã]o (?:[eé] )?monitorada|\bresposta individual|\bn[uú]mero (?:do|de) (?:protocolo|chamado|ticket)\s*:?\s*#?\d{3,}[-\d]*|\bprotocolo\s*(?:n[ºo°.]*|:)\s*\d{3,}[-\d]*|"
     r"\besta [eé] uma mensagem autom[aá]tica|\bn[aã]o responda a (?:esta|este) (?:mensagem|e-?mail)|"
-    r"\bcasella (?:di posta )?non (?:[eè] )?(?:monitorata|presidiata|controllata)|\brisposta individuale|\bnumero (?:di )?(?:ticket|pratica|riferimento)\s*:?\s*#?\d{3,}|"
+    r"\bcasella (?:di posta )?non (?:[eè] )?(?:monitorata|presidiata|controllata)|\brisposta individuale|\bnumero (?:di )?(?:ticket|pratica|riferimento)\s*:?\s*#?\d{3,}[-\d]*|"
     r"\bquesto [eè] un messaggio (?:automatico|generato automaticamente)|\bsi prega di non rispondere",
     re.I,
 )

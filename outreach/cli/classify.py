@@ -66,6 +66,9 @@ def classify_command(files: tuple[str, ...], as_json: bool, explain: bool) -> No
                 f"{r['file']:<{width}}  {r['kind']:<11}  {r['bounce_type'] or '-':<6}  "
                 f"{r['return_date'] or '-':<10}  {', '.join(r['bounced_addresses']) or '-'}"
             )
+        for r in rows:
+            if r["suppress_domain"]:
+                click.echo(f"{r['file']} asks for everyone at {r['suppress_domain']}: confirm with `outreach suppress add {r['suppress_domain']}`")
     if failed:
         click.get_current_context().exit(1)
 
