@@ -107,6 +107,12 @@ def test_the_anchor_patterns_find_exactly_what_a_word_search_finds(seed):
             assert bool(_ANCHORS[language].search(text)) == any(w in text for w in words), (language, text)
 
 
+def test_every_one_line_request_contains_an_anchor_word():
+    everything = [w.lower() for words in _WORDS.values() for w in words]
+    for _, _, one_liner in _LANGUAGES:
+        assert [b for b in _alternatives(one_liner) if not _needs_a_word(list(b), everything)] == []
+
+
 def test_the_check_notices_a_missing_word():
     assert _uncovered("en", [w.lower() for w in _WORDS["en"] if w != "stop"]) != []
 

@@ -101,8 +101,8 @@ def find_opt_out(text: str) -> OptOut | None:
 
     Rules run sentence by sentence, and only on sentences holding one of their language's anchor
     words: most sentences of most replies hold none, and a rule costs a scan of what it is given."""
-    if not text or not text.strip():
-        return None
+    if not text or not _ANY_ANCHOR.search(lower(text)):
+        return None  # most replies: no anchor word of any language, so no rule and no one-liner can match
     text = _without_our_own(normalise(text))
     low = lower(text)
     stripped = low.strip()
@@ -110,8 +110,6 @@ def find_opt_out(text: str) -> OptOut | None:
         one_line = _ONE_LINERS.search(stripped)
         if one_line:
             return OptOut("one-line", one_line.lastgroup or "", text.strip())
-    if not _ANY_ANCHOR.search(low):
-        return None
     languages = [entry for entry in _LANGUAGES if _may_match(low, entry[0])]
     if not languages:
         return None
