@@ -152,3 +152,12 @@ def test_classify_json_keeps_the_interface_keys_and_adds_the_explanation(tmp_pat
     assert broken.exit_code == 1
     assert json.loads(broken.stdout)["error"] == "ZeroDivisionError: division by zero"
     assert "could not be classified" in broken.stderr and "Traceback" not in broken.output
+
+
+def test_a_delivery_report_naming_our_own_address_falls_back_to_the_text():
+    raw = (b"Return-Path: <>\nFrom: MAILER-DAEMON@mx.example.net\nTo: ada@example.com\nSubject: Undelivered Mail Returned to Sender\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\nContent-Type: text/plain\n\n"
+           b"<jo@clinic.example.org>: host said: 550 5.1.1 User unknown\n\n--B\nContent-Type: message/delivery-status\n\n"
+           b"Reporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; ada@example.com\nAction: failed\nStatus: 5.1.1\n\n--B--\n")
+    result = classify_message(raw)
+    assert (result.kind, result.bounced_addresses) == ("bounce", ["jo@clinic.example.org"])

@@ -191,12 +191,32 @@ def _original_ids(msg: Message, body: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _own_addresses(msg: Message) -> set[str]:
-    """Addresses that are us or the reporting server, never the failed recipient."""
+_REPORT_HEADERS = ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To")
+
+
+def _report_addresses(msg: Message) -> set[str]:
+    """The report's own envelope and headers: our account and the reporting server."""
     ours: set[str] = set()
-    for name in ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To"):
+    for name in _REPORT_HEADERS:
         for value in headers(msg, name):
             ours.update(_addresses_in(value))
+    return ours
+
+
+def _in_report_headers(msg: Message, address: str) -> bool:
+    """Is this address one of the report's own (ours or the server's)? Headers are parsed only
+    when the address appears in them as text: the common answer, no, costs a substring test."""
+    for name in _REPORT_HEADERS:
+        for value in headers(msg, name):
+            if address in value.lower() and address in _addresses_in(value):
+                return True
+    return False
+
+
+def _own_addresses(msg: Message) -> set[str]:
+    """Addresses that are us or the reporting server, never the failed recipient: the report's
+    headers and the sender of the original it returns (parsing that costs; free-form reports only)."""
+    ours = _report_addresses(msg)
     originals = _original_parts(msg)
     for original in originals:
         for name in ("From", "Sender", "Reply-To", "Return-Path"):
@@ -389,12 +409,11 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     if not dsn and not signals.any():
         return BounceInfo("none")
     body = body_text(msg) if body is None else body
-    ours = _own_addresses(msg)
     unnamed = False
     if dsn:
         failed, delayed, unnamed, evidence = _dsn_failures(blocks)
         ids = _original_ids(msg, body)
-        usable_failed = {a: t for a, t in failed.items() if a not in ours and not is_daemon_address(a)}
+        usable_failed = {a: t for a, t in failed.items() if not is_daemon_address(a) and not _in_report_headers(msg, a)}
         if usable_failed:
             kind = "hard" if "hard" in usable_failed.values() else "soft"
             return BounceInfo("failed", kind, list(usable_failed), ids, "DSN part (message/delivery-status)", evidence[:200])
@@ -409,6 +428,8 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     text_before_original = _before_returned_original(body)
     if delay and not unnamed and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
         return BounceInfo("delayed", None, [], ids, "delay wording", _first_words(text_before_original))
+
+    ours = _own_addresses(msg)
 
     def usable(candidates) -> list[str]:
         return [a for a in dict.fromkeys(candidates) if a not in ours and not is_daemon_address(a)]
