@@ -203,3 +203,10 @@ def m001_create_schema(db: Database) -> None:
         CREATE INDEX events_contact ON events(contact_id, at);
         """
     )
+
+
+@migrations()
+def m050_campaign_profile(db: Database) -> None:
+    """The named account (profile) a campaign sends from, so `send` signs in to the right one;
+    NULL means the plain OUTREACH_* account."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN profile TEXT")

@@ -51,7 +51,7 @@ APP_PASSWORD_HELP: dict[str, tuple[str, ...]] = {
         "Gmail needs an app password (your normal password is refused with 535 5.7.8):",
         "  1. Turn on 2-Step Verification: https://myaccount.google.com/signinoptions/twosv",
         "  2. Create an app password: https://myaccount.google.com/apppasswords (name it 'outreach')",
-        "  3. Put the 16 letters (spaces do not matter) in OUTREACH_SMTP_PASSWORD and OUTREACH_IMAP_PASSWORD.",
+        "  3. Put the 16 letters (without the spaces) in OUTREACH_SMTP_PASSWORD and OUTREACH_IMAP_PASSWORD.",
         "  Or sign in with OAuth2: OUTREACH_OAUTH2_TOKEN_CMD (see the README, 'Sign-in').",
     ),
     "workspace": (

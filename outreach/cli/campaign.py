@@ -57,9 +57,11 @@ def campaign_group() -> None:
 @click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h (the stricter of this and OUTREACH_DOMAIN_CAP).")
 @click.option("--send-window", help='Only send in the recipient\'s local hours, e.g. "Mon-Fri 08:00-17:00".')
 @click.option("--timezone", "tz", help="Time zone for recipients without a US state (default OUTREACH_TIMEZONE).")
+@click.option("--profile", metavar="NAME", help="Send from account NAME (OUTREACH_PROFILE_<NAME>_*); every later send uses it.")
 @pass_app
 def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dict[str, str], gap: str | None,
-           daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None) -> None:
+           daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None,
+           profile: str | None) -> None:
     """Create a campaign (a draft: nothing is frozen or sent until the first live send).
 
     Pacing given here is kept with the campaign and used by every `send`; a flag on `send` wins
@@ -69,11 +71,12 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
     outreach campaign create spring --template observership-request --tag physicians --where state=OH
     outreach campaign create spring --template observership-request --daily-cap 20 --send-window "Mon-Fri 9-16"
     """
+    app.use_profile(profile)
     options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
     Limits.from_settings(app.settings, **options, send_window=send_window, timezone=tz)  # a typo fails now, not at send time
     campaign = campaigns.create_campaign(
         app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
-        send_window=send_window, timezone=tz, options=options,
+        send_window=send_window, timezone=tz, options=options, **campaigns.account_of(app.settings),
     )
     plan = campaigns.plan_selection(app.db, campaign)
     skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""
@@ -122,6 +125,7 @@ def show(app: App, name: str, as_json: bool) -> None:
     db = app.db
     now = SystemClock().now()
     summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
+    app.use_profile(summary.get("profile"))
     limits = _limits(app, summary)
     next_at = sender.next_send_time(db, summary, limits, now)
     if not summary["started_at"]:
@@ -324,6 +328,7 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
     if gap is not None:
         parse_gap(gap)
     campaign = campaigns.get_campaign(app.db, name)
+    app.use_profile(campaign.get("profile"))
     limits = _limits(app, campaign, gap=gap, daily_cap=daily_cap, hourly_cap=hourly_cap, domain_cap=domain_cap)
     err = Console(stderr=True)
     try:

@@ -69,6 +69,7 @@ def create_campaign(
     tags: Iterable[str] = (),
     where: Mapping[str, str] | None = None,
     account: str | None = None,
+    profile: str | None = None,
     timezone: str | None = None,
     send_window: str | None = None,
     options: Mapping[str, Any] | None = None,
@@ -91,6 +92,7 @@ def create_campaign(
                 "selection": json.dumps({"tags": sorted(set(tags)), "where": dict(where or {})}),
                 "status": "draft",
                 "account": account,
+                "profile": profile,
                 "timezone": timezone,
                 "send_window": send_window,
                 "options": json.dumps(dict(options or {})),
@@ -139,6 +141,16 @@ def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **fl
             if campaign.get(column) and column not in chosen:
                 chosen[column] = campaign[column]
     return Limits.from_settings(settings, **chosen)
+
+
+def account_of(settings: Settings) -> dict[str, str | None]:
+    """What a new campaign records about its account: the profile and its From address, so every
+    later send signs in to that account and counts against its caps. Nothing without a profile."""
+    if not settings.profile:
+        return {"profile": None, "account": None}
+    from outreach.templates.render import Sender
+
+    return {"profile": settings.profile, "account": Sender.from_settings(settings).address}
 
 
 def get_campaign(db: Database, name: str) -> dict[str, Any]:
