@@ -182,9 +182,9 @@ class _Lookup:
     def secret(self, key: str) -> str | None:
         """Secrets never come from flags."""
         for name in self._names(key):
-            value = self.environ.get(name) or self.dotenv.get(name)
-            if value:
-                return value
+            for source in (self.environ, self.dotenv):
+                if name in source:  # set, even to nothing, beats what comes after it
+                    return source[name] or None
         return None
 
 
