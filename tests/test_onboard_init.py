@@ -148,3 +148,49 @@ def test_the_config_folder_works_from_anywhere(tmp_path):
     # A folder set up by itself wins over the config folder.
     (elsewhere / ".env").write_text("OUTREACH_FROM=local@example.com\n")
     assert "No templates in templates/" in run("templates", "list", cwd=elsewhere).stderr
+
+
+def converse(argv: list[str], cwd: Path, script: list[tuple[str, str]], timeout: float = 30.0) -> str:
+    """Run `argv` on a pseudo-terminal, answering each prompt (matched by text) in turn."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become the command
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "outreach", *argv])
+    seen, deadline = b"", time.monotonic() + timeout
+    try:
+        for prompt, answer in [*script, ("\x00never", "")]:
+            while prompt.encode() not in seen and time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.2)[0]:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        return seen.decode(errors="replace")
+                    seen += chunk
+            if prompt.encode() in seen:
+                seen = seen.replace(prompt.encode(), b"<" + prompt.encode() + b">", 1)
+                os.write(fd, answer.encode() + b"\r")
+        return seen.decode(errors="replace")
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+
+def test_init_in_a_terminal_asks_and_hides_the_password(tmp_path):
+    text = converse(["init"], tmp_path, [
+        ("Set up here", "here"), ("Your email address", "ada.obi@gmail.com"), ("Provider", ""), ("Your name", "Ada Obi"),
+        ("Where does the secret come from", ""), ("Paste the app password", "abcd efgh ijkl mnop"),
+    ])
+    assert "myaccount.google.com/apppasswords" in text and "[gmail]" in text  # guessed from the address
+    assert "abcd" not in text  # hidden input is not echoed
+    assert "Your password is in .env" in text
+    env = (tmp_path / ".env").read_text()
+    assert 'OUTREACH_SMTP_PASSWORD="abcdefghijklmnop"' in env and "OUTREACH_PROVIDER=gmail" in env
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    again = converse(["init"], tmp_path, [("Set up here", "here"), ("Replace it", "")])
+    assert "already exists and was left as it is" in again

@@ -23,12 +23,14 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _need(value: str | None, flag: str, interactive: bool, ask: str, default: str | None = None) -> str:
+def _need(value: str | None, flag: str, interactive: bool, ask: str, default: str | None = None,
+          choices: tuple[str, ...] | list[str] | None = None) -> str:
     """A flag's value, else the answer to a question, else (no terminal) a clear error."""
     if value:
         return value
     if interactive:
-        return click.prompt(ask, default=default, show_default=default is not None)
+        kind = click.Choice(list(choices)) if choices else None
+        return click.prompt(ask, default=default, show_default=default is not None, type=kind)
     if default is not None:
         return default
     raise click.UsageError(f"{flag} is needed when there is no terminal to ask (see `outreach init --help`)")
@@ -80,16 +82,21 @@ def init(app: App, folder: Path | None, provider: str | None, name: str | None, 
         else:
             raise OutreachError(f"{env_file} already exists and was left as it is: edit it, or run `outreach init` with --force to replace it")
     address = check_address(_need(address, "--address", interactive, "Your email address (the one you send from)"))
-    provider = _need(provider, "--provider", interactive, f"Provider ({', '.join(PRESETS)})", guess_provider(address) or "custom")
+    provider = _need(provider, "--provider", interactive, "Provider", guess_provider(address) or "custom", list(PRESETS))
     if provider not in PRESETS:
         raise click.BadParameter(f"use one of {', '.join(PRESETS)}", param_hint="provider")
     name = _need(name, "--name", interactive, "Your name as recipients see it", "")
     for line in APP_PASSWORD_HELP[provider]:
         click.echo(line)
     secret_source = _need(secret_source, "--secret-source", interactive,
-                          "Where does the secret come from? env (paste into .env), command, oauth", default_secret_source(provider))
+                          "Where does the secret come from? env (in .env), command (prints it), oauth (OAuth2 token command)",
+                          default_secret_source(provider), SECRET_SOURCES)
     if secret_source not in SECRET_SOURCES:
         raise click.BadParameter(f"use one of {', '.join(SECRET_SOURCES)}", param_hint="secret source")
+    password = None
+    if interactive and secret_source == "env":
+        password = click.prompt("Paste the app password now (hidden; Enter to add it to .env later)", default="",
+                                show_default=False, hide_input=True).replace(" ", "") or None
     if interactive and secret_source == "command" and not password_command:
         password_command = click.prompt("Command that prints the password", default=f"pass show email/{address}")
     if interactive and secret_source == "oauth" and not token_command:
@@ -103,8 +110,8 @@ def init(app: App, folder: Path | None, provider: str | None, name: str | None, 
         imap_port = imap_port or click.prompt("IMAP port", type=int, default=993 if imap_security == "tls" else 143)
     answers = Answers(provider, name, address, secret_source, password_command, token_command,
                       smtp_host, smtp_port, smtp_security, imap_host, imap_port, imap_security)
-    result = initialise(folder, answers, overwrite_env=overwrite)
-    _print_done(result, answers, folder)
+    result = initialise(folder, answers, overwrite_env=overwrite, password=password)
+    _print_done(result, answers, folder, password_given=password is not None)
 
 
 def _folder(folder: Path | None, interactive: bool) -> Path:
@@ -120,7 +127,7 @@ def _folder(folder: Path | None, interactive: bool) -> Path:
     return Path(".")
 
 
-def _print_done(result, answers: Answers, folder: Path) -> None:
+def _print_done(result, answers: Answers, folder: Path, *, password_given: bool) -> None:
     click.echo(f"Wrote {result.env_file} (readable only by you) for {from_header(answers.name, answers.address)} via {answers.provider}.")
     if result.starters.written:
         click.echo(f"Copied {len(result.starters.written)} starter file(s) into {folder / 'templates'} and {folder / 'contacts'}.")
@@ -131,6 +138,8 @@ def _print_done(result, answers: Answers, folder: Path) -> None:
         "command": f"Check the password command in {result.env_file} prints your password",
         "oauth": f"Check OUTREACH_OAUTH2_TOKEN_CMD in {result.env_file} prints a fresh access token",
     }[answers.secret_source]
+    if password_given:
+        step = f"Your password is in {result.env_file}; keep that file private"
     cd = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder}   # or run from anywhere if this is your config folder\n  "
     click.echo("Next:")
     click.echo(f"  1. {step}.")
@@ -172,7 +181,8 @@ def doctor(app: App, as_json: bool) -> None:
 def _print_account(settings, limits: str) -> None:
     profile = f" (profile {settings.profile})" if settings.profile else ""
     click.echo(f"Account{profile}: {settings.from_address or '(no OUTREACH_FROM)'} via {settings.provider}")
-    click.echo(f"  settings: {settings.env_file or 'environment only'} ({settings.source})")
+    where = f"{settings.env_file} ({settings.source})" if settings.env_file else "the environment only (no .env here or in the config folder)"
+    click.echo(f"  settings: {where}")
     click.echo(f"  SMTP {settings.smtp.address} {settings.smtp.security}, sign-in: {settings.smtp.auth_method}")
     click.echo(f"  IMAP {settings.imap.address} {settings.imap.security}, sign-in: {settings.imap.auth_method}")
     click.echo(f"  limits in force: {limits}")

@@ -86,8 +86,9 @@ def from_header(name: str, address: str) -> str:
     return formataddr((name.strip(), address)) if name.strip() else address
 
 
-def env_text(answers: Answers) -> str:
-    """The .env `init` writes: only what this account needs, with the next step beside each gap."""
+def env_text(answers: Answers, *, password: str | None = None) -> str:
+    """The .env `init` writes: only what this account needs, with the next step beside each gap.
+    `password` (typed at a hidden prompt, never a flag) fills both password lines."""
     answers = check_answers(answers)
     preset = preset_for(answers.provider)
     lines = [
@@ -99,7 +100,7 @@ def env_text(answers: Answers) -> str:
     ]
     if answers.provider == "custom":
         lines += _custom_servers(answers)
-    lines += _sign_in_lines(answers, preset.name)
+    lines += _sign_in_lines(answers, preset.name, password)
     lines += [
         "",
         "# Pacing: the provider preset's caps are well under its published limits; 0 means no limit.",
@@ -123,7 +124,7 @@ def _custom_servers(answers: Answers) -> list[str]:
     return lines + [""]
 
 
-def _sign_in_lines(answers: Answers, provider: str) -> list[str]:
+def _sign_in_lines(answers: Answers, provider: str, password: str | None) -> list[str]:
     if answers.secret_source == "oauth":
         command = answers.token_command or f"oama access {answers.address}"
         prefix = "" if answers.token_command else "# "
@@ -140,10 +141,13 @@ def _sign_in_lines(answers: Answers, provider: str) -> list[str]:
             f"{prefix}OUTREACH_IMAP_PASSWORD_CMD={_quote(command)}",
         ]
     what = "app password" if provider not in ("custom",) else "password (an app password if your provider offers one)"
+    if password and any(ch in password for ch in "\r\n\0"):
+        raise ConfigError("the password must be one line")
+    value = _quote(password) if password else ""
     return [
-        f"# Sign-in: paste your {what} after the = signs (never your main password).",
-        "OUTREACH_SMTP_PASSWORD=",
-        "OUTREACH_IMAP_PASSWORD=",
+        f"# Sign-in: your {what} (never your main password).",
+        f"OUTREACH_SMTP_PASSWORD={value}",
+        f"OUTREACH_IMAP_PASSWORD={value}",
     ]
 
 
@@ -168,9 +172,9 @@ class InitResult:
     starters: Copied
 
 
-def initialise(folder: Path, answers: Answers, *, overwrite_env: bool = False) -> InitResult:
+def initialise(folder: Path, answers: Answers, *, overwrite_env: bool = False, password: str | None = None) -> InitResult:
     """Create `folder` if needed, write its .env (0600) and copy the starters beside it."""
-    text = env_text(answers)
+    text = env_text(answers, password=password)
     folder.mkdir(parents=True, exist_ok=True)
     env_file = folder / ".env"
     write_env(env_file, text, overwrite=overwrite_env)

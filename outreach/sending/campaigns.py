@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.errors import NotFoundError, OutreachError, TemplateError
+from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -150,6 +150,8 @@ def account_of(settings: Settings) -> dict[str, str | None]:
         return {"profile": None, "account": None}
     from outreach.templates.render import Sender
 
+    if not settings.from_address:
+        raise ConfigError(f"profile {settings.profile!r} has no sender: add OUTREACH_PROFILE_{settings.profile.upper()}_FROM=... to .env")
     return {"profile": settings.profile, "account": Sender.from_settings(settings).address}
 
 
