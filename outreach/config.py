@@ -21,13 +21,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
 from outreach.errors import ConfigError
-from outreach.providers import Preset, preset_for
+from outreach.providers import PRESETS, Preset, preset_for
 
 SECURITY_MODES = ("tls", "starttls", "none")
 SENT_COPY_MODES = ("auto", "yes", "no")
@@ -334,14 +335,10 @@ def _name(key: str, lookup: _Lookup) -> str:
 
 
 def _known_providers() -> list[str]:
-    from outreach.providers import PRESETS
-
     return list(PRESETS)
 
 
 def _bare_address(from_address: str | None) -> str | None:
     if not from_address:
         return None
-    from email.utils import parseaddr
-
     return parseaddr(from_address)[1] or None

@@ -150,6 +150,7 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 
 def _register_commands() -> None:
+    # the command modules import App from this one: load them once it is defined
     from . import campaign, classify, contacts, onboard, replies, templates
 
     for module in (contacts, templates, campaign, replies, classify, onboard):

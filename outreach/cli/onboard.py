@@ -14,6 +14,7 @@ from outreach.onboard.init import (
     SECRET_SOURCES, Answers, check_address, default_secret_source, from_header, guess_provider, initialise,
 )
 from outreach.providers import APP_PASSWORD_HELP, PRESETS
+from outreach.sending.pacing import Limits
 from . import App, pass_app, print_json
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
@@ -162,8 +163,6 @@ def doctor(app: App, as_json: bool) -> None:
     outreach doctor
     outreach --profile uni doctor --json
     """
-    from outreach.sending.pacing import Limits
-
     settings = app.settings
     limits = str(Limits.from_settings(settings))
     if not as_json:

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from outreach.config import Settings
 from outreach.errors import ConfigError, OutreachError
+from outreach.mail.imap import LoginRefused, connect_imap
 from outreach.mail.auth import Credentials, credentials, smtp_login
 from outreach.mail.tls import require_safe_login, ssl_context
 from outreach.providers import login_refused_hint
@@ -185,8 +186,6 @@ async def _smtp_probe(settings: Settings, creds: Credentials, report: Diagnosis)
 
 
 def _check_imap(settings: Settings, report: Diagnosis) -> None:
-    from outreach.mail.imap import LoginRefused, connect_imap
-
     if _login(settings, report, "IMAP") is None:
         return
     try:

@@ -11,7 +11,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import outreach
 from outreach.errors import OutreachError
 
 KINDS = ("templates", "contacts")
@@ -19,7 +18,7 @@ KINDS = ("templates", "contacts")
 
 def starter_dir(kind: str) -> Path:
     """The shipped `templates` or `contacts` folder."""
-    package = Path(outreach.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # the installed `outreach` folder
     installed = package / "starter" / kind
     if installed.is_dir():
         return installed
