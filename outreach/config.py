@@ -291,8 +291,8 @@ def load_settings(
     def path_setting(key: str, default: str) -> Path:
         value = lookup.get(key)
         from_file = value is not None and lookup.source(key) is not None and lookup.source(key) not in environ and key.lower() not in lookup.flags
-        if value is None:
-            return _path(default, base)
+        if value is None:  # defaults live in the workspace found; --env-file leaves them here
+            return _path(default, base if workspace.source == "config folder" else None)
         return _path(str(value), base if from_file else None)
 
     provider = _choice(_name("PROVIDER", lookup), lookup.get("PROVIDER", "custom"), tuple(_known_providers()))

@@ -84,3 +84,14 @@ def test_each_profile_sends_from_its_account_under_its_own_caps(smtp_server, cer
     assert wrong.exit_code == 1
     assert "sends from profile 'home', not 'uni'" in wrong.output
 
+
+
+def test_relative_paths_in_a_settings_file_count_from_its_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / ".env").write_text("OUTREACH_DB=data/outreach.db\n")
+    settings = load_settings(environ={}, env_file=folder / ".env")
+    assert settings.db_path == folder / "data" / "outreach.db"
+    assert settings.templates_dir == Path("templates")  # a default stays in the current folder
+    monkeypatch.setenv("OUTREACH_DB", "mine.db")
+    assert load_settings(env_file=folder / ".env").db_path == Path("mine.db")  # the environment's count from here
