@@ -191,3 +191,16 @@ def test_an_empty_username_sends_through_a_relay_without_login(certs, tmp_path):
         assert relay.received[-1].login is None
     finally:
         relay.stop()
+
+
+def test_one_process_asks_a_command_once_a_minute(tmp_path, monkeypatch):
+    from outreach.mail import auth
+
+    script = tmp_path / "count.py"
+    script.write_text(f"open({str(tmp_path / 'runs')!r}, 'a').write('x')\nprint('tok')\n")
+    command = f"{sys.executable} {script}"
+    assert run_secret_command(command, "X") == run_secret_command(command, "X") == "tok"
+    assert (tmp_path / "runs").read_text() == "x"
+    monkeypatch.setattr(auth, "REUSE_SECONDS", 0.0)  # as if a minute had passed: tokens expire
+    run_secret_command(command, "X")
+    assert (tmp_path / "runs").read_text() == "xx"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -20,6 +21,10 @@ from outreach.config import ServerSettings
 from outreach.errors import ConfigError
 
 COMMAND_TIMEOUT = 30.0
+REUSE_SECONDS = 60.0
+"""A command's secret is reused this long within one process (SMTP and IMAP often share one
+token command; a passphrase prompt should not appear twice), then asked again (tokens expire)."""
+_recent: dict[str, tuple[float, str]] = {}
 SHELL_SYNTAX = set("|&;<>()$`*?[]#~{}\n")
 
 
@@ -58,10 +63,27 @@ def credentials(server: ServerSettings) -> Credentials:
     )
 
 
+def imap_credentials(server: ServerSettings) -> Credentials:
+    """As `credentials`, but IMAP always signs in: an empty username is an error here."""
+    creds = credentials(server)
+    if creds.method == "none":
+        raise ConfigError("IMAP always needs a login: set OUTREACH_IMAP_USERNAME (or OUTREACH_FROM); only SMTP may have none")
+    return creds
+
+
 def run_secret_command(command: str, setting: str, *, timeout: float = COMMAND_TIMEOUT) -> str:
     """The first line a secret command prints. Errors name `setting`, never the output."""
     if not command.strip():
         raise ConfigError(f"{setting} is empty: give the command that prints the secret")
+    cached = _recent.get(command)
+    if cached and time.monotonic() - cached[0] < REUSE_SECONDS:
+        return cached[1]
+    secret = _run(command, setting, timeout)
+    _recent[command] = (time.monotonic(), secret)
+    return secret
+
+
+def _run(command: str, setting: str, timeout: float) -> str:
     use_shell = any(ch in SHELL_SYNTAX for ch in command)
     try:
         argv = command if use_shell else shlex.split(command)
@@ -112,8 +134,6 @@ async def smtp_login(client: aiosmtplib.SMTP, creds: Credentials) -> None:
 
 def imap_login(client: IMAPClient, creds: Credentials) -> None:
     """Sign in on an open IMAP connection. Raises imapclient's LoginError when refused."""
-    if creds.method == "none":
-        raise ConfigError("IMAP always needs a login: set OUTREACH_IMAP_USERNAME (or OUTREACH_FROM)")
     if creds.method == "xoauth2":
         client.oauth2_login(creds.username, creds.secret)
     else:

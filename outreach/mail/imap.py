@@ -24,7 +24,7 @@ from imapclient.imapclient import SocketTimeout
 
 from outreach.config import Settings
 from outreach.errors import ConfigError, MailServerError
-from outreach.mail.auth import credentials, imap_login
+from outreach.mail.auth import imap_credentials, imap_login
 from outreach.providers import login_refused_hint
 from outreach.mail.tls import require_safe_login, ssl_context
 
@@ -49,7 +49,7 @@ def connect_imap(settings: Settings, *, timeout: SocketTimeout | None = None) ->
     """
     server = settings.imap
     require_safe_login(server, settings, what="IMAP")
-    creds = credentials(server)
+    creds = imap_credentials(server)
     timeout = timeout or SocketTimeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     host, port = server.host, server.port
     context = ssl_context(settings) if server.security in ("tls", "starttls") else None

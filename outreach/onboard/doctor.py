@@ -21,7 +21,7 @@ import aiosmtplib
 from outreach.config import Settings
 from outreach.errors import ConfigError, OutreachError
 from outreach.mail.imap import LoginRefused, connect_imap
-from outreach.mail.auth import Credentials, credentials, smtp_login
+from outreach.mail.auth import Credentials, credentials, imap_credentials, smtp_login
 from outreach.mail.tls import require_safe_login, ssl_context
 from outreach.providers import login_refused_hint
 
@@ -119,7 +119,7 @@ def _login(settings: Settings, report: Diagnosis, kind: str) -> Credentials | No
     server = settings.smtp if kind == "SMTP" else settings.imap
     try:
         require_safe_login(server, settings, what=kind)
-        creds = credentials(server)
+        creds = credentials(server) if kind == "SMTP" else imap_credentials(server)
     except ConfigError as error:
         report.add(f"{kind.lower()} sign-in", "fail", str(error), "fix that setting in .env, then run `outreach doctor` again")
         return None
