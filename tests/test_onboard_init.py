@@ -194,3 +194,15 @@ def test_init_in_a_terminal_asks_and_hides_the_password(tmp_path):
     assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
     again = converse(["init"], tmp_path, [("Set up here", "here"), ("Replace it", "")])
     assert "already exists and was left as it is" in again
+
+
+def test_init_in_a_terminal_can_set_up_the_config_folder(tmp_path):
+    text = converse(["init"], tmp_path, [
+        ("Set up here", "config"), ("Your email address", "ada@outlook.com"), ("Provider", ""), ("Your name", ""),
+        ("Where does the secret come from", ""), ("access token", ""),
+    ])
+    config = tmp_path / "xdg-config" / "outreach"
+    assert "refuses passwords" in text and "[oauth]" in text
+    assert (config / "templates" / "observership-request.txt").is_file()
+    assert 'OUTREACH_OAUTH2_TOKEN_CMD="oama access ada@outlook.com"' in (config / ".env").read_text()
+    assert not (tmp_path / ".env").exists()
