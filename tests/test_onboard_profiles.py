@@ -80,6 +80,7 @@ def test_each_profile_sends_from_its_account_under_its_own_caps(smtp_server, cer
     again = run("campaign", "send", "a", "--live", "--json")
     assert json.loads(again.output)["sent"] == 0  # home is still at its cap, whatever uni did
 
+    assert "  account:   profile home (ada.home@example.com)" in run("campaign", "show", "a").output
     wrong = CliRunner().invoke(cli, ["--profile", "uni", "campaign", "send", "a", "--live"])
     assert wrong.exit_code == 1
     assert "sends from profile 'home', not 'uni'" in wrong.output

@@ -121,6 +121,8 @@ def show(app: App, name: str, as_json: bool) -> None:
     click.echo(f"  template:  {summary['template']}")
     click.echo(f"  selection: {'tags ' + ', '.join(sel['tags']) if sel.get('tags') else 'every contact'}" + (f"; where {where}" if where else ""))
     click.echo(f"  pacing:    {limits}")
+    if summary.get("profile"):
+        click.echo(f"  account:   profile {summary['profile']} ({summary['account'] or app.settings.from_address})")
     if summary["started_at"]:
         click.echo(f"  started:   {_day(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
         click.echo(f"  messages:  {_counts_line(summary['counts'])}")
