@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
-from tests.mailservers import DOVECOT_CONFIG, LOOPBACK, Certificates, DovecotServer, RecordingHandler, free_port
+from tests.mailservers import LOOPBACK, Certificates, DovecotServer, RecordingHandler, free_port
 
 
 def parse_xoauth2(blob: bytes) -> tuple[str, str]:
@@ -136,4 +136,4 @@ class OAuthDovecot(DovecotServer):
         return text.replace("auth_mechanisms = plain login", "auth_mechanisms = xoauth2 oauthbearer")
 
 
-__all__ = ["DOVECOT_CONFIG", "Introspection", "OAuthDovecot", "OAuthSmtpServer", "parse_xoauth2"]
+__all__ = ["Introspection", "OAuthDovecot", "OAuthSmtpServer", "parse_xoauth2"]

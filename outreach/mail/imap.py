@@ -23,10 +23,10 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from imapclient.imapclient import SocketTimeout
 
 from outreach.config import Settings
-from outreach.errors import ConfigError, MailServerError
+from outreach.errors import MailServerError
 from outreach.mail.auth import imap_credentials, imap_login
-from outreach.providers import login_refused_hint
 from outreach.mail.tls import require_safe_login, ssl_context
+from outreach.providers import login_refused_hint
 
 SENT = b"\\Sent"
 DRAFTS = b"\\Drafts"
