@@ -95,3 +95,16 @@ def test_no_account_at_all_fails_and_says_run_init(tmp_path):
     assert "run `outreach init`" in result.stdout
     assert "[FAIL] from: OUTREACH_FROM is not set" in result.stdout
     assert not (tmp_path / "outreach.db").exists()
+
+
+def test_outlook_with_a_password_is_warned_before_any_login(tmp_path):
+    from outreach.config import load_settings
+    from outreach.onboard.doctor import _check_settings, Diagnosis
+
+    settings = load_settings(environ={"OUTREACH_PROVIDER": "outlook", "OUTREACH_FROM": "ada@outlook.com",
+                                      "OUTREACH_SMTP_PASSWORD": "x"}, env_file=None)
+    report = Diagnosis(account={})
+    _check_settings(settings, report)
+    warned = {c.name: c for c in report.checks if c.status == "warn"}
+    assert "outlook refuses passwords for SMTP" == warned["smtp sign-in method"].detail
+    assert "OAuth2" in warned["smtp sign-in method"].fix and "imap sign-in method" in warned

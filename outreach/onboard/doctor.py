@@ -23,7 +23,7 @@ from outreach.errors import ConfigError, OutreachError
 from outreach.mail.imap import LoginRefused, connect_imap
 from outreach.mail.auth import Credentials, credentials, imap_credentials, smtp_login
 from outreach.mail.tls import require_safe_login, ssl_context
-from outreach.providers import login_refused_hint
+from outreach.providers import NEEDS_OAUTH2, login_refused_hint
 
 SMTP_TIMEOUT = 20.0
 SPECIAL = (("Sent", b"\\Sent"), ("Drafts", b"\\Drafts"), ("Junk", b"\\Junk"))
@@ -103,6 +103,10 @@ def _check_settings(settings: Settings, report: Diagnosis) -> None:
                        f"chmod 600 {settings.env_file}")
         else:
             report.add("settings", "ok", f"{settings.env_file} ({settings.source}, mode {mode:o})")
+    for server in (settings.smtp, settings.imap):
+        if settings.preset.name in NEEDS_OAUTH2 and server.auth_method == "password":
+            report.add(f"{server.kind.lower()} sign-in method", "warn", f"{settings.provider} refuses passwords for {server.kind}",
+                       login_refused_hint(settings.provider, "password", server.kind))
     if not settings.from_address:
         report.add("from", "fail", "OUTREACH_FROM is not set", "add OUTREACH_FROM=\"Your Name <you@example.com>\" to .env (or run `outreach init`)")
     else:
