@@ -144,6 +144,10 @@ def test_xoauth2_sends_a_live_campaign_and_reads_imap(oauth_smtp, oauth_dovecot,
     assert checks["imap sign-in"]["detail"] == f"signed in as {USER} with OAuth2 (XOAUTH2)"
     assert checks["sent folder"]["status"] == "ok"
     assert oauth_dovecot.introspection.asked >= 1
+    # The accepted token is nowhere in what the commands printed or wrote.
+    assert TOKEN not in result.stdout + result.stderr + doctor.stdout + doctor.stderr
+    written = [p for p in (tmp_path / "work").rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+    assert written == []
 
 
 def test_imap_xoauth2_through_the_core(oauth_dovecot, certs, tmp_path):
