@@ -108,7 +108,7 @@ def test_init_without_a_terminal_asks_nothing_and_names_the_missing_flag(tmp_pat
 def test_custom_provider_servers_from_flags(tmp_path):
     result = run("init", "--address", "ada@uni.example.edu", "--provider", "custom", "--smtp-host", "smtp.uni.example.edu",
                       "--smtp-port", "465", "--smtp-security", "tls", "--imap-host", "imap.uni.example.edu",
-                      "--secret-source", "command", "--password-command", "pass show uni", "--yes", cwd=tmp_path)
+                      "--password-command", "pass show uni", "--yes", cwd=tmp_path)  # the command implies the source
     assert result.returncode == 0, result.stderr
     text = (tmp_path / ".env").read_text()
     for line in ("OUTREACH_SMTP_HOST=smtp.uni.example.edu", "OUTREACH_SMTP_PORT=465", "OUTREACH_SMTP_SECURITY=tls",

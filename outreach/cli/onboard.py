@@ -89,6 +89,8 @@ def init(app: App, folder: Path | None, provider: str | None, name: str | None, 
     name = _need(name, "--name", interactive, "Your name as recipients see it", "")
     for line in APP_PASSWORD_HELP[provider]:
         click.echo(line)
+    if not secret_source and (token_command or password_command):  # the command given says which
+        secret_source = "oauth" if token_command else "command"
     secret_source = _need(secret_source, "--secret-source", interactive,
                           "Where does the secret come from? env (in .env), command (prints it), oauth (OAuth2 token command)",
                           default_secret_source(provider), SECRET_SOURCES)
