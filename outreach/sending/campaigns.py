@@ -27,7 +27,8 @@ from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import eml_folder, write_eml, write_preview
+from outreach.sending.eml import eml_folder, read_frozen, write_eml, write_preview
+from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Limits
 from outreach.templates.render import Sender, check_template, load_template, render_message
 
@@ -296,6 +297,8 @@ def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     ).fetchall()
     for contact_id, included, reason in rows:
         contact = get_contact_by_id(db, contact_id)
+        if contact is None:  # never deleted while in a campaign (delete_contact refuses)
+            continue
         if included:
             plan.included.append(contact)
         else:
@@ -383,3 +386,17 @@ def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any
             outbox.queue_messages(db, rows)
             record_event(db, "campaign_started", campaign_id=campaign["id"], at=at, queued=len(rows), skipped=len(plan.skipped))
     return get_campaign(db, campaign["name"])
+
+
+def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any], message: QueuedMessage) -> bytes:
+    """The frozen .eml; if someone deleted or rewrote it, the same message rendered again with
+    the recorded Message-ID (the one a later check of the Sent folder looks for)."""
+    raw = read_frozen(message.eml_path, message.message_id)
+    if raw is not None:
+        return raw
+    contact = get_contact_by_id(db, message.contact_id) if message.contact_id else None
+    if contact is None:
+        raise OutreachError(f"{message.eml_path} is missing and its contact is gone, so message {message.message_id} cannot be sent")
+    [rendered] = render_all(settings, campaign, [contact])
+    rendered.message.replace_header("Message-ID", message.message_id)
+    return rendered.as_bytes()

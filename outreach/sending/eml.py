@@ -37,12 +37,16 @@ def write_preview(folder: Path, rendered: Iterable[RenderedMessage]) -> None:
         write_eml(folder, index, message.to_address, message.as_bytes())
 
 
-def read_frozen(path: str | None) -> bytes | None:
-    """The frozen message's bytes; None when there is no file (deleted by someone)."""
+def read_frozen(path: str | None, message_id: str) -> bytes | None:
+    """The frozen message's bytes; None when the file is gone, or holds another message than the
+    one recorded (something rewrote it, e.g. a dry run racing the freeze)."""
     if not path:
         return None
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            raw = handle.read()
     except FileNotFoundError:
         return None
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end if end >= 0 else len(raw)]
+    return raw if re.search(rb"^Message-ID: *" + re.escape(message_id.encode()) + rb"\r?$", head, re.M | re.I) else None
