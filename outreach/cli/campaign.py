@@ -7,6 +7,7 @@ from datetime import date, datetime
 import click
 
 from outreach.sending import campaigns, outbox, sender
+from outreach.sending.account import account_of
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import SystemClock
 
@@ -62,7 +63,7 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
     campaigns.campaign_limits(app.settings, {"options": options, "send_window": send_window, "timezone": tz})
     campaign = campaigns.create_campaign(
         app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
-        send_window=send_window, timezone=tz, options=options, **campaigns.account_of(app.settings),
+        send_window=send_window, timezone=tz, options=options, **account_of(app.settings),
     )
     plan = campaigns.plan_selection(app.db, campaign)
     skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""

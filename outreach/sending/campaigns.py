@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from outreach.config import Settings
 from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
 from outreach.sending.eml import eml_folder, read_frozen, write_eml, write_preview
@@ -140,16 +140,6 @@ def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **fl
             if campaign.get(column) and column not in chosen:
                 chosen[column] = campaign[column]
     return Limits.from_settings(settings, **chosen)
-
-
-def account_of(settings: Settings) -> dict[str, str | None]:
-    """What a new campaign records about its account: the profile and its From address, so every
-    later send signs in to that account and counts against its caps. Nothing without a profile."""
-    if not settings.profile:
-        return {"profile": None, "account": None}
-    if not settings.from_address:
-        raise ConfigError(f"profile {settings.profile!r} has no sender: add OUTREACH_PROFILE_{settings.profile.upper()}_FROM=... to .env")
-    return {"profile": settings.profile, "account": Sender.from_settings(settings).address}
 
 
 def get_campaign(db: Database, name: str) -> dict[str, Any]:
