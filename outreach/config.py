@@ -96,6 +96,7 @@ class Settings:
     env_file: Path | None = None
     source: str = "current folder"
     """Where the settings were found: "current folder", "config folder", "--env-file" or "none"."""
+    busy_timeout: float = 5.0  # seconds a write waits for another command's write (OUTREACH_BUSY_TIMEOUT)
 
     @property
     def preset(self) -> Preset:
@@ -133,6 +134,16 @@ def _parse_int(name: str, text: str) -> int:
         raise ConfigError(f"{name}={text!r} is not a whole number") from None
     if value < 0:
         raise ConfigError(f"{name}={text!r} must be 0 or more (0 means no limit)")
+    return value
+
+
+def _parse_seconds(name: str, text: Any) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise ConfigError(f"{name}={text!r}: use 0 to 600 seconds")
     return value
 
 
@@ -326,6 +337,7 @@ def load_settings(
         profile=profile,
         env_file=workspace.env_file,
         source=workspace.source,
+        busy_timeout=_parse_seconds("OUTREACH_BUSY_TIMEOUT", lookup.get("BUSY_TIMEOUT", 5)),
     )
 
 

@@ -7,6 +7,7 @@ group, the shared context and the error-to-exit-code mapping.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from sqlite_utils import Database
 
 from outreach.config import AUTO, Settings, load_settings
 from outreach.contacts.store import parse_where
-from outreach.db import is_empty, open_db, parse_utc, remove_db_files
+from outreach.db import database_error, is_empty, open_db, parse_utc, remove_db_files
 from outreach.errors import OutreachError
 
 
@@ -45,7 +46,7 @@ class App:
         if self._db is None:
             path = self.settings.db_path
             self._new_db = not path.exists()
-            self._db = open_db(path)
+            self._db = open_db(path, busy_timeout=self.settings.busy_timeout)
         return self._db
 
     def use_profile(self, profile: str | None) -> None:
@@ -103,7 +104,8 @@ where_option = click.option(
 
 
 class OutreachGroup(click.Group):
-    """Turns core errors into one `Error: ...` line on stderr and exit code 1."""
+    """Turns core errors into one `Error: ...` line on stderr and exit code 1; a database that is
+    busy, read-only, damaged or on a full disk is one of those errors too (db.database_error)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,6 +114,12 @@ class OutreachGroup(click.Group):
             _discard(ctx)
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except sqlite3.Error as error:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            path = app._settings.db_path if app is not None and app._settings is not None else None
+            click.echo(f"Error: {database_error(error, path)}", err=True)
+            _discard(ctx)
+            ctx.exit(1)
         except click.exceptions.Exit as stop:
             if stop.exit_code:
                 _discard(ctx)
@@ -122,8 +130,12 @@ class OutreachGroup(click.Group):
 
 
 def _discard(ctx: click.Context) -> None:
+    """After a failure: remove the database this command created, if it is still empty."""
     if isinstance(ctx.obj, App):
-        ctx.obj.discard_new_empty_db()
+        try:
+            ctx.obj.discard_new_empty_db()
+        except Exception:  # a broken or locked database is left as it is; the error above says why
+            pass
 
 
 @click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -62,6 +62,22 @@ class Selection:
 # --- create / read -------------------------------------------------------------------------------
 
 
+NAME_LENGTH = 64
+_NAME = re.compile(r"(?!\.)[\w.-]{1,%d}" % NAME_LENGTH)
+
+
+def check_campaign_name(name: str) -> str:
+    """The name, trimmed, if it is safe as a folder name under the outbox (`..` or `a/b` is
+    not); OutreachError saying what a name may hold otherwise."""
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise OutreachError(
+            f"campaign name {name!r} is not allowed: use letters, digits, '-', '_' and '.' (not first), "
+            f"at most {NAME_LENGTH} characters, e.g. spring-2026 (it becomes a folder name)"
+        )
+    return name
+
+
 def create_campaign(
     db: Database,
     name: str,
@@ -77,9 +93,7 @@ def create_campaign(
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
-    name = name.strip()
-    if not name or not re.fullmatch(r"[\w.@+-]+", name):
-        raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
+    name = check_campaign_name(name)
     load_template(templates_dir, template)
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
         raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
@@ -311,7 +325,7 @@ def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[d
 
 @dataclass
 class DryRun:
-    """What a draft's dry run rendered and where; nothing is stored in the database."""
+    """What a draft's dry run rendered and where; the database keeps only the list of files."""
 
     plan: Selection
     rendered: int
@@ -323,7 +337,10 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any]) -> Dr
     plan = plan_selection(db, campaign)
     rendered = render_all(settings, campaign, plan.included)
     folder = eml_folder(settings, campaign)
-    write_preview(folder, rendered)
+    row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
+    written = write_preview(folder, rendered, previous=json.loads(row[0] if row and row[0] else "[]"))
+    with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
+        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
     return DryRun(plan, len(rendered), folder)
 
 
