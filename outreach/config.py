@@ -97,6 +97,7 @@ class Settings:
     source: str = "current folder"
     """Where the settings were found: "current folder", "config folder", "--env-file" or "none"."""
     busy_timeout: float = 5.0  # seconds a write waits for another command's write (OUTREACH_BUSY_TIMEOUT)
+    outcomes: tuple[str, ...] = ()  # OUTREACH_OUTCOMES: outcome names added to the defaults
 
     @property
     def preset(self) -> Preset:
@@ -338,6 +339,7 @@ def load_settings(
         env_file=workspace.env_file,
         source=workspace.source,
         busy_timeout=_parse_seconds("OUTREACH_BUSY_TIMEOUT", lookup.get("BUSY_TIMEOUT", 5)),
+        outcomes=tuple(n.strip() for n in str(lookup.get("OUTCOMES", "")).split(",") if n.strip()),
     )
 
 

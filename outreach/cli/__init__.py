@@ -163,9 +163,10 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 def _register_commands() -> None:
     # the command modules import App from this one: load them once it is defined
-    from . import campaign, classify, contacts, onboard, replies, templates
+    from . import campaign, classify, contacts, followups, replies, templates
+    from . import onboard, outcomes, report, status
 
-    for module in (contacts, templates, campaign, replies, classify, onboard):
+    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status, onboard):
         for command in module.COMMANDS:
             cli.add_command(command)
 

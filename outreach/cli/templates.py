@@ -196,13 +196,16 @@ def check_command(
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
-        problems, contacts = [error], []
+        template, problems, contacts = None, [error], []
     else:
         contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
         problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
+    if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
+        click.echo(f"Warning: {name} is a follow-up template: it belongs in a campaign's sequence "
+                   f"(`outreach campaign create ... --followup {name}:3`), not as a first email.", err=True)
     if as_json:
         print_json(
             {
