@@ -139,8 +139,8 @@ def main() -> None:
             build_report(db, by=by)
             plain_times, report_times = [], []
             for _ in range(args.rounds):
-                plain_times.append(timed(lambda: plain.execute(sql).fetchall()))
-                report_times.append(timed(lambda: build_report(db, by=by)))
+                plain_times.append(timed(lambda sql=sql: plain.execute(sql).fetchall()))
+                report_times.append(timed(lambda by=by: build_report(db, by=by)))
             wall = [statistics.median(t[0] for t in times) for times in (plain_times, report_times)]
             cpu = [statistics.median(t[1] for t in times) for times in (plain_times, report_times)]
             worst = max(worst, cpu[1] / cpu[0])

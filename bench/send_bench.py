@@ -23,8 +23,8 @@ import asyncio
 import csv
 import os
 import shutil
-import statistics
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile

@@ -8,7 +8,7 @@ campaign's own time zone covers contacts with no (or an unknown) state.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from outreach.errors import ConfigError
@@ -114,7 +114,7 @@ def state_code(text: str | None) -> str | None:
     return _BY_NAME.get(_key(text)) or _BY_LETTERS.get(_letters(text))
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called `name`, or a ConfigError that says how to fix the setting."""
     try:

@@ -7,11 +7,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from outreach.sending import campaigns
-from outreach.sending import sender
 from outreach.config import load_settings
 from outreach.contacts.store import add_tags
 from outreach.db import open_db, utc_now
+from outreach.sending import campaigns, sender
 from outreach.sending.pacing import Limits
 from outreach.sending.run import SendReport
 from tests.clocks import FakeClock

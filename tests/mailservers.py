@@ -16,11 +16,11 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Callable
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -46,7 +46,7 @@ class Certificates:
     key_file: Path
 
     @classmethod
-    def create(cls, folder: Path) -> "Certificates":
+    def create(cls, folder: Path) -> Certificates:
         ca = trustme.CA()
         server = ca.issue_cert("127.0.0.1", "localhost")
         folder.mkdir(parents=True, exist_ok=True)
@@ -156,7 +156,7 @@ class SmtpServer:
     def received(self) -> list[Received]:
         return self.handler.received
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self.controller.start()
         return self
 
@@ -279,7 +279,7 @@ class DovecotServer:
             password=self.password,
         )
 
-    def start(self, deadline: float = 15.0) -> "DovecotServer":
+    def start(self, deadline: float = 15.0) -> DovecotServer:
         for sub in ("run", "state", "mail"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:

@@ -59,7 +59,7 @@ class OAuthSmtpServer:
             auth_required=True, auth_require_tls=True, auth_exclude_mechanism=["LOGIN", "PLAIN"], ready_timeout=10,
         )
 
-    def start(self) -> "OAuthSmtpServer":
+    def start(self) -> OAuthSmtpServer:
         self.controller.start()
         return self
 
@@ -95,7 +95,7 @@ class Introspection:
         self.url = f"http://{LOOPBACK}:{self.server.server_address[1]}/introspect"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "Introspection":
+    def start(self) -> Introspection:
         self.thread.start()
         return self
 

@@ -11,16 +11,24 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from outreach.sending import campaigns
 from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.contacts.store import add_suppression
 from outreach.mail.imap import append_to_sent, find_in_sent
+from outreach.sending import campaigns
 from outreach.sending.window import SendWindow
-from tests.clocks import FakeClock
 from tests.campaign_fixtures import (
-    START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
+    START,
+    add_contacts,
+    db_open,
+    limits,
+    received_ids,
+    run_send,
+    started_campaign,
+    states,
+    write_template,
 )
+from tests.clocks import FakeClock
 
 
 def outreach(*args: str):
@@ -199,7 +207,7 @@ def test_mark_uncertain_sent_records_them_without_sending(mail_env, smtp_server,
     write_template(hermetic)
     db = db_open()
     add_contacts(db, 2)
-    campaign = started_campaign(db)
+    started_campaign(db)
     db.execute("UPDATE messages SET state = 'sending' WHERE to_address = 'doc1@hospital1.example.org'")
     db.conn.commit()
     first = json.loads(outreach("campaign", "send", "spring", "--live", "--json").stdout)

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from outreach.sending import campaigns
 from outreach.cli import cli
 from outreach.contacts.store import add_suppression
 from outreach.db import parse_utc
-from tests.clocks import FakeClock
+from outreach.sending import campaigns
 from tests.campaign_fixtures import START, add_contacts, db_open, limits, run_send, started_campaign, states, write_template
+from tests.clocks import FakeClock
 
 
 def outreach(*args: str):

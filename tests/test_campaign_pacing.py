@@ -7,14 +7,21 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
-from outreach.sending import campaigns
-from outreach.sending import outbox, sender
 from outreach.cli import cli
 from outreach.db import parse_utc
-from tests.clocks import FakeClock
+from outreach.sending import campaigns, outbox, sender
 from tests.campaign_fixtures import (
-    START, add_contacts, db_open, limits, run_send, settings, started_campaign, states, write_template,
+    START,
+    add_contacts,
+    db_open,
+    limits,
+    run_send,
+    settings,
+    started_campaign,
+    states,
+    write_template,
 )
+from tests.clocks import FakeClock
 from tests.smtp_faults import for_address, replies
 
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from outreach.classify.autoreply import return_date
 from outreach.classify.classifier import Classification, classify_message, is_unsubscribe_request
-from outreach.cli import cli
 from outreach.classify.reply_text import html_to_text, own_text
+from outreach.cli import cli
 
 TODAY = date(2026, 11, 24)
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from outreach.cli import cli
-from outreach.contacts.store import get_contact, select_contacts
-from outreach.contacts.importer import import_csv
 from outreach.contacts.fields import split_name
+from outreach.contacts.importer import import_csv
+from outreach.contacts.store import get_contact, select_contacts
 from outreach.db import open_db
 
 DATA = Path(__file__).parent / "data" / "contacts"

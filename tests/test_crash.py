@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from outreach.sending import campaigns
 from outreach.config import load_settings
 from outreach.db import open_db
+from outreach.sending import campaigns
 from tests.campaign_fixtures import add_contacts, write_template
 
 TRIALS = 20

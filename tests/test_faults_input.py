@@ -111,10 +111,10 @@ def test_control_characters_are_stripped_with_a_reason_and_refused_in_the_addres
 
 def test_a_file_mixing_utf8_and_windows_1252_rows_reads_each_row_in_its_own_encoding(hermetic):
     Path("mixed.csv").write_bytes(
-        "email,first_name,last_name,hospital\n".encode()
-        + "jose@mercy-hospital.org,José,García,Hospital São Paulo\n".encode("utf-8")
+        b"email,first_name,last_name,hospital\n"
+        + "jose@mercy-hospital.org,José,García,Hospital São Paulo\n".encode()
         + "ana@lakeside.example.net,Ana,Muñoz,Clínica Santa Lucía\n".encode("cp1252")
-        + "li@mercy-hospital.org,Li,Zhāng,Mercy\n".encode("utf-8")
+        + "li@mercy-hospital.org,Li,Zhāng,Mercy\n".encode()
     )
     result = outreach("contacts", "import", "mixed.csv")
     assert result.exit_code == 0, result.output

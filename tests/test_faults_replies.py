@@ -17,7 +17,7 @@ from outreach.db import open_db
 from outreach.replies.poll import poll
 from outreach.replies.store import MAX_STORED_TEXT
 from tests.mailservers import SMTP_USER
-from tests.test_replies import NOW, SENT_AT, Sent, append, contact, dsn, queue_followup, reply, replies_rows, send, settings
+from tests.test_replies import NOW, SENT_AT, Sent, append, contact, dsn, queue_followup, replies_rows, reply, send, settings
 
 JANE = "jane.okafor@mercy-hospital.org"
 

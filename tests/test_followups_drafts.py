@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from email.utils import make_msgid
+
 import pytest
 from click.testing import CliRunner
-from email.utils import make_msgid
 
 from outreach.cli import cli
 from outreach.errors import MailServerError

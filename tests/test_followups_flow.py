@@ -25,8 +25,8 @@ from outreach.followups.drafts import draft_followups
 from outreach.followups.due import candidates, due
 from outreach.followups.send import send_followups
 from outreach.sending import campaigns
-from tests.clocks import FakeClock
 from tests.campaign_fixtures import START, add_contacts, limits, write_template
+from tests.clocks import FakeClock
 from tests.test_replies import Sent, dsn, reply
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from email.utils import make_msgid
 
 from outreach.config import load_settings
 from outreach.contacts.conversation import closing_outcome, conversation_reason
@@ -15,11 +15,16 @@ from outreach.errors import OutreachError
 from outreach.followups.compose import compose, reply_subject, thread_subject
 from outreach.followups.due import candidates, due
 from outreach.followups.sequence import (
-    add_business_days, campaign_steps, due_date, is_business_day, parse_step, set_followups, us_holidays,
+    add_business_days,
+    campaign_steps,
+    due_date,
+    is_business_day,
+    parse_step,
+    set_followups,
+    us_holidays,
 )
 from outreach.sending import campaigns
 from tests.campaign_fixtures import add_contacts, write_template
-
 
 # --- business days --------------------------------------------------------------------------
 

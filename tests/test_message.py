@@ -7,7 +7,6 @@ import os
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.headerregistry import Address
-from pathlib import Path
 
 import pytest
 

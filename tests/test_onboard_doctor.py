@@ -99,7 +99,7 @@ def test_no_account_at_all_fails_and_says_run_init(tmp_path):
 
 def test_outlook_with_a_password_is_warned_before_any_login(tmp_path):
     from outreach.config import load_settings
-    from outreach.onboard.doctor import _check_settings, Diagnosis
+    from outreach.onboard.doctor import Diagnosis, _check_settings
 
     settings = load_settings(environ={"OUTREACH_PROVIDER": "outlook", "OUTREACH_FROM": "ada@outlook.com",
                                       "OUTREACH_SMTP_PASSWORD": "x"}, env_file=None)

@@ -455,8 +455,8 @@ def test_replies_list_shows_snippets_and_suggestions_and_add_suggested_records_t
     listed = runner.invoke(cli, ["replies", "list"], catch_exceptions=False)
     assert listed.exit_code == 0
     lines = listed.output.splitlines()
-    assert any("human_reply" in l and "jane.okafor@mercy.example.org [spring]" in l and "Yes! Please contact Maria" in l for l in lines)
-    assert any("bounce (hard)" in l and "gone@mercy.example.org" in l for l in lines)
+    assert any("human_reply" in line and "jane.okafor@mercy.example.org [spring]" in line and "Yes! Please contact Maria" in line for line in lines)
+    assert any("bounce (hard)" in line and "gone@mercy.example.org" in line for line in lines)
     assert "  Maria Lopez <maria.lopez@mercy.example.org>  referred by jane.okafor@mercy.example.org" in lines
 
     only_humans = json.loads(runner.invoke(cli, ["replies", "list", "--kind", "human_reply", "--json"]).output)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from outreach.classify import classifier
 from outreach.cli import cli
-from tests.test_replies import append, db, reply, replies_rows, send  # noqa: F401  (db is a fixture)
+from tests.test_replies import append, db, replies_rows, reply, send  # noqa: F401  (db is a fixture)
 
 
 def test_poll_stores_the_explanation_and_replies_list_shows_it(db, smtp_server, certs, imap_account):

@@ -8,7 +8,13 @@ from email.policy import default
 
 from outreach.sending import campaigns
 from tests.campaign_fixtures import (
-    add_contacts, db_open, received_ids, run_send, started_campaign, states, write_template,
+    add_contacts,
+    db_open,
+    received_ids,
+    run_send,
+    started_campaign,
+    states,
+    write_template,
 )
 from tests.mailservers import SMTP_USER
 

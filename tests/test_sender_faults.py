@@ -7,15 +7,22 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from outreach.sending import campaigns
-from outreach.mail.smtp import SmtpLoginError
-from outreach.sending import run
 from outreach.cli import cli
 from outreach.contacts.store import suppression_reason
-from tests.clocks import FakeClock
+from outreach.mail.smtp import SmtpLoginError
+from outreach.sending import campaigns, run
 from tests.campaign_fixtures import (
-    START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
+    START,
+    add_contacts,
+    db_open,
+    limits,
+    received_ids,
+    run_send,
+    started_campaign,
+    states,
+    write_template,
 )
+from tests.clocks import FakeClock
 from tests.smtp_faults import after_accepting, count_connections, drop_during_data, for_address, for_addresses, replies
 
 

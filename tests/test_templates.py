@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timezone
+from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -18,7 +18,6 @@ from outreach.db import open_db, utc_now
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
 from outreach.templates.render import (
     Sender,
-    TemplateHeaderInjection,
     check_template,
     list_templates,
     load_template,

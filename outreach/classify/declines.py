@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from outreach.classify.optout import normalise, lower, sentence_around
+from outreach.classify.optout import lower, normalise, sentence_around
 from outreach.classify.optout_rules import _W
 from outreach.classify.reply_text import words_pattern
 

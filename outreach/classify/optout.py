@@ -20,7 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from outreach.classify.optout_rules import EN_NOUN as _EN_NOUN, LANGUAGES as _LANGUAGES, ORG_GROUPS, WORDS as _WORDS, _W
+from outreach.classify.optout_rules import _W, ORG_GROUPS
+from outreach.classify.optout_rules import EN_NOUN as _EN_NOUN
+from outreach.classify.optout_rules import LANGUAGES as _LANGUAGES
+from outreach.classify.optout_rules import WORDS as _WORDS
 from outreach.classify.reply_text import words_pattern
 
 __all__ = ["OptOut", "find_opt_out", "subject_opt_out", "normalise", "lower", "sentence_around"]

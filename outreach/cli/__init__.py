@@ -163,8 +163,7 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 def _register_commands() -> None:
     # the command modules import App from this one: load them once it is defined
-    from . import campaign, classify, contacts, followups, replies, templates
-    from . import onboard, outcomes, report, status
+    from . import campaign, classify, contacts, followups, onboard, outcomes, replies, report, status, templates
 
     for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status, onboard):
         for command in module.COMMANDS:

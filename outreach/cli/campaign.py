@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import click
 
-from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.errors import OutreachError
 from outreach.followups import sequence
+from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.sending import campaigns, outbox, sender
 from outreach.sending.account import account_of
 from outreach.sending.eml import eml_folder
@@ -17,6 +17,7 @@ from outreach.templates.render import load_template
 
 from . import App, pass_app, print_json, where_option
 from .campaign_send import contacts_count, local_moment, send
+
 
 def _day(moment: datetime) -> str:
     return f"{moment.astimezone():%a %d %b %Y %H:%M}"

@@ -13,10 +13,11 @@ import click
 from sqlite_utils import Database
 
 from outreach.contacts import store
+from outreach.contacts.fields import parse_mapping
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
 from outreach.errors import InputFileError, OutreachError
-from outreach.contacts.fields import parse_mapping
 from outreach.reports.outcomes import check_outcome, known_outcomes
+
 from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from outreach.sending.campaigns import CampaignTemplateError
 from outreach.sending.pacing import SystemClock
+
 from . import App, pass_app, print_json
 from .campaign_send import _Display, _run_async
 

@@ -11,10 +11,17 @@ from outreach.config import SECURITY_MODES, user_config_dir
 from outreach.errors import OutreachError
 from outreach.onboard import doctor as doctor_core
 from outreach.onboard.init import (
-    SECRET_SOURCES, Answers, check_address, default_secret_source, from_header, guess_provider, initialise,
+    SECRET_SOURCES,
+    Answers,
+    check_address,
+    default_secret_source,
+    from_header,
+    guess_provider,
+    initialise,
 )
 from outreach.providers import APP_PASSWORD_HELP, PRESETS
 from outreach.sending.pacing import Limits
+
 from . import App, pass_app, print_json
 
 MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}

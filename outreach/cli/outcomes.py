@@ -13,6 +13,7 @@ import click
 from outreach.contacts import store
 from outreach.reports import triage as triage_stage
 from outreach.reports.outcomes import check_outcome, known_outcomes, set_outcome
+
 from . import App, local_time, pass_app, print_json
 from .contacts import contacts_group
 from .replies import replies_group

@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
+from outreach.contacts.store import get_contact_by_id
 from outreach.replies import poll as replies
 from outreach.replies.watch import watch
-from outreach.contacts.store import get_contact_by_id
+
 from . import App, local_time, pass_app, print_json
 
 KIND_CHOICES = click.Choice(["human_reply", "auto_reply", "bounce", "unsubscribe", "other"])

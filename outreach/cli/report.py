@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from outreach.reports.report import BY_CHOICES, build_report
+
 from . import App, pass_app, print_json
 from .replies import _parse_since
 

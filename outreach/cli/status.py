@@ -9,6 +9,7 @@ import click
 from sqlite_utils import Database
 
 from outreach.reports.status import build_status
+
 from . import App, local_time, pass_app, print_json
 
 SHOW_REPLIES = 15

@@ -10,6 +10,7 @@ from outreach.contacts.store import get_contact, select_contacts, suppression_re
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.sending.campaigns import get_campaign
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
+
 from . import App, pass_app, print_json, where_option
 
 # "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.

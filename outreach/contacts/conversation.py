@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+
 def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:
     """The contact's recorded outcome (`contacts.outcome`: positive, call, declined, offer,
     completed, a letter, or the user's own), else None. Any outcome means the conversation has

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from outreach.errors import InputFileError
 from outreach.contacts.fields import clean_cell, strip_controls
+from outreach.errors import InputFileError
 
 csv.field_size_limit(1 << 24)
 

@@ -28,10 +28,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
 from outreach.contacts.csv_reader import Malformed, open_csv
-from outreach.db import utc_now
 from outreach.contacts.fields import ParsedRow, header_key, is_own_export, named_field, parse_row, plan_columns, unguard
+from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
+from outreach.db import utc_now
 
 BATCH_SIZE = 1000
 

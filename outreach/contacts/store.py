@@ -17,8 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.timezones import recipient_timezone
 from outreach.errors import NotFoundError, OutreachError
+from outreach.timezones import recipient_timezone
 
 STANDARD_FIELDS = (
     "title",

@@ -36,7 +36,6 @@ from outreach.sending import outbox
 from outreach.sending.campaigns import CampaignTemplateError
 from outreach.templates.render import Sender
 
-
 FOUND_IN_SENT = "sent from your mail program (found in Sent)"
 
 

@@ -20,8 +20,8 @@ from outreach.config import Settings
 from outreach.contacts.conversation import closing_outcome
 from outreach.contacts.store import SuppressionIndex, back_at
 from outreach.db import parse_utc
-from outreach.sending.campaigns import get_campaign
 from outreach.followups.sequence import Step, add_business_days, campaign_steps, due_date, local_date
+from outreach.sending.campaigns import get_campaign
 
 WAITING_STATES = {"queued": "queued to send", "deferred": "queued to send (retrying)", "sending": "being sent",
                   "uncertain": "uncertain (see `campaign show`)", "drafted": "waiting in your Drafts folder"}
@@ -105,7 +105,7 @@ class _Known:
     replied: dict[int, str]
 
     @classmethod
-    def read(cls, db: Database) -> "_Known":
+    def read(cls, db: Database) -> _Known:
         rows = db.execute("SELECT contact_id, min(received_at) FROM replies WHERE kind IN ('human_reply', 'unsubscribe') "
                           "AND contact_id IS NOT NULL GROUP BY contact_id").fetchall()
         return cls(SuppressionIndex(db), {cid: at for cid, at in rows if at})

@@ -18,7 +18,6 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
 from datetime import datetime
 from email import policy as email_policy
 from email.charset import BASE64, Charset
@@ -26,7 +25,8 @@ from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
-from email.utils import encode_rfc2231, formataddr, format_datetime, make_msgid, quote
+from email.utils import encode_rfc2231, format_datetime, formataddr, make_msgid, quote
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 

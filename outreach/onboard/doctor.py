@@ -20,8 +20,8 @@ import aiosmtplib
 
 from outreach.config import Settings
 from outreach.errors import ConfigError, OutreachError
-from outreach.mail.imap import LoginRefused, connect_imap
 from outreach.mail.auth import Credentials, credentials, imap_credentials, smtp_login
+from outreach.mail.imap import LoginRefused, connect_imap
 from outreach.mail.tls import require_safe_login, ssl_context
 from outreach.providers import NEEDS_OAUTH2, login_refused_hint
 

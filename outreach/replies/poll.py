@@ -34,7 +34,15 @@ from outreach.classify.classifier import Classification, classify_message
 from outreach.config import Settings
 from outreach.db import utc_now
 from outreach.mail.imap import (
-    FetchedHeader, HeaderFields, connect_imap, imap_error, new_uids, open_folder, request_bodies, request_headers, resolve_folder,
+    FetchedHeader,
+    HeaderFields,
+    connect_imap,
+    imap_error,
+    new_uids,
+    open_folder,
+    request_bodies,
+    request_headers,
+    resolve_folder,
 )
 from outreach.replies.authority import writes_for
 from outreach.replies.store import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
@@ -265,7 +273,7 @@ class _Classifier:
         done.set_result(classify_many(raws, today))
         return done
 
-    def __enter__(self) -> "_Classifier":
+    def __enter__(self) -> _Classifier:
         return self
 
     def __exit__(self, *exc: object) -> None:

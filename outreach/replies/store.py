@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime, parseaddr
+from email.utils import parseaddr, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from outreach.classify.classifier import Classification
+from outreach.classify.reply_text import readable
 from outreach.config import Settings
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.classify.reply_text import readable
 from outreach.replies.suggestions import suggest_contacts
 from outreach.sending import outbox
 from outreach.sending.campaigns import get_campaign

@@ -11,10 +11,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from outreach.classify.bounces import is_daemon_address
+from outreach.classify.reply_text import readable
 from outreach.contacts.store import InvalidEmail, add_tags, get_contact, normalise_email
 from outreach.db import record_event, utc_now
 from outreach.errors import NotFoundError
-from outreach.classify.reply_text import readable
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _NO_REPLY_LOCALS = {"noreply", "no-reply", "donotreply", "do-not-reply"}

@@ -6,10 +6,11 @@ looked (remembered in the `kv` table), follow-ups due and campaigns that are pau
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Any, Callable
+from typing import Any
 
 from sqlite_utils import Database
 

@@ -64,7 +64,7 @@ class Selection:
 
 
 NAME_LENGTH = 64
-_NAME = re.compile(r"(?!\.)[\w.-]{1,%d}" % NAME_LENGTH)
+_NAME = re.compile(rf"(?!\.)[\w.-]{{1,{NAME_LENGTH}}}")
 
 
 def check_campaign_name(name: str) -> str:

@@ -11,6 +11,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from outreach.errors import ConfigError
+
+
 def as_utc(moment: datetime) -> datetime:
     """The same instant in UTC; a naive time is a bug in the caller."""
     if moment.tzinfo is None:

@@ -48,8 +48,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from outreach.config import Settings
 from outreach.contacts.store import template_fields
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
-from outreach.templates.budget import TOO_MUCH, budget
-from outreach.templates.front_matter import items, scalar, split_front_matter
 from outreach.mail.message import (
     AttachmentInfo,
     RenderedMessage,
@@ -58,6 +56,8 @@ from outreach.mail.message import (
     load_attachment,
     parse_address_list,
 )
+from outreach.templates.budget import TOO_MUCH, budget
+from outreach.templates.front_matter import items, scalar, split_front_matter
 from outreach.templates.helpers import (
     HTML_ENV,
     MARKDOWN,
