@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlite_utils import Database
 
@@ -85,6 +85,10 @@ def utc_now(now: datetime | None = None) -> str:
     return now.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
+@overload
+def parse_utc(text: str) -> datetime: ...
+@overload
+def parse_utc(text: str | None) -> datetime | None: ...
 def parse_utc(text: str | None) -> datetime | None:
     if not text:
         return None

@@ -135,8 +135,8 @@ def _status_blocks(msg: Message) -> list[Message] | None:
                 raw = "\n\n".join(b.as_string() for b in blocks)
                 return _parse_block_text(raw)
             if isinstance(payload, str):
-                raw = part.get_payload(decode=True)
-                text = decode_bytes(raw, "utf-8") if isinstance(raw, bytes) else payload
+                data = part.get_payload(decode=True)
+                text = decode_bytes(data, "utf-8") if isinstance(data, bytes) else payload
                 return _parse_block_text(text)
     return None
 
@@ -410,7 +410,7 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
         return BounceInfo("none")
     body = body_text(msg) if body is None else body
     unnamed = False
-    if dsn:
+    if dsn and blocks is not None:  # dsn already implies blocks; said again for the type checker
         failed, delayed, unnamed, evidence = _dsn_failures(blocks)
         ids = _original_ids(msg, body)
         usable_failed = {a: t for a, t in failed.items() if not is_daemon_address(a) and not _in_report_headers(msg, a)}

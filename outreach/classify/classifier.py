@@ -86,20 +86,21 @@ class _IndexedMessage(Message):
     is replaced (parsing appends; nothing here edits headers in place)."""
 
     def _index(self) -> dict[str, list[tuple[str, str]]]:
+        headers = self._headers  # type: ignore[attr-defined]  # Message's private header list, not in typeshed
         cached = self.__dict__.get("_header_index")
-        if cached is None or cached[0] is not self._headers or cached[1] != len(self._headers):
+        if cached is None or cached[0] is not headers or cached[1] != len(headers):
             index: dict[str, list[tuple[str, str]]] = {}
-            for name, value in self._headers:
+            for name, value in headers:
                 index.setdefault(name.lower(), []).append((name, value))
-            cached = (self._headers, len(self._headers), index)
+            cached = (headers, len(headers), index)
             self.__dict__["_header_index"] = cached
         return cached[2]
 
-    def get(self, name, failobj=None):  # type: ignore[override]
+    def get(self, name, failobj=None):
         found = self._index().get(name.lower())
         return self.policy.header_fetch_parse(*found[0]) if found else failobj
 
-    def get_all(self, name, failobj=None):  # type: ignore[override]
+    def get_all(self, name, failobj=None):
         found = self._index().get(name.lower())
         return [self.policy.header_fetch_parse(k, v) for k, v in found] if found else failobj
 

@@ -73,7 +73,7 @@ def part_text(part: Message) -> str:
         payload = part.get_payload(decode=True)
     except _UNDECODABLE:
         payload = None  # a transfer encoding the library cannot undo: fall back to the raw text
-    if payload is None:
+    if not isinstance(payload, bytes):  # None: no decodable body (bytes otherwise, for a leaf part)
         raw = part.get_payload()
         if isinstance(raw, str):
             return raw

@@ -84,7 +84,7 @@ def due_command(app: App, campaign: str | None, as_of: date | datetime | None, a
         print_json([c.to_json() for c in ready])
         return
     for c in ready:
-        click.echo(f"{c.email:<36} {c.campaign['name']:<16} step {c.step.public} ({c.step.template}): {c.reason}")
+        click.echo(f"{c.email:<36} {c.campaign['name']:<16} step {c.due_step.public} ({c.due_step.template}): {c.reason}")
     if not ready:
         click.echo("Nobody is due for a follow-up" + (f" on {as_of}" if as_of else " today") + ".")
     waiting = [c for c in found if not c.due]

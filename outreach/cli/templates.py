@@ -65,7 +65,7 @@ def list_command(app: App, as_json: bool) -> None:
       outreach templates list
     """
     folder = app.settings.templates_dir
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in template_names(folder):
         try:
             template = load_template(folder, name)
@@ -167,7 +167,7 @@ def preview_command(app: App, name: str, email: str, campaign_name: str | None) 
         click.echo(f"Note: a campaign would not write to this contact: {blocked}.", err=True)
 
 
-def _size(size: int) -> str:
+def _size(size: float) -> str:
     for unit in ("bytes", "KB", "MB"):
         if size < 1024 or unit == "MB":
             return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
@@ -195,14 +195,14 @@ def check_command(
       outreach templates check alumni-introduction --tag alumni --where state=OH
     """
     try:
-        template = load_template(app.settings.templates_dir, name)
+        template = loaded = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
         template, problems, contacts = None, [error], []
     else:
         contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
-        problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
+        problems = check_template(loaded, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
     if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
         click.echo(f"Warning: {name} is a follow-up template: it belongs in a campaign's sequence "

@@ -111,6 +111,7 @@ def plan_columns(header: list[str], mapping: Mapping[str, str], path: str) -> li
     """Where each column goes: a standard field, email, name, tags, ignore, or custom:NAME."""
     by_key = {header_key(h): i for i, h in enumerate(header)}
     forced: dict[int, str] = {}
+    target: str | None
     for column, target in mapping.items():
         index = header.index(column) if column in header else by_key.get(header_key(column))
         if index is None:

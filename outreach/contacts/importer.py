@@ -145,6 +145,7 @@ def import_csv(
                     progress(source.size, source.size)
                 if dry_run:
                     raise _DryRun
+                assert import_id is not None  # inserted above unless dry_run
                 db.table("imports").update(
                     import_id,
                     {
@@ -203,10 +204,10 @@ class _Importer:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 by_id: dict[int, dict[str, Any]] = {}
-                for row in db.query(f"SELECT * FROM contacts WHERE id IN ({marks})", chunk):
-                    row["custom"] = json.loads(row["custom"] or "{}")
-                    row["tag_ids"] = set()
-                    current[dedupe_key(row["email"])] = by_id[row["id"]] = row
+                for found in db.query(f"SELECT * FROM contacts WHERE id IN ({marks})", chunk):
+                    found["custom"] = json.loads(found["custom"] or "{}")
+                    found["tag_ids"] = set()
+                    current[dedupe_key(found["email"])] = by_id[found["id"]] = found
                 for cid, tid in db.execute(f"SELECT contact_id, tag_id FROM contact_tags WHERE contact_id IN ({marks})", chunk):
                     by_id[cid]["tag_ids"].add(tid)
         now = utc_now()
@@ -266,6 +267,7 @@ class _Importer:
             values = [record.get(c) for c in ("email",) + STANDARD_FIELDS]
             values += [json.dumps(record["custom"], ensure_ascii=False), record["is_role_address"], self.source, now, now]
             cid = db.conn.execute(sql, values).lastrowid
+            assert cid is not None  # an INSERT always sets it
             self.known[key] = cid
             links += [(cid, t) for t in record["tag_ids"]]
             events.append((now, "imported", cid, json.dumps({"file": self.source, "action": "inserted"})))

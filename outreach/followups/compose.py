@@ -19,7 +19,7 @@ from typing import Any
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, get_contact_by_id
 from outreach.db import record_event
-from outreach.errors import TemplateError
+from outreach.errors import NotFoundError, TemplateError
 from outreach.followups.due import Candidate
 from outreach.followups.sequence import local_date
 from outreach.mail.message import RenderedMessage, set_subject
@@ -73,8 +73,8 @@ class Composed:
             "kind": "followup",
             "campaign_id": self.candidate.campaign["id"],
             "contact_id": self.candidate.contact["id"],
-            "step": self.candidate.step.number,
-            "template": self.candidate.step.template,
+            "step": self.candidate.due_step.number,
+            "template": self.candidate.due_step.template,
             "account": account,
             "from_address": account,
             "to_address": message.to_address,
@@ -106,8 +106,10 @@ def compose(settings: Settings, db, candidate: Candidate, *, now: datetime | Non
     assert step is not None and candidate.due
     chain = sent_chain(candidate)
     last = chain[-1]
-    contact = get_contact_by_id(db, candidate.contact["id"])
-    contact = {**contact, "email": candidate.chain[0]["to_address"]}  # the address the thread went to
+    found = get_contact_by_id(db, candidate.contact["id"])
+    if found is None:
+        raise NotFoundError(f"{candidate.email} is no longer a contact: run `outreach followups due` again")
+    contact = {**found, "email": candidate.chain[0]["to_address"]}  # the address the thread went to
     tz = candidate.campaign.get("timezone") or settings.timezone
     previous = {
         "previous_sent_at": us_date(local_date(datetime.fromisoformat(last["sent_at"]), contact.get("state"), tz)),

@@ -87,7 +87,7 @@ def eml_path(settings: Settings, composed: Composed) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.@+-]", "_", composed.rendered.to_address)
     tag = hashlib.sha256(composed.rendered.message_id.encode()).hexdigest()[:8]
-    return folder / f"step{composed.candidate.step.public}-{safe}-{tag}.eml"
+    return folder / f"step{composed.candidate.due_step.public}-{safe}-{tag}.eml"
 
 
 def render_due(db: Database, settings: Settings, *, campaign: str | None, as_of: date | datetime | None,
@@ -133,7 +133,7 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
                 db.execute("UPDATE followup_drafts SET folder = ?, saved_at = ? WHERE message_id = ?",
                            [report.folder, utc_now(now), message_id])
             report.drafted.append({"email": item.candidate.email, "campaign": item.candidate.campaign["name"],
-                                   "step": item.candidate.step.public, "template": item.candidate.step.template,
+                                   "step": item.candidate.due_step.public, "template": item.candidate.due_step.template,
                                    "subject": item.rendered.subject, "folder": report.folder})
     return report
 

@@ -42,6 +42,13 @@ class Candidate:
     stopped: bool = False  # never due again (replied, bounced, ...)
 
     @property
+    def due_step(self) -> Step:
+        """The step a due candidate sends (only a finished sequence has none)."""
+        if self.step is None:
+            raise ValueError(f"{self.email}: the sequence is over, there is no step to send")
+        return self.step
+
+    @property
     def last(self) -> dict[str, Any]:
         return self.chain[-1]
 

@@ -52,7 +52,7 @@ class FollowupSendReport:
 
 def _plan(item: Composed, path: Path) -> dict[str, Any]:
     c = item.candidate
-    return {"email": c.email, "campaign": c.campaign["name"], "step": c.step.public, "template": c.step.template,
+    return {"email": c.email, "campaign": c.campaign["name"], "step": c.due_step.public, "template": c.due_step.template,
             "subject": item.rendered.subject, "eml": str(path)}
 
 

@@ -353,7 +353,7 @@ def uid_set(uids: Iterable[int]) -> str:
     return ",".join(ranges)
 
 
-_MAX_LINE = imaplib._MAXLINE
+_MAX_LINE = imaplib._MAXLINE  # type: ignore[attr-defined]  # private in imaplib, not in typeshed
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\}\r?\n?$")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 

@@ -23,7 +23,7 @@ from email import policy as email_policy
 from email.charset import BASE64, Charset
 from email.errors import HeaderParseError
 from email.header import Header
-from email.headerregistry import Address, HeaderRegistry
+from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.utils import encode_rfc2231, format_datetime, formataddr, make_msgid, quote
 from functools import cached_property, lru_cache
@@ -171,6 +171,7 @@ def parse_address_list(field_name: str, text: str, *, contact: str | None = None
         return []
     try:
         header = HeaderRegistry()("to", text)
+        assert isinstance(header, AddressHeader)  # "to" always maps to an AddressHeader
         addresses = list(header.addresses)
         defects = list(header.defects)
     except (ValueError, IndexError, HeaderParseError) as error:

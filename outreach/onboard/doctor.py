@@ -245,7 +245,7 @@ def _check_folders(client: Any, settings: Settings, report: Diagnosis) -> None:
 def _tls_text(ssl_object: ssl.SSLObject | ssl.SSLSocket | None, security: str) -> str:
     if ssl_object is None:
         return "(not encrypted)"
-    cert = ssl_object.getpeercert() or {}
+    cert: dict[str, Any] = ssl_object.getpeercert() or {}  # typeshed's value union needs per-key narrowing
     subject = dict(item[0] for item in cert.get("subject", ()) if item)
     issuer = dict(item[0] for item in cert.get("issuer", ()) if item)
     who = subject.get("commonName") or ", ".join(v for k, v in cert.get("subjectAltName", ())[:2]) or "?"

@@ -173,10 +173,8 @@ def _poll_folder(
     state = db.execute(
         "SELECT uidvalidity, last_uid FROM mailbox_state WHERE account = ? AND folder = ?", [account, name]
     ).fetchone()
-    last_uid = 0
-    if state and state[0] == status.uidvalidity:
-        last_uid = state[1]
-    elif state:
+    last_uid = state[1] if state and state[0] == status.uidvalidity else 0
+    if state and state[0] != status.uidvalidity:
         summary["resync"] = True
         result.notes.append(f"{name}: UIDVALIDITY changed; rescanned the folder (already-seen replies are not counted again)")
     uids = new_uids(client, status, last_uid)
@@ -201,6 +199,7 @@ def _poll_folder(
         try:
             next_headers = request_headers(client, chunks[0]) if chunks else None
             for index, chunk in enumerate(chunks):
+                assert next_headers is not None  # requested for every chunk before its turn
                 headers = next_headers.result()
                 candidates = _candidates(db, mailbox, headers, own, sent_to)
                 bodies = request_bodies(client, [h.uid for h in candidates]).result()
@@ -333,7 +332,7 @@ def looks_like_bounce(header: Message | HeaderFields) -> bool:
 def _looks_like_bounce(header: Message | HeaderFields, sender: str) -> bool:
     if is_daemon_address(sender):
         return True
-    if header.get("Return-Path", "").strip() == "<>" or header.get("X-Failed-Recipients"):
+    if (header.get("Return-Path") or "").strip() == "<>" or header.get("X-Failed-Recipients"):
         return True
     content_type = str(header.get("Content-Type") or "").lower()
     if "multipart/report" in content_type and "delivery-status" in content_type:
@@ -348,7 +347,7 @@ def _candidates(
     thread to a Message-ID of ours, come from someone we wrote to, or look like a bounce."""
     if not headers:
         return []
-    rfc_ids = [h.header.get("Message-ID", "").strip() for h in headers]
+    rfc_ids = [(h.header.get("Message-ID") or "").strip() for h in headers]
     known_ids = _existing(db, "SELECT rfc_message_id FROM replies WHERE rfc_message_id IN ({})", [i for i in rfc_ids if i])
     known_uids = _existing(
         db,

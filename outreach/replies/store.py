@@ -154,7 +154,9 @@ def _columns(reply: MatchedReply, mailbox: Mailbox, rfc_id: str | None, subject:
 
 def _insert(db: Database, row: dict[str, Any]) -> int:
     columns = ", ".join(f"[{name}]" for name in row)
-    return db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
+    rowid = db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
+    assert rowid is not None  # an INSERT always sets it
+    return rowid
 
 
 def bounded_text(text: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
@@ -244,7 +246,8 @@ def _apply(
         if contact["status"] in ("active", "away"):
             set_contact_state(db, contact["id"], event="away", at=at, away_until=until.isoformat(), status="away")
             effects.append(f"away until {until.isoformat()}")
-        held = _hold_followups(db, contact, back_at(until.isoformat(), contact.get("state"), default_timezone=settings.timezone), at, reply_id)
+        back = back_at(until.isoformat(), contact.get("state"), default_timezone=settings.timezone)  # a date: never None
+        held = _hold_followups(db, contact, back, at, reply_id) if back is not None else 0
         if held:
             effects.append(f"{held} follow-up(s) held until {until.isoformat()}")
     if contact and (kind in ("human_reply", "unsubscribe") or "bounced" in effects):

@@ -30,8 +30,8 @@ def suggest_contacts(
     if "@" not in text and len(recipients) <= 1 and "," not in "".join(recipients):
         return []  # to us alone, naming nobody: the common case, kept cheap
     found: dict[str, str | None] = {}
-    for name, address in getaddresses([str(v) for v in recipients]):
-        found.setdefault(address, readable(name) or None)
+    for display, address in getaddresses([str(v) for v in recipients]):
+        found.setdefault(address, readable(display) or None)
     for match in _EMAIL.finditer(text):
         found.setdefault(match.group(0).rstrip("."), _name_before(text, match.start()))
     added = []

@@ -69,7 +69,8 @@ class Filters:
     since: str | None = None  # ISO-8601 UTC: messages sent at or after
 
     def sql(self) -> tuple[str, list[Any]]:
-        clauses, params = [WENT_OUT], []
+        clauses: list[str] = [WENT_OUT]
+        params: list[Any] = []
         if self.campaign_id is not None:
             clauses.append("m.campaign_id = ?")
             params.append(self.campaign_id)

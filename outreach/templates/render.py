@@ -39,7 +39,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from email.headerregistry import Address
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jinja2
@@ -340,7 +342,7 @@ def _line_of(error: BaseException, part: _Part) -> int | None:
 
 def _current_line(part: _Part) -> int | None:
     """The template line being rendered right now (for problems recorded without raising)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename == part.label:
             return part.compiled.get_corresponding_lineno(frame.f_lineno) + part.offset
@@ -458,7 +460,8 @@ def _render(
     if text is not None:
         text = text.rstrip() + "\n"
 
-    cc, reply_to = [], []
+    cc: list[Address] = []
+    reply_to: list[Address] = []
     for key, into in (("cc", cc), ("reply_to", reply_to)):
         for part in parts[key]:
             value = run.header(key.replace("_", "-").title(), part, context)
