@@ -34,6 +34,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from outreach.mail.message import (
     AttachmentInfo,
     RenderedMessage,
     build_message,
+    check_message,
     header_value,
     load_attachment,
     parse_address_list,
@@ -387,7 +389,10 @@ class _Renderer:
             return None
 
 
+@lru_cache(maxsize=4096)
 def _resolve(folder: Path, text: str) -> Path:
+    """The real path of an attachment; cached, as every contact names the same few files
+    (realpath per contact was an eighth of `templates check`)."""
     path = Path(text).expanduser()
     return Path(os.path.realpath(path if path.is_absolute() else folder / path))
 
@@ -425,8 +430,11 @@ def _render(
     references: list[str] | None = None,
     previous_subject: str | None = None,
     now: datetime | None = None,
+    build: bool = True,
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
-    """The message, or (with `collect`) None and every problem found; without it, the first raises."""
+    """The message, or (with `collect`) None and every problem found; without it, the first raises.
+
+    `build=False` checks everything build_message checks but builds nothing (message is None)."""
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
     context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
@@ -472,6 +480,16 @@ def _render(
             run.problem(f"attachment {value.strip()!r} {reason} (looked for {path})", file=part.file, line=part.offset + 1)
 
     if run.problems or subject is None or text is None:
+        return None, run.problems
+    if not build:  # a check: the verdict of build_message without the MIME tree
+        try:
+            check_message(
+                from_name=sender.name, from_address=sender.address, to_name=full_name(contact),
+                to_address=str(contact.get("email") or ""), subject=subject, cc=cc, reply_to=reply_to,
+                attachments=attachments, in_reply_to=in_reply_to, references=references, contact=run.contact_label,
+            )
+        except HeaderInjectionError as error:
+            run.problem(str(error), injection=True)
         return None, run.problems
     try:
         rendered = build_message(
@@ -529,5 +547,5 @@ def check_template(
     """Every problem for every contact (an empty list means all of them render)."""
     problems: list[TemplateError] = []
     for contact in contacts:
-        problems.extend(_render(template, contact, sender=sender, campaign=campaign, collect=True)[1])
+        problems.extend(_render(template, contact, sender=sender, campaign=campaign, collect=True, build=False)[1])
     return problems
