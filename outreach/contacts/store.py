@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from outreach.db import parse_utc, record_event, utc_now
@@ -67,6 +66,8 @@ def normalise_email(text: str | None) -> str:
     known = _VALID_DOMAINS.get(domain)
     if known and len(local) <= 64 and len(local) + len(known) < 254 and _DOT_ATOM.match(local):
         return f"{local}@{known}"
+    from email_validator import EmailNotValidError, validate_email  # lazy: start-up time (its regexes)
+
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as error:
