@@ -10,6 +10,10 @@ in its file name, quit. No database, no pacing, no state.
 `poll`: start Python, import imapclient, connect over TLS, log in, find the Junk folder (LIST),
 EXAMINE INBOX and Junk (what `replies poll` does when nothing is new), log out.
 
+Both trust what outreach trusts: the system's certificate store plus the test CA file
+(outreach.mail.tls.ssl_context); loading the system store is a real cost of any client that
+verifies a real server, so the baseline pays it too.
+
 Deliberately its own file: each mode imports only what it uses, as a hand-written script would.
 """
 
@@ -19,16 +23,22 @@ import sys
 from pathlib import Path
 
 
+def _context(ca_file: str):
+    import ssl
+
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=ca_file)
+    return context
+
+
 def send(folder: str, host: str, port: str, ca_file: str, user: str, password: str) -> None:
     import asyncio
-    import ssl
 
     import aiosmtplib
 
     async def run() -> None:
         messages = [(path.stem.split("-", 1)[1], path.read_bytes()) for path in sorted(Path(folder).glob("*.eml"))]
-        context = ssl.create_default_context(cafile=ca_file)
-        client = aiosmtplib.SMTP(hostname=host, port=int(port), start_tls=True, tls_context=context)
+        client = aiosmtplib.SMTP(hostname=host, port=int(port), start_tls=True, tls_context=_context(ca_file))
         await client.connect()
         await client.login(user, password)
         for address, raw in messages:
@@ -39,12 +49,9 @@ def send(folder: str, host: str, port: str, ca_file: str, user: str, password: s
 
 
 def poll(host: str, port: str, ca_file: str, user: str, password: str) -> None:
-    import ssl
-
     from imapclient import IMAPClient
 
-    context = ssl.create_default_context(cafile=ca_file)
-    with IMAPClient(host, int(port), ssl=True, ssl_context=context) as client:
+    with IMAPClient(host, int(port), ssl=True, ssl_context=_context(ca_file)) as client:
         client.login(user, password)
         junk = next((name for flags, _, name in client.list_folders() if b"\\Junk" in flags), None)
         for folder in ["INBOX"] + ([junk] if junk else []):

@@ -76,8 +76,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # kilobytes on Linux
 
 
-def measure(size: int, work: Path) -> dict[str, tuple[float, float]]:
-    """Every command at one list size, in a fresh folder and database."""
+def measure(size: int, work: Path, only: set[str]) -> dict[str, tuple[float, float]]:
+    """Every command (or those named in `only`) at one list size, in a fresh folder and database.
+    The import always runs: the others need its database."""
     folder = work / f"{size}"
     folder.mkdir()
     generate(folder / "contacts.csv", size)
@@ -90,6 +91,8 @@ def measure(size: int, work: Path) -> dict[str, tuple[float, float]]:
     }
     results = {}
     for label, args in COMMANDS:
+        if only and label not in only and label != "contacts import":
+            continue
         if label.startswith("campaign"):
             run(["campaign", "create", "scale", "--template", TEMPLATE, "--tag", "bench"], folder, env)
         results[label] = run(args, folder, env)
@@ -103,31 +106,35 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated list sizes (default 1000,10000,100000)")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 contacts (tens of minutes)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
+    parser.add_argument("--only", default="", help="comma-separated command labels to run, e.g. 'templates check'")
     args = parser.parse_args()
+    only = {label.strip() for label in args.only.split(",") if label.strip()}
+    commands = [(label, a) for label, a in COMMANDS if not only or label in only or label == "contacts import"]
     sizes = [int(size) for size in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     work = Path(tempfile.mkdtemp(prefix="outreach-scale-bench-"))
     print(f"scale bench: {', '.join(f'{s:,}' for s in sizes)} contacts; template {TEMPLATE}; each command a whole process")
     table: dict[int, dict[str, tuple[float, float]]] = {}
     try:
         for size in sizes:
-            table[size] = measure(size, work)
+            table[size] = measure(size, work, only)
             print(f"  {size:,} contacts done", file=sys.stderr)
     finally:
         if args.keep:
             print(f"work folder kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    width = max(len(label) for label, _ in COMMANDS)
+    width = max(len(label) for label, _ in commands)
     print(f"{'command':<{width}}  " + "  ".join(f"{f'{s:,} contacts':>20}" for s in sizes) + "   memory growth")
-    for label, _ in COMMANDS:
+    for label, _ in commands:
         cells = [table[s][label] for s in sizes]
         growth = cells[-1][1] - cells[0][1]
         print(f"{label:<{width}}  " + "  ".join(f"{seconds:8.2f} s {mb:6.0f} MB" for seconds, mb in cells) + f"   {growth:+.0f} MB")
     if len(sizes) > 1:
-        print(f"time per 1,000 contacts at the largest size vs the smallest (1.0 = linear):")
-        for label, _ in COMMANDS:
-            small, large = table[sizes[0]][label][0] / sizes[0], table[sizes[-1]][label][0] / sizes[-1]
-            print(f"  {label:<{width}}  {1000 * small:.3f} s -> {1000 * large:.3f} s  ({large / small:.2f})")
+        print("time per 1,000 contacts beyond the smallest list (start-up excluded; equal figures = linear):")
+        for label, _ in commands:
+            base = table[sizes[0]][label][0]
+            steps = [1000 * (table[s][label][0] - base) / (s - sizes[0]) for s in sizes[1:]]
+            print(f"  {label:<{width}}  " + "  ".join(f"{f'{s:,}':>9}: {step:.3f} s" for s, step in zip(sizes[1:], steps)))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ pay for SMTP, IMAP, Jinja2 or the classifier: start-up was 0.56 s with everythin
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -62,6 +61,8 @@ pass_app = click.make_pass_decorator(App)
 
 def print_json(data: Any) -> None:
     """Exactly one JSON document on stdout."""
+    import json  # lazy: start-up time
+
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
