@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,23 @@ def open_db(path: str | Path) -> Database:
     db.execute("PRAGMA foreign_keys = ON")
     migrations.apply(db)
     return db
+
+
+@contextmanager
+def durable_commits(db: Database) -> Iterator[None]:
+    """Commits made inside survive a power cut, not only a killed process.
+
+    WAL with synchronous=NORMAL (open_db) syncs at checkpoints: a commit survives a crash of the
+    process but can vanish with the machine's power. For the send run that matters: a message
+    recorded `sending` (before DATA) or `sent` that comes back as `queued` after a power cut
+    would be sent twice. synchronous=FULL syncs the WAL at every commit (cost: bench/send_bench.py).
+    """
+    previous = db.execute("PRAGMA synchronous").fetchone()[0]
+    db.execute("PRAGMA synchronous = FULL")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA synchronous = {int(previous)}")
 
 
 def utc_now(now: datetime | None = None) -> str:

@@ -96,3 +96,13 @@ def test_the_check_finds_exactly_what_building_the_message_would(hermetic):
     checked = check_template(template, contacts, sender=sender)
     assert [(p.contact, p.reason) for p in checked] == [(p.contact, p.reason) for p in built]
     assert {p.contact for p in checked} == {"josé@example.org", "ann@example.org", "kofi@example.org"}
+
+
+def test_durable_commits_sync_every_commit_inside_and_restore_the_setting_after(hermetic):
+    from outreach.db import durable_commits
+
+    db = open_db(hermetic / "outreach.db")
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: survives a killed process
+    with durable_commits(db):
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: survives a power cut
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1

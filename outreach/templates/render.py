@@ -79,6 +79,7 @@ __all__ = [
     "list_templates",
     "load_template",
     "render_message",
+    "render_or_problems",
     "salutation",
     "template_names",
 ]
@@ -539,6 +540,14 @@ def render_message(
     )
     assert rendered is not None
     return rendered
+
+
+def render_or_problems(
+    template: Template, contact: dict, *, sender: Sender, campaign: dict | None = None, today: date | None = None
+) -> tuple[RenderedMessage | None, list[TemplateError]]:
+    """The message and no problems, or None and every problem: a check that keeps what it rendered,
+    so a campaign renders each message once."""
+    return _render(template, contact, sender=sender, campaign=campaign, today=today, collect=True)
 
 
 def check_template(
