@@ -40,9 +40,12 @@ def test_help_imports_no_command_library():
 
 
 def test_a_poll_with_nothing_new_needs_no_classifier_templates_or_smtp():
+    """The poll records replies in the outbox (outreach.sending.outbox), but needs no send run."""
     loaded = _imported_after("import outreach.cli.replies")
     assert not {m for m in loaded if m.startswith(("aiosmtplib", "jinja2", "rich", "flufl", "email_validator", "markdown",
-                                                    "multiprocessing", "outreach.classify", "outreach.templates", "outreach.sending"))}
+                                                    "multiprocessing", "outreach.classify", "outreach.templates",
+                                                    "outreach.mail.smtp", "outreach.sending.run", "outreach.sending.sender",
+                                                    "outreach.sending.freeze"))}
 
 
 def test_contacts_commands_need_no_mail_libraries():

@@ -125,6 +125,7 @@ class _progress_bar:
         except OSError:
             big = False
         if big and sys.stderr.isatty():
+            # rich's progress bar loads only for a big file on a terminal (startup time)
             from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -196,7 +197,8 @@ def _print_table(contacts: Iterable[dict[str, Any]], total: int) -> None:
 
     A long list (--all) prints PAGE rows at a time, each page a table with the first page's
     column widths and no header of its own, so it prints as it reads instead of holding every row."""
-    from rich.console import Console  # lazy: start-up time
+    # lazy: start-up time (rich loads only when there is a table to print)
+    from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 200)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from outreach.replies import poll as replies
+from outreach.replies.watch import watch
 from outreach.contacts.store import get_contact_by_id
 from . import App, local_time, pass_app, print_json
 
@@ -94,7 +95,7 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     click.echo(f"Watching {settings.imap.username} on {settings.imap.address} (Ctrl-C to stop)", err=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it cleanly too
     try:
-        replies.watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
+        watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
     except KeyboardInterrupt:
         stop.set()
     finally:

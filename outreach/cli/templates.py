@@ -10,6 +10,7 @@ import click
 
 from outreach.contacts.store import get_contact, iter_contacts, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.sending.campaigns import get_campaign
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
 
@@ -29,10 +30,7 @@ def _sender(app: App) -> Sender:
 def _campaign(app: App, name: str | None) -> dict[str, Any] | None:
     if not name:
         return None
-    rows = list(app.db.query("SELECT * FROM campaigns WHERE name = ?", [name]))
-    if not rows:
-        raise NotFoundError(f"no campaign named {name!r}; see outreach campaign list")
-    return rows[0]
+    return get_campaign(app.db, name)
 
 
 @click.group(name="templates")

@@ -167,7 +167,7 @@ SELECT_BATCH = 1000  # contacts per query when a selection is read in batches
 
 
 def iter_contacts(
-    db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None, batch: int = SELECT_BATCH
+    db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None, batch: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The selection of select_contacts, in id order, read `batch` contacts at a time.
 
@@ -175,6 +175,7 @@ def iter_contacts(
     no read cursor stays open between batches, so the caller may write to the database while it
     iterates (each batch starts after the last id seen).
     """
+    batch = batch or SELECT_BATCH
     clauses, params = selection_sql(tuple(tags), where)
     sql = "SELECT c.* FROM contacts c WHERE " + " AND ".join(["c.id > ?", *clauses]) + " ORDER BY c.id LIMIT ?"
     last = 0
@@ -328,6 +329,16 @@ def set_contact_state(db: Database, contact_id: int, *, event: str, at: str | No
     assignments = ", ".join(f"[{name}] = ?" for name in changes)
     db.execute(f"UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?", [*changes.values(), at, contact_id])
     record_event(db, event, contact_id=contact_id, at=at, **changes)
+
+
+def mark_contacted(db: Database, message_row_id: int, at: str) -> None:
+    """A sent first email moves its contact from stage `new` to `contacted` (never backwards).
+    Call inside the caller's transaction (the outbox's, recording the send)."""
+    db.execute(
+        "UPDATE contacts SET stage = 'contacted', updated_at = ? WHERE stage = 'new' "
+        "AND id = (SELECT contact_id FROM messages WHERE id = ? AND kind != 'test')",
+        [at, message_row_id],
+    )
 
 
 # --- Suppression ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PollResult", "poll", "poll_client", "classify_many", "looks_like_bounce", "list_replies", "snippet",
-    "list_suggestions", "add_suggested", "dismiss_suggested", "watch", "WatchClock", "SystemWatchClock",
+    "list_suggestions", "add_suggested", "dismiss_suggested",
 ]
 
 BATCH_SIZE = 500
@@ -245,7 +245,8 @@ class _Classifier:
     def __init__(self, parallel: bool) -> None:
         self.pool: ProcessPoolExecutor | None = None
         if parallel:
-            import multiprocessing  # lazy: start-up time (a poll with nothing new never forks)
+            # lazy: start-up time (a poll with nothing new never forks)
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             if "fork" in multiprocessing.get_all_start_methods():
@@ -423,7 +424,3 @@ def _by_recipient(db: Database, addresses: Iterable[str], written: datetime) -> 
         if rows:
             return rows[0]
     return None
-
-
-# `replies watch` builds on poll_client above; re-exported so `outreach.replies` stays the entry point.
-from outreach.replies.watch import SystemWatchClock, WatchClock, watch  # noqa: E402

@@ -27,7 +27,8 @@ def suggest_contacts(
     reply's transaction. Returns the addresses suggested."""
     if "@" not in text and len(recipients) <= 1 and "," not in "".join(recipients):
         return []  # to us alone, naming nobody: the common case, kept cheap
-    from outreach.classify.bounces import is_daemon_address  # lazy: start-up time
+    # lazy: start-up time (a poll with nothing new suggests nothing)
+    from outreach.classify.bounces import is_daemon_address
     from outreach.classify.reply_text import readable
 
     found: dict[str, str | None] = {}
