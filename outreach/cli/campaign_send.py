@@ -65,6 +65,11 @@ class _Display:
 
         return ask
 
+    @property
+    def wants_eta(self) -> bool:
+        """Only the live status line shows the ETA (sending/run.py skips the forecast otherwise)."""
+        return self.status is not None
+
     def __call__(self, info: dict[str, Any]) -> None:
         wait = (info["next_at"] - datetime.now(timezone.utc)).total_seconds()
         if not self.status:
