@@ -280,6 +280,15 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     return plan
 
 
+def plan_counts(db: Database, campaign: Mapping[str, Any]) -> Planned:
+    """plan_selection as counts (and the skipped, with why), read in batches: for `campaign
+    create` and `show` on a list of any length."""
+    # lazy: start-up time (freeze.py brings the template engine)
+    from outreach.sending import freeze
+
+    return freeze.plan(db, campaign, _already_contacted(db, campaign))
+
+
 def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     """The selection stored when the campaign started."""
     plan = Selection()

@@ -74,6 +74,14 @@ def _walk(db: Database, campaign: Mapping[str, Any], elsewhere: dict[int, str], 
         yield contact
 
 
+def plan(db: Database, campaign: Mapping[str, Any], elsewhere: dict[int, str]) -> Planned:
+    """Who a draft would include and skip, counted in one pass without rendering anything."""
+    planned = Planned()
+    for _ in _walk(db, campaign, elsewhere, planned):
+        pass
+    return planned
+
+
 @contextmanager
 def _staging(folder: Path) -> Iterator[Path]:
     """A sibling folder the files are written into; removed on the way out whatever happens."""
