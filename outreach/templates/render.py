@@ -390,12 +390,18 @@ class _Renderer:
             return None
 
 
-@lru_cache(maxsize=4096)
 def _resolve(folder: Path, text: str) -> Path:
-    """The real path of an attachment; cached, as every contact names the same few files
-    (realpath per contact was an eighth of `templates check`)."""
+    """The real path of an attachment (relative to the templates folder)."""
     path = Path(text).expanduser()
-    return Path(os.path.realpath(path if path.is_absolute() else folder / path))
+    return _realpath(os.path.abspath(path if path.is_absolute() else folder / path))
+
+
+@lru_cache(maxsize=4096)
+def _realpath(absolute: str) -> Path:
+    """Cached by absolute path, as every contact names the same few files (realpath per
+    contact was an eighth of `templates check`); abspath first, so a change of the current
+    folder never returns another folder's file."""
+    return Path(os.path.realpath(absolute))
 
 
 def _literal_folder(folder: Path, source: str) -> Path:
