@@ -9,6 +9,7 @@ pay for SMTP, IMAP, Jinja2 or the classifier: start-up was 0.56 s with everythin
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class App:
         from outreach.db import open_db  # lazy: start-up time (sqlite-utils)
 
         if self._db is None:
-            self._db = open_db(self.settings.db_path)
+            self._db = open_db(self.settings.db_path, busy_timeout=self.settings.busy_timeout)
         return self._db
 
 
@@ -140,7 +141,8 @@ class _LazyCommands(MutableMapping):
 
 
 class OutreachGroup(click.Group):
-    """Turns core errors into one `Error: ...` line on stderr and exit code 1."""
+    """Turns core errors into one `Error: ...` line on stderr and exit code 1; a database that is
+    busy, read-only, damaged or on a full disk is one of those errors too (db.database_error)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,6 +163,13 @@ class OutreachGroup(click.Group):
         except OutreachError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except sqlite3.Error as error:
+            from outreach.db import database_error  # lazy: start-up time (sqlite-utils)
+
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            path = app._settings.db_path if app is not None and app._settings is not None else None
+            click.echo(f"Error: {database_error(error, path)}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -234,9 +234,7 @@ def _dry_run_draft(app: App, campaign: dict[str, Any], limit: int | None) -> tup
 def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int | None, no_limit: bool, as_json: bool,
                err: Console, uncertain: str | None, yes: bool) -> None:
     db, settings = app.db, app.settings
-    sender.check_may_send(db, campaign, SystemClock().now())
     first_run = campaigns.first_live_run(db, campaign)
-    campaign = campaigns.freeze_campaign(db, settings, campaign)
     if no_limit:
         limit = None
     elif limit is None and first_run:

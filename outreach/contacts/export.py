@@ -16,11 +16,9 @@ from typing import IO, Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import STANDARD_FIELDS, iter_contacts, selection_sql
+from outreach.contacts.store import EXPORT_COLUMNS, FORMULA_PREFIXES, iter_contacts, selection_sql
 from outreach.errors import InputFileError
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-EXPORT_COLUMNS = ("email",) + STANDARD_FIELDS + ("tags", "status", "stage", "is_role_address", "away_until", "replied_at", "source", "created_at", "updated_at")
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -29,8 +27,8 @@ def spreadsheet_safe(value: Any) -> Any:
     Excel, LibreOffice and Google Sheets run cells that start with = + - @ (or tab/CR) as formulas,
     which lets a hostile value in a contact list run code or leak data when the export is opened.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
+        return "'" + value  # also `'=x`, so that import can take exactly one ' off again
     return value
 
 

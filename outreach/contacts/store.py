@@ -34,6 +34,8 @@ STANDARD_FIELDS = (
     "npi",
     "notes",
 )
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs such cells (contacts/export.py)
+EXPORT_COLUMNS = ("email",) + STANDARD_FIELDS + ("tags", "status", "stage", "is_role_address", "away_until", "replied_at", "source", "created_at", "updated_at")
 ROLE_LOCAL_PARTS = frozenset(
     "info office admin admissions contact hello help hr jobs mail marketing noreply no-reply "
     "postmaster recruiting sales support team webmaster gme residency fellowship education "

@@ -223,8 +223,13 @@ def _multipart(message: MIMEPart, subtype: str, parts: Iterable[MIMEPart]) -> MI
     return message
 
 
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(text: str, subtype: str) -> tuple[Any, str, str]:
-    """UTF-8 text: 7bit when it is plain ASCII, else quoted-printable (readable, 7-bit clean)."""
+    """UTF-8 text: 7bit when it is plain ASCII, else quoted-printable (readable, 7-bit clean).
+    Control characters (a NUL from an old contact import) never go out raw: they are dropped."""
+    text = _BODY_CONTROLS.sub("", text)
     if not text.endswith("\n"):
         text += "\n"
     content_type = _TEXT_TYPES[subtype]
@@ -311,18 +316,9 @@ def _checked_headers(
 
 
 def check_message(
-    *,
-    from_name: str,
-    from_address: str,
-    to_name: str | None,
-    to_address: str,
-    subject: str,
-    cc: Sequence[Address] = (),
-    reply_to: Sequence[Address] = (),
-    attachments: Sequence[Attachment] = (),
-    in_reply_to: str | None = None,
-    references: Sequence[str] | None = None,
-    contact: str | None = None,
+    *, from_name: str, from_address: str, to_name: str | None, to_address: str, subject: str,
+    cc: Sequence[Address] = (), reply_to: Sequence[Address] = (), attachments: Sequence[Attachment] = (),
+    in_reply_to: str | None = None, references: Sequence[str] | None = None, contact: str | None = None,
 ) -> None:
     """Raise the HeaderInjectionError build_message would raise for these values, without
     building the message: `templates check` needs the verdict, not the MIME tree (half its time)."""

@@ -30,7 +30,8 @@ from outreach.db import record_event, utc_now
 from outreach.errors import TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import eml_folder, eml_name
+from outreach.sending.eml import eml_folder, eml_name, remove_preview
+from outreach.templates.budget import TOO_MUCH
 from outreach.templates.render import Sender, load_template, render_or_problems
 
 BATCH = 1000  # rows per insert; also how often the staged rows are flushed to the TEMP tables
@@ -108,6 +109,8 @@ def _render_all(
         message, found = render_or_problems(template, contact, sender=sender, campaign=details)
         if found:
             problems.extend(found)
+            if any(p.reason.startswith(TOO_MUCH) for p in found):
+                break  # a runaway loop runs away for every contact: one report, not one each
             continue
         if problems or message is None:
             continue  # something failed already: nothing will be kept, only keep checking
@@ -119,22 +122,27 @@ def _render_all(
     return planned
 
 
-def _move_in(staging: Path, folder: Path, *, replace_old: bool) -> None:
-    """The staged files into the campaign's folder (a dry run's earlier files give way first)."""
+def _move_in(staging: Path, folder: Path) -> list[str]:
+    """The staged files into the campaign's folder, in order; their final paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    if replace_old:
-        for old in folder.glob("*.eml"):
-            old.unlink()
-    for path in staging.iterdir():
-        os.replace(path, folder / path.name)
+    moved = []
+    for name in sorted(path.name for path in staging.iterdir()):
+        os.replace(staging / name, folder / name)
+        moved.append(str(folder / name))
+    return moved
 
 
 def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], elsewhere: dict[int, str]) -> tuple[Planned, Path]:
-    """Every included contact's message as a .eml file in the campaign's folder; nothing stored."""
+    """Every included contact's message as a .eml file in the campaign's folder, replacing the
+    previous dry run's files (only those it recorded writing: campaigns.dry_run_files)."""
     folder = eml_folder(settings, campaign)
+    row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
     with _staging(folder) as staging:
         planned = _render_all(db, settings, campaign, staging, folder, elsewhere, keep=lambda *_: None)
-        _move_in(staging, folder, replace_old=True)
+        remove_preview(folder, json.loads(row[0] if row and row[0] else "[]"))
+        written = _move_in(staging, folder)
+    with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
+        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
     return planned, folder
 
 
@@ -166,7 +174,7 @@ def freeze(
         with _staging(folder) as staging:
             planned = _render_all(db, settings, campaign, staging, folder, elsewhere, keep=keep)
             _flush(db, pending)
-            _move_in(staging, folder, replace_old=False)
+            _move_in(staging, folder)
         with db.atomic():
             cursor = db.execute(
                 "UPDATE campaigns SET status = 'active', status_reason = NULL, started_at = ?, account = ? WHERE id = ? AND started_at IS NULL",

@@ -70,14 +70,20 @@ async def send_campaign(
 ) -> SendReport:
     """Send a started campaign's due messages. `uncertain`: None (leave), "sent" or "resend".
 
+    A draft is started first (its selection frozen, its messages rendered and queued), under the
+    send lock like the rest: a second process never renders or writes over the first one's files.
     Raises before anything is sent when the campaign is paused or the account is quota-paused;
     a fatal error during the run is returned in `report.error` along with what was done.
     """
-    check_may_send(db, campaign, clock.now())
-    account = campaign["account"]
     # every commit of the run (a message marked `sending` before DATA, recorded `sent` after) is
     # synced to disk: after a power cut the outbox still tells what went (cost: bench/send_bench.py)
     with outbox.send_lock(settings.db_path), durable_commits(db):
+        campaign = campaigns.get_campaign(db, campaign["name"])  # as it is now that no one else sends
+        check_may_send(db, campaign, clock.now())  # a paused draft stays a draft
+        if not campaign["started_at"]:
+            campaign = campaigns.freeze_campaign(db, settings, campaign)
+            check_may_send(db, campaign, clock.now())  # its account is known now
+        account = campaign["account"]
         outbox.recover_interrupted(db)
         if uncertain:
             outbox.resolve_uncertain(db, campaign["id"], action=uncertain)
