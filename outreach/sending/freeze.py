@@ -100,7 +100,7 @@ def _render_all(
     elsewhere: dict[int, str], keep: Any,
 ) -> Planned:
     """Render every included contact once into `staging`; `keep(contact, message, final_path)`
-    for each; TemplateProblems (after checking everyone) if any contact fails."""
+    for each; TemplateProblems if any contact fails (after checking everyone, or at a runaway loop)."""
     sender = Sender.from_settings(settings)
     template = load_template(settings.templates_dir, campaign["template"])
     details = dict(campaign)
@@ -146,11 +146,8 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], elsew
     return planned, folder
 
 
-_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS freeze_messages (contact_id INTEGER, to_address TEXT, subject TEXT, message_id TEXT,
-                                                 attachments TEXT, eml_path TEXT);
-DELETE FROM temp.freeze_messages;
-"""
+_TEMP = """CREATE TEMP TABLE IF NOT EXISTS freeze_messages
+    (contact_id INTEGER, to_address TEXT, subject TEXT, message_id TEXT, attachments TEXT, eml_path TEXT)"""
 
 
 def freeze(
@@ -161,7 +158,8 @@ def freeze(
     account = campaign["account"] or Sender.from_settings(settings).address
     folder = eml_folder(settings, campaign)
     at = utc_now(now)
-    db.conn.executescript(_TEMP)
+    db.execute(_TEMP)
+    db.execute("DELETE FROM temp.freeze_messages")
     pending: list[tuple[Any, ...]] = []
 
     def keep(contact: dict[str, Any], message: RenderedMessage, path: Path) -> None:
