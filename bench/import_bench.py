@@ -10,7 +10,7 @@ under 200 MB). Each tool runs as its own process, as a user runs it, and each me
 that process's own. The CSV is written fresh in a temporary folder, with the messy-but-real
 shape people export: "Dr. Jane Okafor, MD" names, "E-mail" headers, full state names.
 
-The baseline stores the same way we do, so the ratio measures the work and not the disk:
+The baseline stores the same way we do, so the ratio compares the work, not two ways of syncing:
 `sqlite-utils insert` by default commits every 100 rows in rollback-journal mode, each commit a
 full sync to disk; here it writes to a WAL database (`sqlite-utils create-database --enable-wal`) and commits every
 1,000 rows, as `contacts import` does (WAL, a commit per 1,000 rows; sqlite-utils still syncs at
