@@ -95,16 +95,21 @@ where_option = click.option(
 """The one `--where FIELD=VALUE` option of every command that selects contacts; gives a dict."""
 
 
-# Every top-level command: its name -> (the module under outreach.cli that defines it, the first
-# paragraph of its help, which `outreach --help` shows without importing the module). A new
-# command is one line here; tests/test_perf_startup.py checks the help matches the module's.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "contacts": ("contacts", "Import, list, tag and export the people you write to."),
-    "suppress": ("contacts", "Addresses and domains that must never be written to, whatever list they come back in."),
-    "templates": ("templates", "Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."),
-    "campaign": ("campaign", "Campaigns: send one template to a selection of contacts, safely paced."),
-    "replies": ("replies", "Replies: who answered, who bounced, who is away, and who they pointed you to."),
-    "classify": ("classify", "Classify saved messages as human_reply, auto_reply, bounce, unsubscribe or other."),
+# Every top-level command: its name -> (the modules under outreach.cli that define it and its
+# subcommands, the first paragraph of its help, which `outreach --help` shows without importing
+# anything). A new command is one line here; tests/test_perf_startup.py checks the help matches.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "contacts": (("contacts", "outcomes"), "Import, list, tag and export the people you write to."),
+    "suppress": (("contacts",), "Addresses and domains that must never be written to, whatever list they come back in."),
+    "templates": (("templates",), "Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."),
+    "campaign": (("campaign",), "Campaigns: send one template to a selection of contacts, safely paced."),
+    "replies": (("replies", "outcomes"), "Replies: who answered, who bounced, who is away, and who they pointed you to."),
+    "classify": (("classify",), "Classify saved messages as human_reply, auto_reply, bounce, unsubscribe or other."),
+    "followups": (("followups",), "Follow-ups: the next step of each campaign's sequence, as a reply in the same thread."),
+    "report": (("report",), "Who answers: reply rates per group with their 95% intervals, time to reply, opt-outs,\n"
+               "bounces, warm (introduced) against cold, and what came of it (positive, offer, letter)."),
+    "status": (("status",), "What happened since you last looked: sends in the last 24 h against the daily cap, new\n"
+               "replies (who, a snippet), follow-ups due and paused campaigns with the reason."),
 }
 
 
@@ -118,9 +123,9 @@ class _LazyCommands(MutableMapping):
         if name not in self._loaded:
             if name not in COMMANDS:
                 raise KeyError(name)
-            module = importlib.import_module(f"outreach.cli.{COMMANDS[name][0]}")
-            for command in module.COMMANDS:
-                self._loaded.setdefault(command.name, command)
+            for module in COMMANDS[name][0]:  # the first defines it; others add subcommands to it
+                for command in importlib.import_module(f"outreach.cli.{module}").COMMANDS:
+                    self._loaded.setdefault(command.name, command)
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: click.Command) -> None:

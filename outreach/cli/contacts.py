@@ -16,6 +16,7 @@ from outreach.contacts.export import export_csv, write_csv, write_json
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
 from outreach.errors import OutreachError
 from outreach.contacts.fields import parse_mapping
+from outreach.reports.outcomes import check_outcome, known_outcomes
 from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
@@ -155,11 +156,12 @@ PAGE = 50  # rows in the terminal table; --all for every row, --csv/--json for m
 @contacts_group.command("list")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeat: all of them).")
 @where_option
+@click.option("--outcome", help="Only contacts whose current outcome is this (positive, call, declined, offer, ...).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field (every match).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout, every match (formula cells neutralised).")
 @click.option("--all", "show_all", is_flag=True, help=f"Show every match in the table, not only the first {PAGE}.")
 @pass_app
-def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json: bool, as_csv: bool, show_all: bool) -> None:
+def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome: str | None, as_json: bool, as_csv: bool, show_all: bool) -> None:
     """List contacts, optionally by tag and field values.
 
     The table shows the first 50 matches and how many there are; --all shows every one, and
@@ -170,10 +172,13 @@ def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json
       outreach contacts list --tag physicians
       outreach contacts list --where state=NY --where specialty=Cardiology
       outreach contacts list --tag alumni --json | jq '.[].email'
+      outreach contacts list --outcome offer
       outreach contacts list --csv > contacts.csv
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    if outcome:
+        where = {**where, "outcome": check_outcome(outcome, known_outcomes(app.settings.outcomes)) or ""}
     stdout = sys.stdout
     if as_json:
         write_json(store.iter_contacts(app.db, tags=tags, where=where), stdout)

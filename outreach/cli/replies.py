@@ -36,8 +36,10 @@ def replies_group() -> None:
 def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     """Read new mail once, match it to what you sent, and update contacts.
 
-    Mail is never marked read, moved or deleted. Only messages newer than the last poll are
-    fetched; mail that answers nothing you sent is left alone.
+    Mail is never marked read, moved or deleted (except a follow-up draft of ours whose contact
+    has since answered: it leaves Drafts). Only messages newer than the last poll are fetched;
+    mail that answers nothing you sent is left alone. Follow-up drafts you sent from your mail
+    program are found in Sent and recorded as sent.
 
     \b
     outreach replies poll
@@ -46,6 +48,7 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     result = replies.poll(app.db, app.settings, folders=folders or None)
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
+    _follow_drafts(app)
     if as_json:
         print_json(result.to_json())
         return
@@ -65,6 +68,22 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
         click.echo(_reply_line(reply))
 
 
+def _follow_drafts(app: App) -> None:
+    """Follow-up drafts saved for review: record those sent from Sent, delete those whose
+    contact has answered meanwhile (see followups/drafts.py). A failure here is a note, not a
+    failed poll: the replies are already stored."""
+    # imported here: the follow-up stage loads Jinja2, which `replies` commands otherwise never need
+    from outreach.errors import OutreachError
+    from outreach.followups.drafts import reconcile_drafts
+
+    try:
+        lines = reconcile_drafts(app.db, app.settings).lines()
+    except OutreachError as error:
+        lines = [f"could not check the follow-up drafts ({error}); the next poll tries again"]
+    for line in lines:
+        click.echo(f"Follow-ups: {line}", err=True)
+
+
 @replies_group.command("watch")
 @click.option("--interval", type=click.FloatRange(min=5), default=60, show_default=True, help="Seconds between polls when the server has no IDLE.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per poll that found something.")
@@ -81,6 +100,7 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     def on_result(result: replies.PollResult) -> None:
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
+        _follow_drafts(app)
         if not result.matched:
             return
         if as_json:

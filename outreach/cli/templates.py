@@ -194,7 +194,7 @@ def check_command(
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
-        problems = [error]
+        template, problems = None, [error]
     else:
         contacts = seen.track(iter_contacts(app.db, tags=tags, where=where))
         first = next(contacts, None)
@@ -203,6 +203,9 @@ def check_command(
         contacts = itertools.chain([first], contacts)
         problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
+    if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
+        click.echo(f"Warning: {name} is a follow-up template: it belongs in a campaign's sequence "
+                   f"(`outreach campaign create ... --followup {name}:3`), not as a first email.", err=True)
     if as_json:
         print_json(
             {

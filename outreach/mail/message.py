@@ -315,17 +315,11 @@ def _checked_headers(
     return _Headers(subject, sender, from_header, recipient, to_header, cc_header, reply_to_header, in_reply_to, refs)
 
 
-def check_message(
-    *, from_name: str, from_address: str, to_name: str | None, to_address: str, subject: str,
-    cc: Sequence[Address] = (), reply_to: Sequence[Address] = (), attachments: Sequence[Attachment] = (),
-    in_reply_to: str | None = None, references: Sequence[str] | None = None, contact: str | None = None,
-) -> None:
-    """Raise the HeaderInjectionError build_message would raise for these values, without
+def check_message(**fields: Any) -> None:
+    """Raise the HeaderInjectionError build_message would raise for these keyword arguments, without
     building the message: `templates check` needs the verdict, not the MIME tree (half its time)."""
-    _checked_headers(
-        from_name=from_name, from_address=from_address, to_name=to_name, to_address=to_address, subject=subject,
-        cc=cc, reply_to=reply_to, attachments=attachments, in_reply_to=in_reply_to, references=references, contact=contact,
-    )
+    defaults = {"cc": (), "reply_to": (), "attachments": (), "in_reply_to": None, "references": None, "contact": None}
+    _checked_headers(**{**defaults, **fields})
 
 
 def build_message(
@@ -394,3 +388,12 @@ def _attachment_part(attachment: Attachment) -> MIMEPart:
     """The base64 part of a file whose name _checked_headers has checked."""
     content_type, disposition = attachment.headers
     return _fill(MIMEPart(policy=POLICY), content_type, "base64", attachment.base64, ("Content-Disposition", disposition))
+
+
+def set_subject(rendered: RenderedMessage, subject: str) -> None:
+    """Replace a built message's subject (a follow-up takes its thread's `Re: ...`), checked and
+    encoded like every other subject."""
+    subject = header_value("Subject", subject.strip())
+    del rendered.message["Subject"]
+    rendered.message.set_raw("Subject", _unstructured("Subject", subject))
+    rendered.subject = subject

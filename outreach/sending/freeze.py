@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from outreach.config import Settings
-from outreach.contacts.store import do_not_contact_reason, email_domain, iter_contacts
+from outreach.contacts.store import email_domain, iter_contacts
 from outreach.db import record_event, utc_now
 from outreach.errors import TemplateError
 from outreach.mail.message import RenderedMessage
@@ -34,6 +34,7 @@ from outreach.sending.eml import eml_folder, eml_name, remove_preview
 from outreach.templates.budget import TOO_MUCH
 from outreach.templates.render import Sender, load_template, render_or_problems
 
+SkipReason = Callable[[Mapping[str, Any]], "str | None"]  # campaigns.skip_reasons: why not write to a contact
 BATCH = 1000  # rows per insert; also how often the staged rows are flushed to the TEMP tables
 AWAY_SHOWN = 3
 
@@ -56,15 +57,12 @@ class TemplateProblems(Exception):
         self.problems = problems
 
 
-def _walk(db: Database, campaign: Mapping[str, Any], elsewhere: dict[int, str], planned: Planned) -> Iterator[dict[str, Any]]:
+def _walk(db: Database, campaign: Mapping[str, Any], skip: SkipReason, planned: Planned) -> Iterator[dict[str, Any]]:
     """The included contacts, in id order; skipped ones are recorded in `planned` with why (as
     {id, email}: all that is shown or stored of them)."""
     selection = campaign["selection"]
     for contact in iter_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None):
-        reason = do_not_contact_reason(db, contact["email"], contact["status"])
-        if reason is None and contact["id"] in elsewhere:
-            reason = elsewhere[contact["id"]]
-        if reason:
+        if reason := skip(contact):
             planned.skipped.append(({"id": contact["id"], "email": contact["email"]}, reason))
             continue
         planned.included += 1
@@ -75,10 +73,10 @@ def _walk(db: Database, campaign: Mapping[str, Any], elsewhere: dict[int, str], 
         yield contact
 
 
-def plan(db: Database, campaign: Mapping[str, Any], elsewhere: dict[int, str]) -> Planned:
+def plan(db: Database, campaign: Mapping[str, Any], skip: SkipReason) -> Planned:
     """Who a draft would include and skip, counted in one pass without rendering anything."""
     planned = Planned()
-    for _ in _walk(db, campaign, elsewhere, planned):
+    for _ in _walk(db, campaign, skip, planned):
         pass
     return planned
 
@@ -97,7 +95,7 @@ def _staging(folder: Path) -> Iterator[Path]:
 
 def _render_all(
     db: Database, settings: Settings, campaign: Mapping[str, Any], staging: Path, folder: Path,
-    elsewhere: dict[int, str], keep: Any,
+    skip: SkipReason, keep: Any,
 ) -> Planned:
     """Render every included contact once into `staging`; `keep(contact, message, final_path)`
     for each; TemplateProblems if any contact fails (after checking everyone, or at a runaway loop)."""
@@ -105,7 +103,7 @@ def _render_all(
     template = load_template(settings.templates_dir, campaign["template"])
     details = dict(campaign)
     planned, problems = Planned(), []
-    for contact in _walk(db, campaign, elsewhere, planned):
+    for contact in _walk(db, campaign, skip, planned):
         message, found = render_or_problems(template, contact, sender=sender, campaign=details)
         if found:
             problems.extend(found)
@@ -132,13 +130,13 @@ def _move_in(staging: Path, folder: Path) -> list[str]:
     return moved
 
 
-def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], elsewhere: dict[int, str]) -> tuple[Planned, Path]:
+def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], skip: SkipReason) -> tuple[Planned, Path]:
     """Every included contact's message as a .eml file in the campaign's folder, replacing the
     previous dry run's files (only those it recorded writing: campaigns.dry_run_files)."""
     folder = eml_folder(settings, campaign)
     row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
     with _staging(folder) as staging:
-        planned = _render_all(db, settings, campaign, staging, folder, elsewhere, keep=lambda *_: None)
+        planned = _render_all(db, settings, campaign, staging, folder, skip, keep=lambda *_: None)
         remove_preview(folder, json.loads(row[0] if row and row[0] else "[]"))
         written = _move_in(staging, folder)
     with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
@@ -151,7 +149,7 @@ _TEMP = """CREATE TEMP TABLE IF NOT EXISTS freeze_messages
 
 
 def freeze(
-    db: Database, settings: Settings, campaign: Mapping[str, Any], elsewhere: dict[int, str], *, now: datetime | None = None
+    db: Database, settings: Settings, campaign: Mapping[str, Any], skip: SkipReason, *, now: datetime | None = None
 ) -> bool:
     """Store the selection and queue one message per included contact; False if another process
     froze the campaign first (only one freeze wins)."""
@@ -170,7 +168,7 @@ def freeze(
 
     try:
         with _staging(folder) as staging:
-            planned = _render_all(db, settings, campaign, staging, folder, elsewhere, keep=keep)
+            planned = _render_all(db, settings, campaign, staging, folder, skip, keep=keep)
             _flush(db, pending)
             _move_in(staging, folder)
         with db.atomic():
