@@ -16,20 +16,9 @@ from typing import IO, Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import EXPORT_COLUMNS, FORMULA_PREFIXES, iter_contacts, selection_sql
+from outreach.contacts.store import EXPORT_COLUMNS, iter_contacts, selection_sql, spreadsheet_safe
 from outreach.errors import InputFileError
 
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell a spreadsheet will show as text: `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`.
-
-    Excel, LibreOffice and Google Sheets run cells that start with = + - @ (or tab/CR) as formulas,
-    which lets a hostile value in a contact list run code or leak data when the export is opened.
-    """
-    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
-        return "'" + value  # also `'=x`, so that import can take exactly one ' off again
-    return value
 
 
 def export_header(db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None) -> list[str]:

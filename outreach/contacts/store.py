@@ -439,3 +439,14 @@ class SuppressionIndex:
                 kind, why = self._entries[candidate]
                 return _describe_suppression(candidate, kind, why)
         return None
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A cell a spreadsheet will show as text: `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`.
+
+    Excel, LibreOffice and Google Sheets run cells that start with = + - @ (or tab/CR) as formulas,
+    which lets a hostile value in a contact list run code or leak data when the export is opened.
+    """
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
+        return "'" + value  # also `'=x`, so that import can take exactly one ' off again
+    return value
