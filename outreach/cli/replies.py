@@ -23,6 +23,7 @@ def replies_group() -> None:
     \b
     outreach replies poll            # read new mail once (INBOX and Junk)
     outreach replies watch           # keep reading as mail arrives (Ctrl-C stops)
+    outreach replies import Inbox.mbox   # exported mail, when IMAP is blocked
     outreach replies list --since 2026-03-01
     outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
     """
@@ -60,6 +61,44 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     )
     if counts["fetched"] > counts["matched"]:
         click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent and were left untouched.")
+    for reply in result.replies:
+        click.echo(_reply_line(reply))
+
+
+@replies_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object (as `replies poll --json`).")
+@pass_app
+def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
+    """Read replies from exported mail: .eml files, an mbox file or a Maildir folder.
+
+    For accounts that block IMAP: export the mail (most webmail and desktop clients can), then
+    import it. Messages are matched to what you sent exactly as `replies poll` matches them;
+    importing the same files again changes nothing. A file that is not mail is named and skipped.
+
+    \b
+    outreach replies import ~/Downloads/reply.eml
+    outreach replies import Inbox.mbox --json
+    outreach replies import ~/Mail/outreach/        # a Maildir, or a folder of .eml files
+    """
+    from outreach.replies.mailfiles import import_paths
+
+    result = import_paths(app.db, app.settings, paths)
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if as_json:
+        print_json(result.to_json())
+        return
+    counts = result.to_json()
+    if not counts["fetched"]:
+        click.echo("No messages found to import.")
+        return
+    click.echo(
+        f"{counts['matched']} matched of {counts['fetched']} read: {counts['human_reply']} replied, "
+        f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
+    )
+    if counts["fetched"] > counts["matched"]:
+        click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent or were imported before.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
 
