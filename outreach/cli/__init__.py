@@ -87,6 +87,11 @@ class OutreachGroup(click.Group):
         except OutreachError as error:
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            # Anywhere else Ctrl-C lands, the open transaction rolls back: a clean stop. Exit 130
+            # as a shell expects (click would print "Aborted!" and exit 1).
+            click.echo("Stopped by Ctrl-C.", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -111,7 +111,11 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     """Keep a connection open and process new mail within seconds (IMAP IDLE).
 
     Falls back to polling every --interval seconds on servers without IDLE, and reconnects
-    after a dropped connection. Ctrl-C stops it.
+    after a dropped connection. Ctrl-C stops it (exit 130); `kill` stops it too (exit 0).
+
+    \b
+    outreach replies watch
+    outreach replies watch --interval 120 --json
     """
     stop = threading.Event()
     db, settings = app.db, app.settings
@@ -132,13 +136,17 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
 
     click.echo(f"Watching {settings.imap.username} on {settings.imap.address} (Ctrl-C to stop)", err=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it cleanly too
+    interrupted = False
     try:
         replies.watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
     except KeyboardInterrupt:
         stop.set()
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo("Stopped.", err=True)
+    if interrupted:
+        click.get_current_context().exit(130)  # Ctrl-C, after the clean stop (INTERFACE.md)
 
 
 @replies_group.command("list")

@@ -87,6 +87,7 @@ class SendReport:
     waiting: int = 0  # messages this run left for later because pacing would wait too long, or the contact is away
     away: int = 0  # of those, held until the contact is back
     next_send_at: datetime | None = None
+    wait_reason: str | None = None  # what holds the earliest waiting message: the window, a cap, a retry
     stopped: str | None = None  # why the run ended before the outbox was empty
     error: OutreachError | None = None  # a fatal error (login, TLS, quota): the run stopped there
     warnings: list[str] = field(default_factory=list)
@@ -517,6 +518,14 @@ class Run:
             await self.clock.sleep(min(remaining, 1.0))
         return not self.stop.is_set()
 
+    def _wait_reason(self, row: dict[str, Any], now: datetime, when: datetime) -> str:
+        """Why this message cannot go before `when`, in words: the pacer's reason (the send window,
+        which cap, the gap), else the retry time a temporary refusal set."""
+        _at, delay = self.pacer.explain(now=now, domain=row["to_domain"] or "", state=row.get("contact_state"))
+        if delay is not None and delay.until >= when:
+            return delay.reason
+        return "a retry after the server's temporary refusal"
+
     def _when(self, row: dict[str, Any], now: datetime) -> datetime:
         when = self.pacer.earliest_send_time(now=now, domain=row["to_domain"] or "", state=row.get("contact_state"))
         not_before = parse_utc(row.get("next_attempt_at"))
@@ -554,7 +563,8 @@ class Run:
                     when = self._when(row, now)
                     if (when - now).total_seconds() > MAX_WAIT:
                         report.waiting += 1
-                        report.next_send_at = min(filter(None, (report.next_send_at, when)))
+                        if report.next_send_at is None or when < report.next_send_at:
+                            report.next_send_at, report.wait_reason = when, self._wait_reason(row, now, when)
                         if row.get("attempts_this_run") is None:
                             taken -= 1  # not attempted: doesn't use up this run's --limit
                         continue
