@@ -16,6 +16,7 @@ from outreach.sending import campaigns
 from outreach.sending import sender
 from outreach.config import parse_gap
 from outreach.errors import OutreachError
+from outreach.templates.problems import group_problems
 from outreach.sending.pacing import Limits, SystemClock, format_slot
 from . import App, pass_app, print_json, where_option
 
@@ -338,8 +339,8 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
         _send_live(app, campaign, limits, limit=limit, no_limit=no_limit, as_json=as_json, err=err,
                    uncertain="resend" if resend_uncertain else "sent" if mark_uncertain_sent else None, yes=yes)
     except campaigns.CampaignTemplateError as error:
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
+        for group in group_problems(error.problems):
+            click.echo(f"  {group}", err=True)
         raise
 
 

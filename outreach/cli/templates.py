@@ -8,6 +8,7 @@ import click
 
 from outreach.contacts.store import get_contact, select_contacts, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.templates.problems import group_problems
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
 
@@ -212,11 +213,11 @@ def check_command(
             }
         )
     else:
-        for problem in problems:
-            where_text = f"{problem.template}:{problem.line}" if problem.line else str(problem.template)
-            click.echo(f"{where_text}  {problem.contact or '-'}  {problem.reason}")
+        groups = group_problems(problems, contacts)
+        for group in groups:
+            click.echo(str(group))
         if problems:
-            click.echo(f"{len(problems)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
+            click.echo(f"{len(groups)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
         else:
             click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
         roles = [c["email"] for c in contacts if c.get("is_role_address")]
