@@ -190,6 +190,32 @@ def resume(app: App, name: str) -> None:
     click.echo(f"Resumed {name}: {counts['queued'] + counts['deferred']} message(s) still to send. Next: outreach campaign send {name} --live")
 
 
+@campaign_group.command(name="delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed when not at a terminal).")
+@pass_app
+def delete(app: App, name: str, yes: bool) -> None:
+    """Delete a campaign that never sent anything (a wrong name or tag, a test).
+
+    Its queued messages and frozen .eml files go with it. A campaign that has sent is kept (the
+    caps and the "never the same template twice" rule rely on it): pause it instead.
+
+    \b
+    outreach campaign delete sprng
+    outreach campaign delete test-run --yes
+    """
+    from outreach.sending.delete import delete_campaign, plan_delete
+
+    plan = plan_delete(app.db, name)
+    what = f"campaign {name!r}" + (f" and its {plan.queued} queued message(s)" if plan.queued else "")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OutreachError(f"not deleting {what} without confirmation: add --yes")
+        click.confirm(f"Delete {what}?", abort=True, err=True)
+    delete_campaign(app.db, plan)
+    click.echo(f"Deleted {what}.")
+
+
 @campaign_group.command(name="resolve")
 @click.argument("name")
 @click.option("--sent", "action", flag_value="sent", help="They did go out: record them as sent.")

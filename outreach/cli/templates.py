@@ -8,6 +8,7 @@ import click
 
 from outreach.contacts.store import get_contact, select_contacts, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.contacts.store import NEEDS_SMTPUTF8, needs_smtputf8
 from outreach.templates.problems import group_problems
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
@@ -199,6 +200,10 @@ def check_command(
         contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
+        unsendable = [c["email"] for c in contacts if needs_smtputf8(c["email"])]
+        contacts = [c for c in contacts if not needs_smtputf8(c["email"])]  # campaigns skip them; not a template problem
+        for address in unsendable:
+            click.echo(f"Note: {address} is skipped by campaigns ({NEEDS_SMTPUTF8.split(':')[0]}); not checked.", err=True)
         problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
     if as_json:

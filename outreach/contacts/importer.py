@@ -28,7 +28,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
+from outreach.contacts.store import (
+    STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address, needs_smtputf8,
+)
 from outreach.contacts.csv_reader import open_csv
 from outreach.db import utc_now
 from outreach.contacts.fields import ParsedRow, header_key, named_field, parse_row, plan_columns
@@ -245,6 +247,9 @@ class _Importer:
         if is_role_address(row.email):
             self.report.role_addresses += 1
             self.report.warnings.append(RowProblem(row.line, f"{row.email} is a role address (reaches a desk, not a person); imported, marked (role) in contacts list"))
+        if needs_smtputf8(row.email):
+            self.report.warnings.append(RowProblem(row.line, f"{row.email} has non-ASCII characters before the @: imported, but campaigns "
+                                                   "skip it (needs SMTPUTF8); ask the person for a plain-ASCII address if they have one"))
         reason = self.suppressions.reason(row.email)
         if reason:
             self.report.suppressed += 1

@@ -337,6 +337,15 @@ def suppression_reason(db: Database, email: str) -> str | None:
 NEVER_WRITE_STATUSES = ("bounced", "opted_out")
 
 
+NEEDS_SMTPUTF8 = "needs SMTPUTF8: the part before the @ is not plain ASCII, and outreach sends only plain-ASCII addresses"
+
+
+def needs_smtputf8(email: str) -> bool:
+    """An address whose local part is not ASCII (`zoë.adeyemi@...`): only servers that offer
+    SMTPUTF8 (RFC 6531) can carry it. Domains are stored in their ASCII (IDNA) form already."""
+    return not email.rpartition("@")[0].isascii()
+
+
 def do_not_contact_reason(db: Database, email: str, status: str | None) -> str | None:
     """Why this contact must never be written to (suppressed, bounced or opted out), or None.
 

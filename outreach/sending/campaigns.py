@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import do_not_contact_reason, email_domain, get_contact_by_id, select_contacts
+from outreach.contacts.store import NEEDS_SMTPUTF8, do_not_contact_reason, email_domain, get_contact_by_id, needs_smtputf8, select_contacts
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 
@@ -249,6 +249,8 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
         reason = do_not_contact_reason(db, contact["email"], contact["status"])
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
+        if reason is None and needs_smtputf8(contact["email"]):
+            reason = NEEDS_SMTPUTF8  # skipped with its reason, never a template problem for the whole campaign
         if reason:
             plan.skipped.append((contact, reason))
         else:
