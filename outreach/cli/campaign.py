@@ -99,7 +99,12 @@ def _counts_line(counts: dict[str, int]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_app
 def list_(app: App, as_json: bool) -> None:
-    """List campaigns with their status and message counts."""
+    """List campaigns with their status and message counts.
+
+    \b
+    outreach campaign list
+    outreach campaign list --json
+    """
     rows = campaigns.list_campaigns(app.db)
     if as_json:
         print_json([{"name": c["name"], "status": c["status"], "template": c["template"], "counts": c["counts"],
@@ -120,7 +125,12 @@ def _limits(app: App, campaign: dict[str, Any] | None = None, **flags: Any) -> L
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def show(app: App, name: str, as_json: bool) -> None:
-    """Show a campaign: its selection, messages by state, skipped contacts and the next send time."""
+    """Show a campaign: its selection, messages by state, skipped contacts and the next send time.
+
+    \b
+    outreach campaign show spring
+    outreach campaign show spring --json
+    """
     db = app.db
     now = SystemClock().now()
     summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
@@ -172,7 +182,11 @@ def show(app: App, name: str, as_json: bool) -> None:
 @click.option("--reason", default="paused by you", show_default=True, help="Why (shown by `campaign show`).")
 @pass_app
 def pause(app: App, name: str, reason: str) -> None:
-    """Pause a campaign: `send` refuses until you resume it. Nothing queued is lost."""
+    """Pause a campaign: `send` refuses until you resume it. Nothing queued is lost.
+
+    \b
+    outreach campaign pause spring --reason "waiting for my new CV"
+    """
     campaigns.pause_campaign(app.db, name, reason)
     click.echo(f"Paused {name}. Resume with: outreach campaign resume {name}")
 
@@ -181,7 +195,11 @@ def pause(app: App, name: str, reason: str) -> None:
 @click.argument("name")
 @pass_app
 def resume(app: App, name: str) -> None:
-    """Resume a paused campaign; the next `send` continues where it stopped."""
+    """Resume a paused campaign; the next `send` continues where it stopped.
+
+    \b
+    outreach campaign resume spring
+    """
     campaign = campaigns.resume_campaign(app.db, name)
     if not campaign["started_at"]:
         click.echo(f"Resumed {name} (not started yet). Next: outreach campaign send {name}   (a dry run first)")

@@ -202,7 +202,11 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
 @click.argument("email")
 @pass_app
 def dismiss_command(app: App, email: str) -> None:
-    """Stop suggesting this address."""
+    """Stop suggesting this address.
+
+    \b
+    outreach replies dismiss maria.lopez@mercy.example.org
+    """
     replies.dismiss_suggested(app.db, email)
     click.echo(f"Dismissed {email}.")
 

@@ -53,7 +53,11 @@ def templates_group() -> None:
     A blank field is an error unless the template gives a fallback:
       {{ hospital | or_default("your hospital") }}
       {% if hospital %} at {{ hospital }}{% endif %}
-    Run `outreach templates check NAME --tag TAG` before a campaign.
+
+    \b
+    outreach templates list
+    outreach templates preview observership-request --contact jane.okafor@mercy.example.org
+    outreach templates check observership-request --tag physicians   # before a campaign
     """
 
 
