@@ -10,6 +10,7 @@ from outreach.contacts.store import get_contact, select_contacts, suppression_re
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.contacts.store import NEEDS_SMTPUTF8, needs_smtputf8
 from outreach.templates.problems import group_problems
+from outreach.templates.spam import SpamReport, check_messages, spamassassin_path
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
 
@@ -182,10 +183,11 @@ def _size(size: int) -> str:
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat for several).")
 @where_option
 @click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
+@click.option("--spam", is_flag=True, help="Also run SpamAssassin's local content rules on the first selected contact's letter (needs spamassassin).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
 def check_command(
-    app: App, name: str, tags: tuple[str, ...], where: dict[str, str], campaign_name: str | None, as_json: bool
+    app: App, name: str, tags: tuple[str, ...], where: dict[str, str], campaign_name: str | None, spam: bool, as_json: bool
 ) -> None:
     """Render a template for every selected contact and list every problem.
 
@@ -195,7 +197,10 @@ def check_command(
     Example:
       outreach templates check observership-request --tag physicians
       outreach templates check alumni-introduction --tag alumni --where state=OH
+      outreach templates check my-letter --tag physicians --spam
     """
+    if spam:
+        spamassassin_path()  # say how to install it before rendering anything
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
@@ -208,8 +213,13 @@ def check_command(
         contacts = [c for c in contacts if not needs_smtputf8(c["email"])]  # campaigns skip them; not a template problem
         for address in unsendable:
             click.echo(f"Note: {address} is skipped by campaigns ({NEEDS_SMTPUTF8.split(':')[0]}); not checked.", err=True)
-        problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
+        sender = _sender(app)
+        problems = check_template(template, contacts, sender=sender, campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
+    spam_report = None
+    if spam and not problems and contacts:  # SpamAssassin reads the first selected contact's letter
+        rendered = render_message(template, contacts[0], sender=sender, campaign=_campaign(app, campaign_name))
+        [spam_report] = check_messages([(contacts[0]["email"], rendered.as_bytes())])
     if as_json:
         print_json(
             {
@@ -219,6 +229,7 @@ def check_command(
                 "problems": [
                     {"file": p.template, "line": p.line, "contact": p.contact, "reason": p.reason} for p in problems
                 ],
+                **({"spam": _spam_json(spam_report)} if spam_report is not None else {}),
             }
         )
     else:
@@ -237,8 +248,26 @@ def check_command(
                 "preview their letter before sending, or untag them.",
                 err=True,
             )
-    if problems:
+    if spam_report is not None and not as_json:
+        _print_spam(spam_report)
+    if problems or (spam_report is not None and spam_report.content_hits):
         raise click.exceptions.Exit(1)
+
+
+def _spam_json(report: SpamReport) -> dict[str, Any]:
+    return {"contact": report.label, "score": report.score,
+            "content_rules": [{"name": h.name, "points": h.points, "description": h.description} for h in report.content_hits],
+            "environment_rules": [h.name for h in report.hits if h.environment]}
+
+
+def _print_spam(report: SpamReport) -> None:
+    if report.content_hits:
+        click.echo(f"SpamAssassin content rules fire on the letter to {report.label}; reword what they point at:", err=True)
+        for hit in report.content_hits:
+            click.echo(f"  {hit.points:+.1f} {hit.name}  {hit.description}", err=True)
+    else:
+        click.echo(f"Spam check: no SpamAssassin content rule fires on the letter to {report.label} (score {report.score:.1f}; "
+                   "rules about how mail travels can't judge a letter not yet sent, and are left out).", err=True)
 
 
 COMMANDS: list[click.Command] = [templates_group]
