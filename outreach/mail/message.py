@@ -200,12 +200,14 @@ def _prepared(name: str, value: str) -> Any:
 
 
 # Boundaries start with "=_", which base64 and quoted-printable never produce, and carry a
-# random token per process, so no 7bit text can contain them; nested parts use different ones.
-_TOKEN = secrets.token_hex(12)
-_MULTIPART = {
-    subtype: _prepared("Content-Type", f'multipart/{subtype}; boundary="=_{subtype[:3]}_{_TOKEN}"')
-    for subtype in ("mixed", "alternative")
-}
+# fresh random token per message, so no 7bit text can contain them and no two messages share
+# one (a boundary seen in one message says nothing about the next); nested parts use different ones.
+def _boundary_types() -> dict[str, Any]:
+    token = secrets.token_hex(12)
+    return {subtype: _prepared("Content-Type", f'multipart/{subtype}; boundary="=_{subtype[:3]}_{token}"')
+            for subtype in ("mixed", "alternative")}
+
+
 _TEXT_TYPES = {subtype: _prepared("Content-Type", f'text/{subtype}; charset="utf-8"') for subtype in ("plain", "html")}
 
 
@@ -218,8 +220,8 @@ def _fill(part: MIMEPart, content_type: Any, cte: str, payload: str, *extra: tup
     return part
 
 
-def _multipart(message: MIMEPart, subtype: str, parts: Iterable[MIMEPart]) -> MIMEPart:
-    message.set_raw("Content-Type", _MULTIPART[subtype])
+def _multipart(message: MIMEPart, content_type: Any, parts: Iterable[MIMEPart]) -> MIMEPart:
+    message.set_raw("Content-Type", content_type)
     for part in parts:
         message.attach(part)
     return message
@@ -240,16 +242,17 @@ def _attachment_headers(attachment: Attachment) -> tuple[str, str]:
     """Content-Type and Content-Disposition for a file, computed once per file and name.
 
     A non-ASCII name goes as RFC 2231 `filename*=utf-8''...` (the standard: Apple Mail, Gmail,
-    Thunderbird, current Outlook) and as an RFC 2047 `name="=?utf-8?b?...?="` on Content-Type,
-    which older Outlook versions read instead.
+    Thunderbird, current Outlook) and the same way as `name*=` on Content-Type. Never as an
+    RFC 2047 encoded word inside a quoted `name="..."`: RFC 2047 section 5 forbids encoded words
+    in a quoted string, and strict parsers then show the raw `=?utf-8?b?...?=` as the name.
     """
     mime = f"{attachment.maintype}/{attachment.subtype}"
     name = attachment.filename
     if name.isascii():
         quoted = '"' + quote(name) + '"'
         return f"{mime}; name={quoted}", f"attachment; filename={quoted}"
-    encoded_word = Header(name, "utf-8", maxlinelen=10_000).encode()
-    return f'{mime}; name="{encoded_word}"', f"attachment; filename*={encode_rfc2231(name, 'utf-8')}"
+    extended = encode_rfc2231(name, "utf-8")
+    return f"{mime}; name*={extended}", f"attachment; filename*={extended}"
 
 
 def _address_header(addresses: Sequence[Address]) -> str:
@@ -259,7 +262,20 @@ def _address_header(addresses: Sequence[Address]) -> str:
             raise HeaderInjectionError(
                 f"{address.addr_spec!r}: addresses with non-ASCII characters need SMTPUTF8, which outreach does not use"
             )
-    return ",\n ".join(formataddr((a.display_name, a.addr_spec), charset=_UTF8) for a in addresses)
+    return ",\n ".join(_one_address(a) for a in addresses)
+
+
+def _one_address(address: Address) -> str:
+    """`Name <addr>`; a non-ASCII name as RFC 2047 words of at most 75 characters each
+    (formataddr would make one word of any length, which RFC 2047 section 2 forbids and some
+    clients then show raw), folded between words."""
+    name = address.display_name
+    if not name or name.isascii():
+        return formataddr((name, address.addr_spec), charset=_UTF8)
+    # Lines of at most 76 characters: each continuation line holds " " + a word of <= 75; the
+    # first line leaves room for the longest address header's name ("Reply-To: ").
+    words = Header(name, _UTF8, maxlinelen=76, header_name="Reply-To").encode(splitchars=" ")
+    return f"{words} <{address.addr_spec}>"
 
 
 def _unstructured(name: str, value: str) -> str:
@@ -326,15 +342,16 @@ def build_message(
 
     attachments = list(attachments)
     parts = [_attachment_part(a, contact=contact) for a in attachments]
+    multipart = _boundary_types() if parts or html is not None else {}
     if html is not None:
         alternative = [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), _fill(MIMEPart(policy=POLICY), *_text(html, "html"))]
         if parts:
-            parts.insert(0, _multipart(MIMEPart(policy=POLICY), "alternative", alternative))
+            parts.insert(0, _multipart(MIMEPart(policy=POLICY), multipart["alternative"], alternative))
         else:
             parts = alternative
-        _multipart(message, "mixed" if attachments else "alternative", parts)
+        _multipart(message, multipart["mixed" if attachments else "alternative"], parts)
     elif parts:
-        _multipart(message, "mixed", [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
+        _multipart(message, multipart["mixed"], [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
     else:
         _fill(message, *_text(text, "plain"))
     return RenderedMessage(message, message_id, subject, recipient.addr_spec, [a.info for a in attachments])
