@@ -54,6 +54,15 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
+def one_line(text: str) -> str:
+    """Text that stays on one line of a terminal: line-ending characters (which may come from a
+    file's bytes, quoted in an error) are shown escaped, as repr would."""
+    return "".join(repr(ch)[1:-1] if ch in _LINE_ENDS else ch for ch in text)
+
+
+_LINE_ENDS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def local_time(stamp: str | None, *, blank: str = "") -> str:
     """A db timestamp (UTC) as this machine's local time, for people."""
     when = parse_utc(stamp)
@@ -85,7 +94,7 @@ class OutreachGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OutreachError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {one_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             # Anywhere else Ctrl-C lands, the open transaction rolls back: a clean stop. Exit 130
