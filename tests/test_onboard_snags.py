@@ -94,23 +94,52 @@ def test_import_counts_add_up_and_the_wording_agrees(hermetic):
 # --- non-ASCII local parts -----------------------------------------------------------------------
 
 
-def test_a_non_ascii_local_part_is_flagged_at_import_and_skipped_at_freeze_never_a_template_problem(mail_env, smtp_server, hermetic):
+ZOE_LIST = ("Email,Title,First Name,Last Name,Specialty,Hospital\n"
+            "zoë.adeyemi@lagos.example.org,Dr.,Zoë,Adeyemi,Surgery,Lagos General\n"
+            "ok@mercy.example.org,Dr.,Jane,Okafor,Cardiology,Mercy\n")
+
+
+def _zoe_campaign(hermetic) -> None:
     write_template(hermetic)
-    (hermetic / "list.csv").write_text(
-        "Email,Title,First Name,Last Name,Specialty,Hospital\n"
-        "zoë.adeyemi@lagos.example.org,Dr.,Zoë,Adeyemi,Surgery,Lagos General\n"
-        "ok@mercy.example.org,Dr.,Jane,Okafor,Cardiology,Mercy\n", encoding="utf-8")
+    (hermetic / "list.csv").write_text(ZOE_LIST, encoding="utf-8")
     imported = outreach("contacts", "import", "list.csv", "--tag", "t")
-    assert "line 2: zoë.adeyemi@lagos.example.org has non-ASCII characters before the @" in imported.stdout
-    assert "needs SMTPUTF8" in imported.stdout
+    assert "line 2: zoë.adeyemi@lagos.example.org has non-ASCII characters before the @ (needs SMTPUTF8)" in imported.stdout
     check = outreach("templates", "check", "hello", "--tag", "t")
-    assert check.exit_code == 0 and "zoë.adeyemi@lagos.example.org is skipped by campaigns (needs SMTPUTF8)" in check.stderr
+    assert check.exit_code == 0, check.output  # never a template problem
+    assert "zoë.adeyemi@lagos.example.org needs SMTPUTF8" in check.stderr
     outreach("campaign", "create", "c", "--template", "hello", "--tag", "t")
+
+
+def test_a_non_ascii_local_part_is_skipped_with_its_reason_when_the_server_lacks_smtputf8(mail_env, smtp_server, hermetic):
+    _zoe_campaign(hermetic)
+    dry = outreach("campaign", "send", "c")
+    assert "zoë.adeyemi@lagos.example.org: needs SMTPUTF8" in dry.stdout
     sent = outreach("campaign", "send", "c", "--live", "--json")
     assert sent.exit_code == 0, sent.output
-    assert json.loads(sent.stdout) | {} == {"sent": 1, "failed": 0, "deferred": 0, "uncertain": 0, "skipped": 1, "remaining": 0}
+    assert json.loads(sent.stdout) == {"sent": 1, "failed": 0, "deferred": 0, "uncertain": 0, "skipped": 1, "remaining": 0}
+    assert [r.rcpt_tos for r in smtp_server.received] == [["ok@mercy.example.org"]]
     shown = outreach("campaign", "show", "c")
     assert "zoë.adeyemi@lagos.example.org" in shown.stdout and "needs SMTPUTF8" in shown.stdout
+
+
+def test_a_non_ascii_local_part_is_sent_with_smtputf8_when_the_server_offers_it(mail_env, certs, hermetic, monkeypatch):
+    from email import message_from_string, policy
+
+    from tests.mailservers import SmtpServer
+
+    server = SmtpServer(certs, smtputf8=True).start()
+    try:
+        monkeypatch.setenv("OUTREACH_SMTP_PORT", str(server.port))
+        _zoe_campaign(hermetic)
+        sent = outreach("campaign", "send", "c", "--live", "--json")
+        assert sent.exit_code == 0, sent.output
+        assert json.loads(sent.stdout)["sent"] == 2
+        zoe = next(r for r in server.received if r.rcpt_tos == ["zoë.adeyemi@lagos.example.org"])
+        message = message_from_string(zoe.data.decode("utf-8"), policy=policy.default)  # RFC 6532: UTF-8 headers
+        assert message["To"].addresses[0].addr_spec == "zoë.adeyemi@lagos.example.org"
+        assert message["To"].addresses[0].display_name == "Zoë Adeyemi"
+    finally:
+        server.stop()
 
 
 # --- campaign delete ----------------------------------------------------------------------------

@@ -457,7 +457,12 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
     first_run = not campaign["started_at"] or not db.execute(
         "SELECT 1 FROM messages WHERE campaign_id = ? AND kind != 'test' AND state NOT IN ('queued') LIMIT 1", [campaign["id"]]
     ).fetchone()
-    campaign = campaigns.freeze_campaign(db, settings, campaign)
+    smtputf8 = False
+    if campaigns.needs_smtputf8_probe(db, campaign):
+        from outreach.sending.smtputf8 import server_offers_smtputf8
+
+        smtputf8 = server_offers_smtputf8(settings)
+    campaign = campaigns.freeze_campaign(db, settings, campaign, smtputf8=smtputf8)
     if no_limit:
         limit = None
     elif limit is None and first_run:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -10,9 +10,11 @@ from outreach.contacts.store import get_contact, select_contacts, suppression_re
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.contacts.store import NEEDS_SMTPUTF8, needs_smtputf8
 from outreach.templates.problems import group_problems
-from outreach.templates.spam import SpamReport, check_messages, spamassassin_path
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 from . import App, pass_app, print_json, where_option
+
+if TYPE_CHECKING:
+    from outreach.templates.spam import SpamReport
 
 # "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.
 PLACEHOLDER_SENDER = Sender("Firstname Lastname", "you@example.com", None)
@@ -200,6 +202,8 @@ def check_command(
       outreach templates check my-letter --tag physicians --spam
     """
     if spam:
+        from outreach.templates.spam import spamassassin_path
+
         spamassassin_path()  # say how to install it before rendering anything
     try:
         template = load_template(app.settings.templates_dir, name)
@@ -209,15 +213,16 @@ def check_command(
         contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
-        unsendable = [c["email"] for c in contacts if needs_smtputf8(c["email"])]
-        contacts = [c for c in contacts if not needs_smtputf8(c["email"])]  # campaigns skip them; not a template problem
-        for address in unsendable:
-            click.echo(f"Note: {address} is skipped by campaigns ({NEEDS_SMTPUTF8.split(':')[0]}); not checked.", err=True)
+        for contact in contacts:
+            if needs_smtputf8(contact["email"]):
+                click.echo(f"Note: {contact['email']} {NEEDS_SMTPUTF8}; a campaign skips it otherwise.", err=True)
         sender = _sender(app)
         problems = check_template(template, contacts, sender=sender, campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
     spam_report = None
     if spam and not problems and contacts:  # SpamAssassin reads the first selected contact's letter
+        from outreach.templates.spam import check_messages
+
         rendered = render_message(template, contacts[0], sender=sender, campaign=_campaign(app, campaign_name))
         [spam_report] = check_messages([(contacts[0]["email"], rendered.as_bytes())])
     if as_json:
@@ -254,13 +259,13 @@ def check_command(
         raise click.exceptions.Exit(1)
 
 
-def _spam_json(report: SpamReport) -> dict[str, Any]:
+def _spam_json(report: "SpamReport") -> dict[str, Any]:
     return {"contact": report.label, "score": report.score,
             "content_rules": [{"name": h.name, "points": h.points, "description": h.description} for h in report.content_hits],
             "environment_rules": [h.name for h in report.hits if h.environment]}
 
 
-def _print_spam(report: SpamReport) -> None:
+def _print_spam(report: "SpamReport") -> None:
     if report.content_hits:
         click.echo(f"SpamAssassin content rules fire on the letter to {report.label}; reword what they point at:", err=True)
         for hit in report.content_hits:

@@ -248,8 +248,8 @@ class _Importer:
             self.report.role_addresses += 1
             self.report.warnings.append(RowProblem(row.line, f"{row.email} is a role address (reaches a desk, not a person); imported, marked (role) in contacts list"))
         if needs_smtputf8(row.email):
-            self.report.warnings.append(RowProblem(row.line, f"{row.email} has non-ASCII characters before the @: imported, but campaigns "
-                                                   "skip it (needs SMTPUTF8); ask the person for a plain-ASCII address if they have one"))
+            self.report.warnings.append(RowProblem(row.line, f"{row.email} has non-ASCII characters before the @ (needs SMTPUTF8): "
+                                                   "imported; campaigns send to it only through a server that offers SMTPUTF8, else skip it"))
         reason = self.suppressions.reason(row.email)
         if reason:
             self.report.suppressed += 1

@@ -337,7 +337,7 @@ def suppression_reason(db: Database, email: str) -> str | None:
 NEVER_WRITE_STATUSES = ("bounced", "opted_out")
 
 
-NEEDS_SMTPUTF8 = "needs SMTPUTF8: the part before the @ is not plain ASCII, and outreach sends only plain-ASCII addresses"
+NEEDS_SMTPUTF8 = "needs SMTPUTF8 (non-ASCII before the @), which the SMTP server must offer; checked when the campaign starts"
 
 
 def needs_smtputf8(email: str) -> bool:

@@ -39,6 +39,9 @@ POLICY = email_policy.SMTP.clone(refold_source="none")
 # (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or that has no business in a header (C0, DEL).
 _FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _NAMES = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\0": "a NUL byte"}
+# Messages to an address with non-ASCII before the @ (RFC 6531/6532, sent only with SMTPUTF8):
+# their address headers are UTF-8, so they are written with utf8=True.
+POLICY_UTF8 = POLICY.clone(utf8=True)
 # RFC 2047 "B" words for non-ASCII header text: what Gmail and Outlook send, and the encoder
 # does not have to price every character in both encodings to pick the shorter one.
 _UTF8 = Charset("utf-8")
@@ -64,9 +67,14 @@ class RenderedMessage:
     text: str = ""
     html: str | None = None
 
+    @property
+    def smtputf8(self) -> bool:
+        """True when the recipient's address needs SMTPUTF8 (UTF-8 headers, RFC 6532)."""
+        return not self.to_address.isascii()
+
     def as_bytes(self) -> bytes:
         """The exact RFC 5322 bytes that would be sent."""
-        return self.message.as_bytes(policy=POLICY)
+        return self.message.as_bytes(policy=POLICY_UTF8 if self.smtputf8 else POLICY)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +167,12 @@ def make_address(field_name: str, display_name: str | None, address: str, *, con
     display_name = header_value(f"{field_name} name", (display_name or "").strip(), contact=contact)
     address = header_value(f"{field_name} address", address.strip(), contact=contact)
     try:
+        local, at, domain = address.rpartition("@")
+        if at and not local.isascii():
+            # RFC 6532: UTF-8 before the @. The library's parser refuses it, so check the same
+            # address with the non-ASCII letters stood in for by ASCII ones, then build it by parts.
+            Address(addr_spec="".join(ch if ch.isascii() else "a" for ch in local) + "@" + domain)
+            return Address(display_name=display_name, username=local, domain=domain)
         return Address(display_name=display_name, addr_spec=address)
     except (ValueError, IndexError, HeaderParseError) as error:
         raise HeaderInjectionError(f"{field_name}: {address!r} is not a valid email address ({error})") from None
@@ -256,12 +270,9 @@ def _attachment_headers(attachment: Attachment) -> tuple[str, str]:
 
 
 def _address_header(addresses: Sequence[Address]) -> str:
-    """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted."""
-    for address in addresses:
-        if not address.addr_spec.isascii():
-            raise HeaderInjectionError(
-                f"{address.addr_spec!r}: addresses with non-ASCII characters need SMTPUTF8, which outreach does not use"
-            )
+    """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted. An
+    address with non-ASCII before the @ stays UTF-8 (RFC 6532): such a message is only ever
+    handed to a server that offers SMTPUTF8 (campaigns skip the contact otherwise)."""
     return ",\n ".join(_one_address(a) for a in addresses)
 
 

@@ -239,8 +239,9 @@ def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, s
     }
 
 
-def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
-    """Who the campaign would write to if it started now. Pure read: nothing is stored."""
+def plan_selection(db: Database, campaign: Mapping[str, Any], *, smtputf8: bool = False) -> Selection:
+    """Who the campaign would write to if it started now. Pure read: nothing is stored.
+    `smtputf8`: the SMTP server offers SMTPUTF8, so addresses with non-ASCII before the @ can go."""
     selection = campaign["selection"]
     contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
     elsewhere = _already_contacted(db, campaign)
@@ -249,7 +250,7 @@ def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
         reason = do_not_contact_reason(db, contact["email"], contact["status"])
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
-        if reason is None and needs_smtputf8(contact["email"]):
+        if reason is None and not smtputf8 and needs_smtputf8(contact["email"]):
             reason = NEEDS_SMTPUTF8  # skipped with its reason, never a template problem for the whole campaign
         if reason:
             plan.skipped.append((contact, reason))
@@ -289,6 +290,12 @@ def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[d
         raise CampaignTemplateError(campaign["template"], [error]) from error
 
 
+def needs_smtputf8_probe(db: Database, campaign: Mapping[str, Any]) -> bool:
+    """Whether starting this campaign now would skip someone only for want of SMTPUTF8 (then
+    it is worth asking the server whether it offers it)."""
+    return not campaign["started_at"] and any(reason == NEEDS_SMTPUTF8 for _c, reason in plan_selection(db, campaign).skipped)
+
+
 def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
     return (settings.outbox_dir / campaign["name"]).resolve()
 
@@ -302,7 +309,9 @@ def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
     return path
 
 
-def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def freeze_campaign(
+    db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None, smtputf8: bool = False,
+) -> dict[str, Any]:
     """Start the campaign: store the selection and queue one message per included contact.
 
     Renders everything first (a template problem stops here, before any row or email exists),
@@ -312,7 +321,7 @@ def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any
         return dict(campaign)
     from outreach.templates.render import Sender
 
-    plan = plan_selection(db, campaign)
+    plan = plan_selection(db, campaign, smtputf8=smtputf8)
     rendered = render_all(settings, campaign, plan.included)
     account = campaign["account"] or Sender.from_settings(settings).address
     folder = eml_folder(settings, campaign)

@@ -9,7 +9,6 @@ by file, line and reason.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -75,6 +74,8 @@ def group_problems(problems: Iterable[TemplateError], contacts: Iterable[Mapping
 
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The closest known name, if one is close enough to be a typo."""
+    import difflib  # only when a template has a problem: not worth 10 ms on every start
+
     leaf = name.rsplit(".", 1)[-1]
     matches = difflib.get_close_matches(leaf, [k for k in known if k != leaf], n=1, cutoff=0.75)
     return matches[0] if matches else None

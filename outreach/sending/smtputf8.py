@@ -1,0 +1,25 @@
+"""Does the SMTP server offer SMTPUTF8 (RFC 6531)? Asked once, when a campaign starts with
+contacts whose address has non-ASCII before the @ (`zoë.adeyemi@...`): they are queued only if
+it does, and skipped with the reason otherwise, so they never block the rest of the campaign."""
+
+from __future__ import annotations
+
+import asyncio
+
+from outreach.config import Settings
+from outreach.sending.sender import SmtpConnection
+
+
+async def _offers(settings: Settings) -> bool:
+    connection = SmtpConnection(settings)
+    await connection.open()  # a wrong password or certificate fails here, as the send would
+    try:
+        assert connection.client is not None
+        return connection.client.supports_extension("smtputf8")
+    finally:
+        await connection.close()
+
+
+def server_offers_smtputf8(settings: Settings) -> bool:
+    """Connect, log in, read the EHLO answer, leave."""
+    return asyncio.run(_offers(settings))
