@@ -44,25 +44,11 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     outreach replies poll --json
     """
     result = replies.poll(app.db, app.settings, folders=folders or None)
-    for note in result.notes:
-        click.echo(f"Note: {note}", err=True)
-    if as_json:
-        print_json(result.to_json())
-        return
-    for folder in result.folders:
-        click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
-    counts = result.to_json()
-    if not counts["fetched"]:
-        click.echo("No new mail since the last poll.")
-        return
-    click.echo(
-        f"{counts['matched']} matched of {counts['fetched']} new: {counts['human_reply']} replied, "
-        f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
-    )
-    if counts["fetched"] > counts["matched"]:
-        click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent and were left untouched.")
-    for reply in result.replies:
-        click.echo(_reply_line(reply))
+    if not as_json:
+        for folder in result.folders:
+            click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
+    _print_result(result, as_json, read="new", nothing="No new mail since the last poll.",
+                  others="answer nothing you sent and were left untouched")
 
 
 @replies_group.command("import")
@@ -84,6 +70,12 @@ def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
     from outreach.replies.mailfiles import import_paths
 
     result = import_paths(app.db, app.settings, paths)
+    _print_result(result, as_json, read="read", nothing="No messages found to import.",
+                  others="answer nothing you sent or were imported before")
+
+
+def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothing: str, others: str) -> None:
+    """The counts of a poll or an import, then one line per stored reply."""
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
     if as_json:
@@ -91,14 +83,14 @@ def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
         return
     counts = result.to_json()
     if not counts["fetched"]:
-        click.echo("No messages found to import.")
+        click.echo(nothing)
         return
     click.echo(
-        f"{counts['matched']} matched of {counts['fetched']} read: {counts['human_reply']} replied, "
+        f"{counts['matched']} matched of {counts['fetched']} {read}: {counts['human_reply']} replied, "
         f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
     )
     if counts["fetched"] > counts["matched"]:
-        click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent or were imported before.")
+        click.echo(f"The other {counts['fetched'] - counts['matched']} {others}.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
 
