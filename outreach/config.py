@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
 from outreach.errors import ConfigError
-from outreach.providers import Preset, preset_for
+from outreach.providers import PRESETS, Preset, preset_for
 
 SECURITY_MODES = ("tls", "starttls", "none")
 SENT_COPY_MODES = ("auto", "yes", "no")
@@ -186,14 +187,10 @@ def load_settings(
 
 
 def _known_providers() -> list[str]:
-    from outreach.providers import PRESETS
-
     return list(PRESETS)
 
 
 def _bare_address(from_address: str | None) -> str | None:
     if not from_address:
         return None
-    from email.utils import parseaddr
-
     return parseaddr(from_address)[1] or None

@@ -17,6 +17,7 @@ from sqlite_utils import Database, Migrations
 migrations = Migrations("outreach")
 
 
+# long: the first schema as one script; migrations are never edited once released
 @migrations()
 def m001_create_schema(db: Database) -> None:
     db.executescript(

@@ -12,7 +12,9 @@ from outreach.sending import sender
 from outreach.config import load_settings
 from outreach.contacts.store import add_tags
 from outreach.db import open_db, utc_now
-from outreach.sending.pacing import FakeClock, Limits
+from outreach.sending.pacing import Limits
+from outreach.sending.run import SendReport
+from tests.clocks import FakeClock
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in New York
 
@@ -71,7 +73,7 @@ def started_campaign(db, name: str = "spring", template: str = "hello", tag: str
     return campaigns.freeze_campaign(db, s, campaign)
 
 
-def run_send(db, campaign: dict, *, clock: FakeClock | None = None, lim: Limits | None = None, **kwargs: Any) -> sender.SendReport:
+def run_send(db, campaign: dict, *, clock: FakeClock | None = None, lim: Limits | None = None, **kwargs: Any) -> SendReport:
     clock = clock or FakeClock(START)
     campaign = campaigns.get_campaign(db, campaign["name"])
     return asyncio.run(sender.send_campaign(db, settings(), campaign, limits=lim or limits(), clock=clock, **kwargs))

@@ -16,7 +16,8 @@ from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.contacts.store import add_suppression
 from outreach.mail.imap import append_to_sent, find_in_sent
-from outreach.sending.pacing import FakeClock, SendWindow
+from outreach.sending.window import SendWindow
+from tests.clocks import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
 )

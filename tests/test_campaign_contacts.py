@@ -13,7 +13,7 @@ from outreach.sending import campaigns
 from outreach.cli import cli
 from outreach.contacts.store import add_suppression
 from outreach.db import parse_utc
-from outreach.sending.pacing import FakeClock
+from tests.clocks import FakeClock
 from tests.campaign_fixtures import START, add_contacts, db_open, limits, run_send, started_campaign, states, write_template
 
 

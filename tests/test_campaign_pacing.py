@@ -8,10 +8,10 @@ from datetime import timedelta
 from click.testing import CliRunner
 
 from outreach.sending import campaigns
-from outreach.sending import sender
+from outreach.sending import outbox, sender
 from outreach.cli import cli
 from outreach.db import parse_utc
-from outreach.sending.pacing import FakeClock
+from tests.clocks import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, run_send, settings, started_campaign, states, write_template,
 )
@@ -35,7 +35,7 @@ def test_a_hard_bounce_counts_toward_the_daily_cap_during_a_run_and_after_a_rest
     after = run_send(db, campaign, clock=FakeClock(START + timedelta(minutes=5)), lim=limits(daily_cap=2))
     assert (after.sent, after.waiting) == (0, 2)
     assert after.next_send_at == START + timedelta(hours=24)
-    assert sender.pacing_history(db, campaign["account"], START + timedelta(minutes=5))[0].domain == "hospital1.example.org"
+    assert outbox.pacing_history(db, campaign["account"], START + timedelta(minutes=5))[0].domain == "hospital1.example.org"
 
 
 def test_a_message_refused_for_its_content_counts_too_but_a_4xx_does_not(mail_env, smtp_server, hermetic):
@@ -47,7 +47,7 @@ def test_a_message_refused_for_its_content_counts_too_but_a_4xx_does_not(mail_en
     campaign = started_campaign(db)
     run_send(db, campaign, lim=limits(gap=(0, 0)), limit=2)
     assert sorted(states(db, campaign).values()) == ["deferred", "failed", "queued"]
-    history = sender.pacing_history(db, campaign["account"], START + timedelta(hours=1))
+    history = outbox.pacing_history(db, campaign["account"], START + timedelta(hours=1))
     assert [r.domain for r in history] == ["hospital1.example.org"]  # the 552; the 451s count once it goes
 
 

@@ -2,9 +2,10 @@
 
 Each trial starts `outreach campaign send --live` as a real process against the real SMTP server,
 SIGKILLs it after a random delay (seeded), possibly more than once, then lets a final run finish.
-The test-only hook OUTREACH_TEST_SEND_DELAY slows each step of the per-message state machine a
-little, so kills land inside every step: before 'sending' is committed, between that commit and
-DATA, during DATA, and between the server's reply and the 'sent' commit.
+The process runs `outreach` through tests/slow_send.py, whose OUTREACH_TEST_SEND_DELAY slows each
+step of the per-message state machine a little, so kills land inside every step: before 'sending'
+is committed, between that commit and DATA, during DATA, and between the server's reply and the
+'sent' commit.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from tests.campaign_fixtures import add_contacts, write_template
 
 TRIALS = 20
 SEED = 20260302
+ROOT = Path(__file__).resolve().parent.parent  # so that `-m tests.slow_send` imports from any folder
 
 
 def _send(env: dict[str, str], cwd: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "outreach", "campaign", "send", "crash", "--live", "--no-limit", "--gap", "0",
+        [sys.executable, "-m", "tests.slow_send", "campaign", "send", "crash", "--live", "--no-limit", "--gap", "0",
          "--daily-cap", "0", "--hourly-cap", "0", "--domain-cap", "0", "--yes", *extra],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        cwd=cwd, env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
     )
 
 

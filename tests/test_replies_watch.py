@@ -11,7 +11,8 @@ import pytest
 from outreach.db import open_db
 from outreach.errors import MailServerError
 from outreach.mail.imap import LoginRefused, connect_imap
-from outreach.replies.poll import PollResult, watch
+from outreach.replies.poll import PollResult
+from outreach.replies.watch import watch
 from tests.test_replies import append, db, reply, send, settings  # noqa: F401  (db is a fixture)
 
 

@@ -8,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from outreach.sending import campaigns
-from outreach.sending import sender
+from outreach.mail.smtp import SmtpLoginError
+from outreach.sending import run
 from outreach.cli import cli
 from outreach.contacts.store import suppression_reason
-from outreach.sending.pacing import FakeClock
+from tests.clocks import FakeClock
 from tests.campaign_fixtures import (
     START, add_contacts, db_open, limits, received_ids, run_send, started_campaign, states, write_template,
 )
@@ -44,7 +45,7 @@ def test_421_then_success_retries_after_a_backoff_on_a_new_connection(five, smtp
     assert len(smtp_server.received) == 5 == len(set(received_ids(smtp_server)))
     first = db.execute("SELECT attempts, state, smtp_code FROM messages WHERE to_address = 'doc1@hospital1.example.org'").fetchone()
     assert first == (2, "sent", 250)
-    assert clock.now() - START >= timedelta(seconds=sender.BACKOFF_BASE)  # waited, on the injected clock
+    assert clock.now() - START >= timedelta(seconds=run.BACKOFF_BASE)  # waited, on the injected clock
     assert connections.ehlo == 2  # 421 closes the connection; we reconnected once
 
 
@@ -63,7 +64,7 @@ def test_450_and_451_back_off_exponentially_then_send(five, smtp_server):
 
 def test_a_long_backoff_is_left_for_the_next_run(five, smtp_server, monkeypatch):
     db, campaign = five
-    monkeypatch.setattr(sender, "SAME_RUN_RETRY", 30.0)
+    monkeypatch.setattr(run, "SAME_RUN_RETRY", 30.0)
     smtp_server.handler.on_rcpt = for_address("doc3@hospital3.example.org", "452 4.2.2 Mailbox full")
     report = run_send(db, campaign)
     assert (report.sent, report.deferred, report.remaining) == (4, 1, 1)
@@ -94,13 +95,13 @@ def test_quota_error_stops_the_whole_account_until_the_window_passes(five, smtp_
     db, campaign = five
     smtp_server.handler.on_data = after_accepting(2, "550 5.4.5 Daily user sending quota exceeded.")
     report = run_send(db, campaign)
-    assert report.sent == 2 and isinstance(report.error, sender.AccountPaused)
+    assert report.sent == 2 and isinstance(report.error, run.AccountPaused)
     assert "paused until" in str(report.error)
     assert sorted(states(db, campaign).values()) == ["queued"] * 3 + ["sent"] * 2  # not failed, not suppressed
     assert not suppression_reason(db, "doc3@hospital3.example.org")
 
     smtp_server.handler.on_data = None
-    with pytest.raises(sender.AccountPaused, match="paused until"):
+    with pytest.raises(run.AccountPaused, match="paused until"):
         run_send(db, campaign, clock=FakeClock(START + timedelta(hours=23)))
     later = run_send(db, campaign, clock=FakeClock(START + timedelta(hours=24, minutes=1)))
     assert later.sent == 3
@@ -213,12 +214,12 @@ def test_implicit_tls_servers_work_too(mail_env, hermetic, certs, monkeypatch):
 
 def test_a_message_refused_with_4xx_every_time_fails_after_the_last_try(five, smtp_server, monkeypatch):
     db, campaign = five
-    monkeypatch.setattr(sender, "BACKOFF_BASE", 1.0)  # every retry falls inside this run
+    monkeypatch.setattr(run, "BACKOFF_BASE", 1.0)  # every retry falls inside this run
     smtp_server.handler.on_rcpt = for_address("doc1@hospital1.example.org", "451 4.7.1 Greylisted, try again")
     report = run_send(db, campaign)
     assert (report.sent, report.failed) == (4, 1)
     attempts, error = db.execute("SELECT attempts, error FROM messages WHERE to_address = 'doc1@hospital1.example.org'").fetchone()
-    assert attempts == sender.MAX_ATTEMPTS and error.startswith("gave up after 6 tries: 451")
+    assert attempts == run.MAX_ATTEMPTS and error.startswith("gave up after 6 tries: 451")
     assert not suppression_reason(db, "doc1@hospital1.example.org")  # temporary trouble is not a bounce
 
 
@@ -228,4 +229,4 @@ def test_a_wrong_password_is_found_before_any_pacing_wait(five, smtp_server, mon
     monkeypatch.setenv("OUTREACH_SMTP_PASSWORD", "not-the-password")
     clock = FakeClock(START + timedelta(minutes=1))
     report = run_send(db, campaign, clock=clock, lim=limits(hourly_cap=1))  # the next slot is an hour away
-    assert isinstance(report.error, sender.SmtpLoginError) and clock.sleeps == []
+    assert isinstance(report.error, SmtpLoginError) and clock.sleeps == []

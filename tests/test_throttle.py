@@ -13,7 +13,9 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.errors import ConfigError
-from outreach.sending.pacing import FakeClock, Limits, Pacer, SendWindow, SentRecord, SystemClock, sleep_until
+from outreach.sending.pacing import Limits, Pacer, SentRecord, SystemClock, sleep_until
+from outreach.sending.window import SendWindow
+from tests.clocks import FakeClock
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")

@@ -212,6 +212,7 @@ def _flufl(msg: Message) -> tuple[set[str], set[str]]:
     """flufl.bounce's detectors, each guarded: one of them crashing on odd headers (8-bit From,
     a Header object where it expects str) must not throw away what the others find."""
     try:
+        # flufl.bounce loads only when a message may be a bounce (its scanners are slow to import)
         from flufl.bounce import all_failures
 
         try:

@@ -123,6 +123,7 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 
 def _register_commands() -> None:
+    # the command modules import App from this one: load them once it is defined
     from . import campaign, classify, contacts, replies, templates
 
     for module in (contacts, templates, campaign, replies, classify):

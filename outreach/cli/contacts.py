@@ -137,6 +137,7 @@ class _progress_bar:
         except OSError:
             big = False
         if big and sys.stderr.isatty():
+            # rich's progress bar loads only for a big file on a terminal (startup time)
             from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -197,6 +198,7 @@ def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json
     if not found:
         click.echo("No contacts match." if tags or where else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
         return
+    # rich's table loads only when there is one to print (startup time)
     from rich.console import Console
     from rich.table import Table
 

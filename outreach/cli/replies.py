@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from outreach.replies import poll as replies
+from outreach.replies.watch import watch
 from outreach.contacts.store import get_contact_by_id
 from . import App, local_time, pass_app, print_json
 
@@ -67,7 +68,7 @@ def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
     outreach replies import Inbox.mbox --json
     outreach replies import ~/Mail/outreach/        # a Maildir, or a folder of .eml files
     """
-    from outreach.replies.mailfiles import import_paths
+    from outreach.replies.mailfiles import import_paths  # reads mailbox formats: only this command needs them
 
     result = import_paths(app.db, app.settings, paths)
     _print_result(result, as_json, read="read", nothing="No messages found to import.",
@@ -130,7 +131,7 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it cleanly too
     interrupted = False
     try:
-        replies.watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
+        watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
     except KeyboardInterrupt:
         stop.set()
         interrupted = True

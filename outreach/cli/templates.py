@@ -8,6 +8,7 @@ import click
 
 from outreach.contacts.store import get_contact, select_contacts, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
+from outreach.sending.campaigns import get_campaign
 from outreach.contacts.store import NEEDS_SMTPUTF8, needs_smtputf8
 from outreach.templates.problems import group_problems
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
@@ -32,10 +33,7 @@ def _sender(app: App) -> Sender:
 def _campaign(app: App, name: str | None) -> dict[str, Any] | None:
     if not name:
         return None
-    rows = list(app.db.query("SELECT * FROM campaigns WHERE name = ?", [name]))
-    if not rows:
-        raise NotFoundError(f"no campaign named {name!r}; see outreach campaign list")
-    return rows[0]
+    return get_campaign(app.db, name)
 
 
 @click.group(name="templates")
@@ -202,7 +200,7 @@ def check_command(
       outreach templates check my-letter --tag physicians --spam
     """
     if spam:
-        from outreach.templates.spam import spamassassin_path
+        from outreach.templates.spam import spamassassin_path  # only with --spam: it loads mailbox and tempfile
 
         spamassassin_path()  # say how to install it before rendering anything
     try:
@@ -221,7 +219,7 @@ def check_command(
     failing = len({p.contact for p in problems if p.contact})
     spam_report = None
     if spam and not problems and contacts:  # SpamAssassin reads the first selected contact's letter
-        from outreach.templates.spam import check_messages
+        from outreach.templates.spam import check_messages  # only with --spam
 
         rendered = render_message(template, contacts[0], sender=sender, campaign=_campaign(app, campaign_name))
         [spam_report] = check_messages([(contacts[0]["email"], rendered.as_bytes())])
@@ -238,25 +236,30 @@ def check_command(
             }
         )
     else:
-        groups = group_problems(problems, contacts)
-        for group in groups:
-            click.echo(str(group))
-        if problems:
-            click.echo(f"{len(groups)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
-        else:
-            click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
-        roles = [c["email"] for c in contacts if c.get("is_role_address")]
-        if roles:
-            shown = ", ".join(roles[:3]) + (" ..." if len(roles) > 3 else "")
-            click.echo(
-                f"Note: {len(roles)} of them {'reaches' if len(roles) == 1 else 'reach'} a desk, not a person ({shown}); "
-                "preview their letter before sending, or untag them.",
-                err=True,
-            )
+        _print_check(name, problems, contacts, failing)
     if spam_report is not None and not as_json:
         _print_spam(spam_report)
     if problems or (spam_report is not None and spam_report.content_hits):
         raise click.exceptions.Exit(1)
+
+
+def _print_check(name: str, problems: list[TemplateError], contacts: list[dict[str, Any]], failing: int) -> None:
+    """One line per cause (grouped, with "did you mean"), the verdict, and a note on role addresses."""
+    groups = group_problems(problems, contacts)
+    for group in groups:
+        click.echo(str(group))
+    if problems:
+        click.echo(f"{len(groups)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
+    else:
+        click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
+    roles = [c["email"] for c in contacts if c.get("is_role_address")]
+    if roles:
+        shown = ", ".join(roles[:3]) + (" ..." if len(roles) > 3 else "")
+        click.echo(
+            f"Note: {len(roles)} of them {'reaches' if len(roles) == 1 else 'reach'} a desk, not a person ({shown}); "
+            "preview their letter before sending, or untag them.",
+            err=True,
+        )
 
 
 def _spam_json(report: "SpamReport") -> dict[str, Any]:

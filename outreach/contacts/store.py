@@ -281,6 +281,16 @@ def set_contact_state(db: Database, contact_id: int, *, event: str, at: str | No
     record_event(db, event, contact_id=contact_id, at=at, **changes)
 
 
+def mark_contacted(db: Database, message_row_id: int, at: str) -> None:
+    """A sent first email moves its contact from stage `new` to `contacted` (never backwards).
+    Call inside the caller's transaction (the outbox's, recording the send)."""
+    db.execute(
+        "UPDATE contacts SET stage = 'contacted', updated_at = ? WHERE stage = 'new' "
+        "AND id = (SELECT contact_id FROM messages WHERE id = ? AND kind != 'test')",
+        [at, message_row_id],
+    )
+
+
 # --- Suppression ---------------------------------------------------------------------------
 
 

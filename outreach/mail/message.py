@@ -24,7 +24,7 @@ from email import policy as email_policy
 from email.charset import BASE64, Charset
 from email.errors import HeaderParseError
 from email.header import Header
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.utils import encode_rfc2231, formataddr, format_datetime, make_msgid, quote
 from pathlib import Path
@@ -180,8 +180,6 @@ def make_address(field_name: str, display_name: str | None, address: str, *, con
 
 def parse_address_list(field_name: str, text: str, *, contact: str | None = None) -> list[Address]:
     """`"A <a@x>, b@y"` -> Address objects, via the library's header parser."""
-    from email.headerregistry import HeaderRegistry
-
     header_value(field_name, text, contact=contact)
     if not text.strip():
         return []

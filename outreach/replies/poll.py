@@ -41,7 +41,7 @@ from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_
 
 __all__ = [
     "PollResult", "poll", "poll_client", "classify_many", "match_and_store", "select_candidates", "looks_like_bounce", "list_replies", "snippet",
-    "list_suggestions", "add_suggested", "dismiss_suggested", "watch", "WatchClock", "SystemWatchClock",
+    "list_suggestions", "add_suggested", "dismiss_suggested",
 ]
 
 BATCH_SIZE = 500
@@ -433,7 +433,3 @@ def _by_recipient(db: Database, addresses: Iterable[str], written: datetime) -> 
         if rows:
             return rows[0]
     return None
-
-
-# `replies watch` builds on poll_client above; re-exported so `outreach.replies` stays the entry point.
-from outreach.replies.watch import SystemWatchClock, WatchClock, watch  # noqa: E402

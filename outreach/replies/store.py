@@ -22,9 +22,10 @@ from outreach.classify.classifier import Classification
 from outreach.config import Settings
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.errors import NotFoundError
 from outreach.classify.reply_text import readable
 from outreach.replies.suggestions import suggest_contacts
+from outreach.sending import outbox
+from outreach.sending.campaigns import get_campaign
 
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100
@@ -234,7 +235,7 @@ def _apply_bounce(
     if _suppress(db, address, reason=reason, source="bounce"):
         effects.append(f"suppressed {address}")
     if sent["state"] != "bounced":
-        db.execute("UPDATE messages SET state = 'bounced', updated_at = ? WHERE id = ?", [at, sent["id"]])
+        outbox.mark_bounced(db, sent["id"], at=at)
         record_event(db, "bounced", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
                      message_id=sent["id"], at=at, reply_id=reply_id, bounce_type=row["bounce_type"])
     if contact and contact["status"] != "opted_out":
@@ -257,7 +258,7 @@ def _cancel_followups(db: Database, contact: dict[str, Any], at: str, reply_id: 
     """Any answer stops every follow-up still waiting to go to that contact."""
     ids = _pending_followups(db, contact)
     for message_id in ids:
-        db.execute("UPDATE messages SET state = 'cancelled', updated_at = ? WHERE id = ?", [at, message_id])
+        outbox.cancel_pending(db, message_id, at=at)
         record_event(db, "followup_cancelled", contact_id=contact["id"], message_id=message_id, at=at, reply_id=reply_id, reason=why)
     return len(ids)
 
@@ -268,10 +269,7 @@ def _hold_followups(db: Database, contact: dict[str, Any], until: datetime, at: 
     hold = utc_now(until)
     ids = _pending_followups(db, contact)
     for message_id in ids:
-        db.execute(
-            "UPDATE messages SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND (next_attempt_at IS NULL OR next_attempt_at < ?)",
-            [hold, at, message_id, hold],
-        )
+        outbox.hold_pending(db, message_id, hold, at=at)
         record_event(db, "followup_held", contact_id=contact["id"], message_id=message_id, at=at, reply_id=reply_id, until=hold)
     return len(ids)
 
@@ -282,11 +280,8 @@ def list_replies(
     """Stored replies, newest first, with the contact's address and the campaign's name."""
     clauses, params = [], []
     if campaign:
-        row = db.execute("SELECT id FROM campaigns WHERE name = ?", [campaign]).fetchone()
-        if row is None:
-            raise NotFoundError(f"no campaign named {campaign!r}: see `outreach campaign list`")
         clauses.append("r.campaign_id = ?")
-        params.append(row[0])
+        params.append(get_campaign(db, campaign)["id"])
     if kind:
         clauses.append("r.kind = ?")
         params.append(kind)

@@ -17,18 +17,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.store import NEEDS_SMTPUTF8, do_not_contact_reason, email_domain, get_contact_by_id, needs_smtputf8, select_contacts
+from outreach.config import Settings
+from outreach.contacts.store import (
+    NEEDS_SMTPUTF8, do_not_contact_reason, email_domain, get_contact_by_id, needs_smtputf8, select_contacts,
+)
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
-
-if TYPE_CHECKING:
-    from outreach.config import Settings
-    from outreach.mail.message import RenderedMessage
-    from outreach.sending.pacing import Limits
+from outreach.mail.message import RenderedMessage
+from outreach.sending import outbox
+from outreach.sending.eml import eml_folder, write_eml, write_preview
+from outreach.sending.pacing import Limits
+from outreach.templates.render import Sender, check_template, load_template, render_message
 
 MESSAGE_STATES = ("queued", "sending", "deferred", "sent", "failed", "uncertain", "bounced", "cancelled")
 OPEN_STATES = ("queued", "deferred", "sending", "uncertain")
@@ -74,8 +77,6 @@ def create_campaign(
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
-    from outreach.templates.render import load_template
-
     name = name.strip()
     if not name or not re.fullmatch(r"[\w.@+-]+", name):
         raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
@@ -119,9 +120,8 @@ def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **fl
     Gap, send window and time zone from the campaign replace the settings'. The caps count the
     whole account's sends (all campaigns), so a campaign's cap is an extra limit, never a looser
     one: without a flag the stricter of the campaign's cap and the settings' cap applies (0 = no
-    limit). A flag on `send` replaces both for that run."""
-    from outreach.sending.pacing import Limits
-
+    limit). A flag on `send` replaces both for that run. The one place pacing is resolved: a
+    campaign being created passes {"options": ..., "send_window": ..., "timezone": ...}."""
     chosen = {k: v for k, v in flags.items() if v is not None}
     if campaign:
         options = campaign.get("options") or {}
@@ -142,6 +142,7 @@ def campaign_limits(settings: Settings, campaign: Mapping[str, Any] | None, **fl
 
 
 def get_campaign(db: Database, name: str) -> dict[str, Any]:
+    """The campaign called `name`, or NotFoundError (the one place that error is worded)."""
     rows = list(db.query("SELECT * FROM campaigns WHERE name = ?", [name]))
     if not rows:
         raise NotFoundError(f"no campaign called {name!r}: see `outreach campaign list`")
@@ -155,6 +156,26 @@ def message_counts(db: Database, campaign_id: int) -> dict[str, int]:
     for state, count in db.execute(sql, [campaign_id]).fetchall():
         counts[state] = count
     return counts
+
+
+def first_live_run(db: Database, campaign: Mapping[str, Any]) -> bool:
+    """True until a live run has tried to send one of the campaign's messages."""
+    if not campaign["started_at"]:
+        return True
+    return not db.execute(
+        "SELECT 1 FROM messages WHERE campaign_id = ? AND kind != 'test' AND state NOT IN ('queued') LIMIT 1", [campaign["id"]]
+    ).fetchone()
+
+
+def hard_bounce_counts(db: Database, campaign_id: int) -> tuple[int, int]:
+    """(messages the server took or refused for good, of which hard bounces) for a campaign."""
+    attempted, hard = db.execute(
+        """SELECT sum(state IN ('sent', 'bounced') OR (state = 'failed' AND error LIKE 'hard bounce%')),
+                  sum(state = 'bounced' OR (state = 'failed' AND error LIKE 'hard bounce%'))
+           FROM messages WHERE campaign_id = ? AND kind != 'test'""",
+        [campaign_id],
+    ).fetchone()
+    return attempted or 0, hard or 0
 
 
 def skipped_contacts(db: Database, campaign_id: int) -> list[dict[str, Any]]:
@@ -277,8 +298,6 @@ def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
 
 def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[dict[str, Any]]) -> list[RenderedMessage]:
     """Render every contact's message, or raise CampaignTemplateError listing every problem."""
-    from outreach.templates.render import Sender, check_template, load_template, render_message
-
     sender = Sender.from_settings(settings)
     template = load_template(settings.templates_dir, campaign["template"])
     problems = check_template(template, contacts, sender=sender, campaign=dict(campaign))
@@ -296,17 +315,22 @@ def needs_smtputf8_probe(db: Database, campaign: Mapping[str, Any]) -> bool:
     return not campaign["started_at"] and any(reason == NEEDS_SMTPUTF8 for _c, reason in plan_selection(db, campaign).skipped)
 
 
-def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
-    return (settings.outbox_dir / campaign["name"]).resolve()
+@dataclass
+class DryRun:
+    """What a draft's dry run rendered and where; nothing is stored in the database."""
+
+    plan: Selection
+    rendered: int
+    folder: Path
 
 
-def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
-    """`0001-jane.okafor@mercy.example.org.eml`: sorted as sent, named for whom it is."""
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^\w.@+-]", "_", to_address)
-    path = folder / f"{index:04d}-{safe}.eml"
-    path.write_bytes(raw)
-    return path
+def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any]) -> DryRun:
+    """Render every selected contact's message into the campaign's folder, for the user to read."""
+    plan = plan_selection(db, campaign)
+    rendered = render_all(settings, campaign, plan.included)
+    folder = eml_folder(settings, campaign)
+    write_preview(folder, rendered)
+    return DryRun(plan, len(rendered), folder)
 
 
 def freeze_campaign(
@@ -319,8 +343,6 @@ def freeze_campaign(
     """
     if campaign["started_at"]:
         return dict(campaign)
-    from outreach.templates.render import Sender
-
     plan = plan_selection(db, campaign, smtputf8=smtputf8)
     rendered = render_all(settings, campaign, plan.included)
     account = campaign["account"] or Sender.from_settings(settings).address
@@ -342,7 +364,6 @@ def freeze_campaign(
                 "to_domain": email_domain(message.to_address),
                 "subject": message.subject,
                 "message_id": message.message_id,
-                "state": "queued",
                 "attachments": json.dumps([{"name": a.name, "size": a.size, "sha256": a.sha256} for a in message.attachments]),
                 "eml_path": str(path),
                 "queued_at": at,
@@ -360,61 +381,6 @@ def freeze_campaign(
                 [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 1, "skip_reason": None, "added_at": at} for c in plan.included]
                 + [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 0, "skip_reason": r, "added_at": at} for c, r in plan.skipped]
             )
-            if rows:
-                db.table("messages").insert_all(rows)
+            outbox.queue_messages(db, rows)
             record_event(db, "campaign_started", campaign_id=campaign["id"], at=at, queued=len(rows), skipped=len(plan.skipped))
     return get_campaign(db, campaign["name"])
-
-
-def mark_contacted(db: Database, message_row_id: int, at: str) -> None:
-    """A sent first email moves its contact from stage `new` to `contacted` (never backwards)."""
-    db.execute(
-        "UPDATE contacts SET stage = 'contacted', updated_at = ? WHERE stage = 'new' "
-        "AND id = (SELECT contact_id FROM messages WHERE id = ? AND kind != 'test')",
-        [at, message_row_id],
-    )
-
-
-# --- uncertain messages --------------------------------------------------------------------------
-
-
-def uncertain_messages(db: Database, campaign_id: int | None = None) -> list[dict[str, Any]]:
-    sql = "SELECT id, to_address, subject, message_id, sending_at, error, eml_path FROM messages WHERE state = 'uncertain'"
-    params: list[Any] = []
-    if campaign_id is not None:
-        sql += " AND campaign_id = ?"
-        params.append(campaign_id)
-    return list(db.query(sql + " ORDER BY id", params))
-
-
-def resolve_uncertain(
-    db: Database, campaign_id: int, *, action: str, message_ids: Iterable[str] | None = None, how: str = "by you"
-) -> int:
-    """Decide what happened to uncertain messages: action `sent` (it went) or `resend` (queue it).
-
-    `message_ids` (RFC Message-IDs) narrows it down; by default every uncertain message of the
-    campaign. Returns how many changed.
-    """
-    if action not in ("sent", "resend"):
-        raise ValueError(action)
-    wanted = set(message_ids) if message_ids is not None else None
-    changed = 0
-    now = utc_now()
-    with db.atomic():
-        for row in uncertain_messages(db, campaign_id):
-            if wanted is not None and row["message_id"] not in wanted:
-                continue
-            if action == "sent":
-                db.execute(
-                    "UPDATE messages SET state = 'sent', sent_at = coalesce(sending_at, ?), smtp_response = ?, updated_at = ? WHERE id = ?",
-                    [now, f"marked sent {how}", now, row["id"]],
-                )
-                mark_contacted(db, row["id"], now)
-            else:
-                db.execute(
-                    "UPDATE messages SET state = 'queued', next_attempt_at = NULL, error = NULL, updated_at = ? WHERE id = ?",
-                    [now, row["id"]],
-                )
-            record_event(db, "uncertain_resolved", campaign_id=campaign_id, message_id=row["id"], action=action, how=how)
-            changed += 1
-    return changed

@@ -2,7 +2,7 @@
 
 Nothing here sends, sleeps or reads the database. The campaign code builds a `Pacer` from the
 account's recent sends, asks `earliest_send_time` for each message, sleeps on an injected `Clock`
-until then, and calls `record_sent`. Tests drive the same code with a `FakeClock` and exact times.
+until then, and calls `record_sent`. Tests drive the same code with a fake clock and exact times.
 
 All limits hold together:
 - a random gap between consecutive sends (drawn once per message);
@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from bisect import bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from outreach.config import Settings, parse_gap
 from outreach.errors import ConfigError
+from outreach.sending.window import SendWindow, as_utc
 from outreach.timezones import recipient_timezone, zone
-
-if TYPE_CHECKING:
-    from outreach.config import Settings
 
 DAY = timedelta(hours=24)
 HOUR = timedelta(hours=1)
@@ -53,180 +51,11 @@ class SystemClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
-class FakeClock:
-    """Time that moves only when told to: `sleep` returns at once, having advanced `now`."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = _utc(start)
-        self.sleeps: list[float] = []
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=max(0.0, seconds))
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.advance(seconds)
-        await asyncio.sleep(0)  # still let other tasks run, as a real sleep would
-
-
 async def sleep_until(clock: Clock, when: datetime, *, step: float = 60.0) -> None:
     """Sleep until `when` in slices of at most `step` seconds, re-reading the wall clock each time,
     so a laptop that was suspended mid-wait doesn't oversleep (asyncio's clock stops in suspend)."""
     while (remaining := (when - clock.now()).total_seconds()) > 0:
         await clock.sleep(min(remaining, step))
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: pass an aware (UTC) time")
-    return moment.astimezone(timezone.utc)
-
-
-# --- send window ------------------------------------------------------------------------------
-
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_WORDS = {
-    "weekdays": range(0, 5),
-    "weekday": range(0, 5),
-    "weekends": range(5, 7),
-    "weekend": range(5, 7),
-    "daily": range(0, 7),
-    "everyday": range(0, 7),
-    "all": range(0, 7),
-}
-_WINDOW_HELP = 'use DAYS HH:MM-HH:MM, e.g. "Mon-Fri 08:00-17:00", "Mon,Wed,Fri 9-12" or "weekdays 9am-5:30pm"'
-
-
-def _parse_day(word: str, text: str) -> int:
-    key = word.strip().lower()[:3]
-    if len(word.strip()) < 3 or key not in DAY_NAMES:
-        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a day name; {_WINDOW_HELP}")
-    return DAY_NAMES.index(key)
-
-
-def _parse_days(spec: str, text: str) -> frozenset[int]:
-    days: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if part.lower() in _DAY_WORDS:
-            days.update(_DAY_WORDS[part.lower()])
-        elif "-" in part:
-            first, last = (_parse_day(p, text) for p in part.split("-", 1))
-            days.update((first + i) % 7 for i in range((last - first) % 7 + 1))  # Fri-Mon wraps
-        else:
-            days.add(_parse_day(part, text))
-    return frozenset(days)
-
-
-def _parse_clock(word: str, text: str) -> time:
-    match = re.fullmatch(r"(\d{1,2})(?:[:.](\d{2}))?\s*([ap]\.?m\.?)?", word.strip().lower())
-    if not match:
-        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day; {_WINDOW_HELP}")
-    hour, minute, meridiem = int(match[1]), int(match[2] or 0), (match[3] or "")[:1]
-    if meridiem and not 1 <= hour <= 12:
-        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day (1-12 with am/pm)")
-    if meridiem:
-        hour = hour % 12 + (12 if meridiem == "p" else 0)  # 12am = 00:00, 12pm = noon
-    if hour == 24 and minute == 0:
-        return time(0)  # "17:00-24:00": the window ends at midnight
-    if hour > 23 or minute > 59:
-        raise ConfigError(f"send window {text!r}: {word.strip()!r} is not a time of day (00:00-24:00)")
-    return time(hour, minute)
-
-
-@dataclass(frozen=True)
-class SendWindow:
-    """Days (0=Monday) and hours in which a send may *start*, in the recipient's local time.
-    `end` of 00:00 means midnight at the end of the day."""
-
-    days: frozenset[int]
-    start: time
-    end: time
-
-    def __post_init__(self) -> None:
-        if not self.days or not self.days <= frozenset(range(7)):
-            raise ConfigError(f"send window days {sorted(self.days)}: need at least one of 0 (Monday) to 6 (Sunday)")
-        if self.end != time(0) and self.end <= self.start:
-            raise ConfigError(
-                f"send window: the end ({self.end:%H:%M}) must be after the start ({self.start:%H:%M}); "
-                "write 9-17 or 9am-5pm, not 9-5; windows across midnight are not supported"
-            )
-
-    @classmethod
-    def parse(cls, text: str) -> SendWindow:
-        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 9-12', 'weekdays 9am-5:30pm', or just '9-17' (every day)."""
-        # "Mon - Fri  9 am - 5 pm" and en dashes are fine too
-        tidy = re.sub(r"\s*([-,])\s*", r"\1", (text or "").replace("\u2013", "-"))
-        parts = re.sub(r"(\d)\s+([aApP]\.?[mM])", r"\1\2", tidy).split()
-        if not parts or len(parts) > 2:
-            raise ConfigError(f"send window {text!r}: {_WINDOW_HELP}")
-        days = _parse_days(parts[0], text) if len(parts) == 2 else frozenset(range(7))
-        hours = parts[-1]
-        if not re.search(r"\d", hours):
-            raise ConfigError(f"send window {text!r}: no hours given; {_WINDOW_HELP}")
-        if hours.count("-") != 1:
-            raise ConfigError(f"send window {text!r}: hours {hours!r} need a start and an end; {_WINDOW_HELP}")
-        start, end = (_parse_clock(p, text) for p in hours.split("-"))
-        try:
-            return cls(days=days, start=start, end=end)
-        except ConfigError as error:
-            raise ConfigError(str(error).replace("send window", f"send window {text!r}", 1)) from None
-
-    def __str__(self) -> str:
-        """'Mon-Fri 08:00-17:00', 'Mon,Wed,Fri 09:00-12:00': the form `parse` reads back."""
-        runs: list[list[int]] = []  # consecutive days: [[0, 1, 2, 3, 4]] -> "Mon-Fri"
-        for day in sorted(self.days):
-            if runs and runs[-1][-1] == day - 1:
-                runs[-1].append(day)
-            else:
-                runs.append([day])
-        names = [[DAY_NAMES[d].title() for d in run] for run in runs]
-        days = ",".join(f"{n[0]}-{n[-1]}" if len(n) > 2 else ",".join(n) for n in names)
-        return f"{days} {self.start:%H:%M}-{'24:00' if self.end == time(0) else format(self.end, '%H:%M')}"
-
-    def _bounds(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-        """The UTC instants at which this window opens and closes on local `day` (equal when a
-        spring-forward jump skips the whole window that day)."""
-        closes_day = day + timedelta(days=1) if self.end == time(0) else day
-        return _first_instant(day, self.start, tz), _first_instant(closes_day, self.end, tz)
-
-    def next_open(self, moment: datetime, tz: ZoneInfo) -> datetime:
-        """`moment` if it lies inside the window in zone `tz`, else the window's next opening."""
-        moment = _utc(moment)
-        today = moment.astimezone(tz).date()
-        # -1: a window ending at midnight may still be open from yesterday; two weeks: a DST jump
-        # can swallow a one-day window once
-        for offset in range(-1, 15):
-            day = today + timedelta(days=offset)
-            if day.weekday() not in self.days:
-                continue
-            opens, closes = self._bounds(day, tz)
-            if moment < closes and opens < closes:
-                return max(moment, opens)
-        raise AssertionError("a window with at least one day opens within two weeks")  # pragma: no cover
-
-
-def _first_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """The first UTC instant at which the local clock in `tz` reads `clock` on `day` or later.
-    Usually just that local time (the first of two in a fall-back hour); when a spring-forward
-    jump skips it (02:30 on the second Sunday of March), the instant of the jump."""
-    wall = datetime.combine(day, clock, tzinfo=tz)
-    instant = wall.astimezone(timezone.utc)
-    if instant.astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
-        return instant
-    # skipped: fold=1 reads the wall time with the offset after the jump, landing before it
-    before, after = int(wall.replace(fold=1).timestamp()), int(instant.timestamp())
-    offset_after = instant.astimezone(tz).utcoffset()
-    while after - before > 1:  # zone transitions fall on whole seconds
-        middle = (before + after) // 2
-        if datetime.fromtimestamp(middle, tz).utcoffset() == offset_after:
-            after = middle
-        else:
-            before = middle
-    return datetime.fromtimestamp(after, timezone.utc)
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -272,8 +101,6 @@ class Limits:
         unset flags can be passed straight through. Keys: gap ("45-120", 30 or (45, 120)),
         daily_cap, hourly_cap, domain_cap, window / send_window ("Mon-Fri 9-17" or a SendWindow),
         default_timezone / timezone."""
-        from outreach.config import parse_gap
-
         given = {_OVERRIDE_NAMES.get(k, k): v for k, v in overrides.items() if v is not None}
         unknown = set(given) - set(_OVERRIDE_NAMES.values())
         if unknown:
@@ -369,11 +196,11 @@ class Pacer:
         self._by_domain: dict[str, _Sends] = {}
         self._gap: float | None = None  # drawn for the next message, kept until it is sent
         self._hold: tuple[datetime, str] | None = None
-        for record in sorted(history, key=lambda r: _utc(r.at)):
+        for record in sorted(history, key=lambda r: as_utc(r.at)):
             self.record_sent(at=record.at, domain=record.domain)
 
     def record_sent(self, *, at: datetime, domain: str) -> None:
-        at = _utc(at)
+        at = as_utc(at)
         self._all.add(at)
         self._by_domain.setdefault(_domain_key(domain), _Sends()).add(at)
         self._gap = None
@@ -381,7 +208,7 @@ class Pacer:
     def hold(self, *, until: datetime, reason: str) -> None:
         """Send nothing before `until`: e.g. the provider said the daily quota is used up
         ("550 5.4.5"), so the whole account waits out the quota window. The later hold wins."""
-        until = _utc(until)
+        until = as_utc(until)
         if self._hold is None or until > self._hold[0]:
             self._hold = (until, reason)
 
@@ -419,7 +246,7 @@ class Pacer:
         meanwhile), and the window moves forward only, so the latest bound pushed through the
         window is the fixed point: one pass is enough.
         """
-        now = _utc(now)
+        now = as_utc(now)
         when, reason = max(self._waits(domain), default=(now, None), key=lambda w: w[0])
         if when <= now:
             when, reason = now, None
@@ -462,7 +289,7 @@ class Pacer:
         sim._all = _Sends(list(self._all.times))
         sim._by_domain = {key: _Sends(list(sends.times)) for key, sends in self._by_domain.items()}
         sim._gap, sim._hold = self.next_gap(), self._hold  # the same gap the next message will get
-        at, last = _utc(now), None
+        at, last = as_utc(now), None
         for domain, state in recipients:
             at = last = sim.earliest_send_time(now=at, domain=domain, state=state)
             sim.record_sent(at=at, domain=domain)
@@ -470,7 +297,7 @@ class Pacer:
 
     def usage(self, now: datetime) -> dict[str, int]:
         """For the progress display: sends in the rolling day and hour against their caps."""
-        now = _utc(now)
+        now = as_utc(now)
         return {
             "last_24h": self._all.count_since(now - DAY),
             "daily_cap": self.limits.daily_cap,

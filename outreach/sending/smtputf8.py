@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from outreach.config import Settings
-from outreach.sending.sender import SmtpConnection
+from outreach.mail.smtp import SmtpConnection
 
 
 async def _offers(settings: Settings) -> bool:

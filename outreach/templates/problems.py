@@ -87,7 +87,7 @@ def _undefined_name(reason: str) -> str | None:
 
 
 def _known_names(contacts: Iterable[Mapping[str, Any]]) -> list[str]:
-    from outreach.contacts.store import STANDARD_FIELDS
+    from outreach.contacts.store import STANDARD_FIELDS  # only when there is a problem to explain
 
     names = dict.fromkeys([*STANDARD_FIELDS, "email", *TEMPLATE_NAMES, *SENDER_NAMES])
     for contact in contacts:
