@@ -373,3 +373,11 @@ def hold_pending(db: Database, message_row_id: int, until: str, *, at: str) -> N
         "UPDATE messages SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND (next_attempt_at IS NULL OR next_attempt_at < ?)",
         [until, at, message_row_id, until],
     )
+
+
+def forget_unsent(db: Database, campaign_id: int) -> int:
+    """Remove a campaign's messages and their events when none was ever handed to a server (a
+    deleted campaign); call inside the caller's transaction after checking that. How many."""
+    ids = "SELECT id FROM messages WHERE campaign_id = ?"
+    db.execute(f"DELETE FROM events WHERE message_id IN ({ids})", [campaign_id])
+    return db.execute("DELETE FROM messages WHERE campaign_id = ?", [campaign_id]).rowcount
