@@ -3,8 +3,16 @@ reason and --ignore-window, import counts that add up, campaign delete, non-ASCI
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+
+from outreach.cli import cli
 from outreach.errors import TemplateError
 from outreach.templates.problems import group_problems
+from tests.campaign_fixtures import add_contacts, db_open, limits, run_send, started_campaign, write_template
 
 
 def test_undefined_names_are_grouped_per_name_with_a_suggestion():
@@ -37,14 +45,6 @@ def test_other_problems_group_by_place_and_reason():
 
 # --- the waiting message and --ignore-window -------------------------------------------------
 
-import json  # noqa: E402
-from datetime import datetime, timedelta  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-from click.testing import CliRunner  # noqa: E402
-
-from outreach.cli import cli  # noqa: E402
-from tests.campaign_fixtures import add_contacts, db_open, limits, run_send, started_campaign, write_template  # noqa: E402
 
 
 def outreach(*args: str, input: str | None = None):
@@ -164,3 +164,14 @@ def test_campaign_delete_removes_a_campaign_that_never_sent_and_refuses_one_that
     refused = outreach("campaign", "delete", "real", "--yes")
     assert refused.exit_code == 1 and "has already sent 1 message(s)" in refused.stderr and "campaign pause real" in refused.stderr
     assert db.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 1
+
+
+def test_ctrl_c_anywhere_else_exits_130_with_one_line(hermetic, monkeypatch):
+    import outreach.replies.mailfiles as mailfiles
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mailfiles, "import_paths", interrupted)
+    result = outreach("replies", "import", "reply.eml")
+    assert result.exit_code == 130 and result.stderr == "Stopped by Ctrl-C.\n"
