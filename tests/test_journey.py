@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from email.utils import format_datetime
 from pathlib import Path
 
 from tests.test_replies import append, dsn, reply
@@ -40,12 +42,12 @@ def outreach(*args: str, folder: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def out_of_office(sent: Sent) -> bytes:
+def out_of_office(sent: Sent, back: date) -> bytes:
     return (f"From: Dr. Rahul Mehta <{sent.to}>\r\nTo: Ada Obi <ada@example.com>\r\n"
-            f"Subject: Automatic reply: {sent.subject}\r\nDate: Mon, 2 Mar 2026 15:00:00 +0000\r\n"
+            f"Subject: Automatic reply: {sent.subject}\r\nDate: {format_datetime(datetime.now(timezone.utc))}\r\n"
             f"Message-ID: <ooo-journey@stlukes.example.org>\r\nIn-Reply-To: {sent.message_id}\r\n"
             "Auto-Submitted: auto-replied\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            "I am out of the office until Monday, March 16, 2026 with limited access to email.\r\n").encode()
+            f"I am out of the office until {back:%B} {back.day}, {back.year} with limited access to email.\r\n").encode()
 
 
 def test_the_daily_journey_from_an_empty_folder(mail_env, smtp_server, imap_account, tmp_path):
@@ -85,8 +87,10 @@ def test_the_daily_journey_from_an_empty_folder(mail_env, smtp_server, imap_acco
         sent[received.rcpt_tos[0]] = Sent(str(message["Message-ID"]), received.rcpt_tos[0], str(message["Subject"]))
     jane, rahul, emily = (sent[a] for a in ("jane.okafor@mercy.example.org", "rmehta@stlukes.example.org",
                                              "emily.hartwell@riverside.example.edu"))
-    append(imap_account, reply(jane, "Dear Ada,\n\nYes, we can host you in May. Please send your dates.\n\nJane"))
-    append(imap_account, out_of_office(rahul))
+    back = date.today() + timedelta(days=20)
+    append(imap_account, reply(jane, "Dear Ada,\n\nYes, we can host you in May. Please send your dates.\n\nJane",
+                               when=datetime.now(timezone.utc)))
+    append(imap_account, out_of_office(rahul, back))
     append(imap_account, dsn(emily))
 
     # 5. Read the replies.
@@ -94,18 +98,22 @@ def test_the_daily_journey_from_an_empty_folder(mail_env, smtp_server, imap_acco
     assert polled.returncode == 0, polled.stderr
     assert json.loads(polled.stdout) == {"fetched": 3, "matched": 3, "human_reply": 1, "auto_reply": 1, "bounce": 1, "unsubscribe": 0}
     listed = outreach("replies", "list", folder=folder)
-    assert "jane.okafor@mercy.example.org" in listed.stdout and "away until 2026-03-16" in listed.stdout
+    assert "jane.okafor@mercy.example.org" in listed.stdout and f"away until {back.isoformat()}" in listed.stdout
 
     shown = outreach("campaign", "show", "spring", folder=folder)
     assert shown.returncode == 0 and "1 bounced" in shown.stdout
     contact = outreach("contacts", "show", "jane.okafor@mercy.example.org", "--json", folder=folder)
     assert json.loads(contact.stdout)["stage"] == "replied"
 
-    # LEAD: when `outreach report` lands, append (README "report" section):
+    # LEAD: when `outreach report` lands (branch `reports`, README "6. See what works"), append:
     #   report = outreach("report", "--campaign", "spring", "--json", folder=folder)
-    #   group = json.loads(report.stdout)["groups"][0]
-    #   assert (group["contacted"], group["replied"], group["auto_replied"], group["bounced"]) == (10, 1, 1, 1)
-    # LEAD: when `outreach followups` lands, append:
-    #   due = json.loads(outreach("followups", "due", "--campaign", "spring", "--as-of", <8 business days on>, "--json").stdout)
-    #   assert jane, emily not in due; rahul held until his return; the other 7 at step 2
-    #   outreach("followups", "draft", "--campaign", "spring", ...) -> drafts in the Dovecot Drafts folder
+    #   assert report.returncode == 0, report.stderr
+    #   [group] = json.loads(report.stdout)["groups"]
+    #   assert (group["contacted"], group["bounced"], group["replied"], group["auto_replied"]) == (10, 1, 1, 1)
+    # LEAD: when `outreach followups` lands (branch `followups`, README "6. Follow up"), append:
+    #   later = (date.today() + timedelta(days=10)).isoformat()    # past the first follow-up's 3 business days
+    #   due = json.loads(outreach("followups", "due", "--campaign", "spring", "--as-of", later, "--json", folder=folder).stdout)
+    #   assert {d["email"] for d in due} == set(sent) - {jane.to, rahul.to, emily.to} and {d["step"] for d in due} == {2}
+    #   drafted = outreach("followups", "draft", "--campaign", "spring", "--as-of", later, folder=folder)
+    #   assert drafted.returncode == 0, drafted.stderr   # then: 7 messages in the Dovecot \Drafts folder, each
+    #   # "Re: <subject>" with In-Reply-To the first email's Message-ID (read them with IMAPClient as test_replies does)
