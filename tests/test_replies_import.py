@@ -110,16 +110,18 @@ def test_a_file_that_is_not_mail_gets_one_line_and_the_rest_still_import(db_env_
     (tmp_path / "reply.eml").write_bytes(answers[0])
     (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)))
     (tmp_path / "notes.txt").write_text("Call Dr. Okafor on Monday\nabout the CV\n")
-    args = ["replies", "import", str(tmp_path / "photo.png"), str(tmp_path / "notes.txt"), str(tmp_path / "missing.eml"),
-            str(tmp_path / "reply.eml")]
+    args = ["replies", "import", str(tmp_path / "photo.png"), str(tmp_path / "notes.txt"), str(tmp_path / "reply.eml")]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     notes = [line for line in result.stderr.splitlines() if line.startswith("Note:")]
-    assert len(notes) == 3
+    assert len(notes) == 2
     assert "photo.png: not an email message" in notes[0] and "notes.txt: not an email message" in notes[1]
-    assert "missing.eml: no such file or folder" in notes[2]
     assert "Traceback" not in result.output
     assert "1 matched of 1 read: 1 replied" in result.stdout
+    # a mistyped path is a usage error, before anything is read
+    typo = CliRunner().invoke(cli, ["replies", "import", str(tmp_path / "reply.eml"), str(tmp_path / "repyl.eml")])
+    assert typo.exit_code == 2 and "does not exist" in typo.stderr
+    assert import_paths(db, settings(), [tmp_path / "missing.eml"], now=NOW).notes == [f"{tmp_path / 'missing.eml'}: no such file or folder; skipped"]
 
 
 def test_a_reply_without_message_id_is_recognised_by_its_content(db_env_three):

@@ -53,7 +53,7 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
 
 
 @replies_group.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object (as `replies poll --json`).")
 @pass_app
 def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
