@@ -21,7 +21,8 @@ from outreach.classify.classifier import classify_message
 from outreach.cli import cli
 
 KINDS = {"human_reply", "auto_reply", "bounce", "unsubscribe", "other"}
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no example database written into the working tree (tests stay hermetic).
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- plausible mail -------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ def _classified(raw: bytes) -> None:
     json.dumps(result)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.binary(max_size=2000))
 def test_classify_takes_any_bytes(raw):
     _classified(raw)
@@ -94,7 +95,7 @@ def test_classify_takes_plausible_but_broken_mime(raw):
     _classified(raw)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, database=None)
 @given(st.lists(st.one_of(st.binary(max_size=600), plausible_mail()), min_size=1, max_size=3))
 def test_the_classify_command_on_files_answers_one_line_per_file(raws):
     with tempfile.TemporaryDirectory() as folder:
@@ -150,7 +151,7 @@ def _import(data: bytes) -> None:
         assert len(lines) == 1 and lines[0].startswith("Error: ") and result.stdout == "", result.stderr
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(st.binary(max_size=1500))
 def test_contacts_import_takes_any_bytes(data):
     _import(data)
@@ -161,7 +162,7 @@ def test_a_header_of_control_characters_gets_one_error_line(tmp_path):
     _import(b"\x01\x0b\x01")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, database=None)
 @given(plausible_csv())
 def test_contacts_import_takes_plausible_but_broken_rows(data):
     _import(data)
