@@ -183,7 +183,7 @@ def _size(size: int) -> str:
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat for several).")
 @where_option
 @click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
-@click.option("--spam", is_flag=True, help="Also run SpamAssassin's local content rules on the first selected contact's letter (needs spamassassin).")
+@click.option("--spam", is_flag=True, help="Also run SpamAssassin's local content rules on the first selected contact's letter; exit 1 when one fires (needs spamassassin).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
 def check_command(
