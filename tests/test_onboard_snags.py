@@ -173,5 +173,6 @@ def test_ctrl_c_anywhere_else_exits_130_with_one_line(hermetic, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(mailfiles, "import_paths", interrupted)
+    (hermetic / "reply.eml").write_bytes(b"From: a@b.example.org\n\nhi\n")
     result = outreach("replies", "import", "reply.eml")
     assert result.exit_code == 130 and result.stderr == "Stopped by Ctrl-C.\n"
