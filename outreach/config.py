@@ -62,6 +62,7 @@ class Settings:
     imap_folders: tuple[str, ...]
     followup_days: int
     away_days: int
+    busy_timeout: float = 5.0  # seconds a write waits for another command's write (OUTREACH_BUSY_TIMEOUT)
 
     @property
     def preset(self) -> Preset:
@@ -99,6 +100,16 @@ def _parse_int(name: str, text: str) -> int:
         raise ConfigError(f"{name}={text!r} is not a whole number") from None
     if value < 0:
         raise ConfigError(f"{name}={text!r} must be 0 or more (0 means no limit)")
+    return value
+
+
+def _parse_seconds(name: str, text: Any) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number of seconds") from None
+    if not 0 <= value <= 600:
+        raise ConfigError(f"{name}={text!r}: use 0 to 600 seconds")
     return value
 
 
@@ -183,6 +194,7 @@ def load_settings(
         imap_folders=tuple(f.strip() for f in str(folders).split(",") if f.strip()),
         followup_days=_parse_int("OUTREACH_FOLLOWUP_DAYS", lookup.get("FOLLOWUP_DAYS", 7)),
         away_days=_parse_int("OUTREACH_AWAY_DAYS", lookup.get("AWAY_DAYS", 14)),
+        busy_timeout=_parse_seconds("OUTREACH_BUSY_TIMEOUT", lookup.get("BUSY_TIMEOUT", 5)),
     )
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,13 +17,44 @@ from outreach.errors import OutreachError
 from outreach.migrations import migrations
 
 
-def open_db(path: str | Path) -> Database:
-    """Whoever opens the database migrates it, so every command sees the current schema."""
+class OutreachDatabase(Database):
+    """sqlite-utils' Database whose outermost `atomic()` begins IMMEDIATE: the write lock is
+    taken first, waiting up to the busy timeout for another process's write to finish. With a
+    plain (deferred) BEGIN, a block that reads and then writes asks for the lock mid-way, and
+    SQLite refuses at once, without waiting, to avoid a deadlock ("database is locked")."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
+BUSY_TIMEOUT = 5.0  # seconds to wait for another command's write to finish before giving up
+
+
+def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database:
+    """Whoever opens the database migrates it, so every command sees the current schema.
+
+    A write waits at most `busy_timeout` seconds for another process's write to finish; after
+    that sqlite3 raises "database is locked", which `database_error` turns into one line."""
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutreachError(f"{path}: folder {path.parent} does not exist; create it or pass another --db")
-    db = Database(path)
-    db.execute("PRAGMA busy_timeout = 10000")
+    db = OutreachDatabase(sqlite3.connect(str(path), timeout=busy_timeout))
+    db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
@@ -58,3 +93,47 @@ def record_event(
         "INSERT INTO events (at, kind, contact_id, campaign_id, message_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
         [at or utc_now(), kind, contact_id, campaign_id, message_id, json.dumps(detail, default=str)],
     )
+
+
+# --- sqlite3 errors, said once ------------------------------------------------------------------
+
+
+class DatabaseError(OutreachError):
+    """The database cannot be used right now (busy, read-only, damaged, disk full)."""
+
+
+def database_error(error: sqlite3.Error, path: str | Path | None = None) -> DatabaseError:
+    """One line that says what happened to the database and what to do, for any sqlite3 error.
+
+    The transaction in progress was rolled back by SQLite, so nothing already recorded is lost;
+    the line says so where a user would wonder."""
+    where = f"the database {path}" if path else "the database"
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error).lower()
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        reason = f"{where} is busy: another outreach command is writing to it; try again in a moment"
+    elif name.startswith("SQLITE_READONLY") or "readonly" in text or (name.startswith("SQLITE_CANTOPEN") and _read_only(path)):
+        reason = (f"cannot write to {where}: it is read-only; give yourself write permission on the file and its folder "
+                  f"(chmod u+w), or pass another --db")
+    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
+        reason = (f"{where} is damaged or is not an outreach database; restore it from a backup or pass another --db "
+                  f"(`sqlite3 FILE .recover` may rescue what it holds)")
+    elif name.startswith("SQLITE_FULL") or "full" in text:
+        reason = f"the disk holding {where} is full; free some space and run the command again (nothing already saved was lost)"
+    elif name.startswith("SQLITE_IOERR") or "i/o error" in text:
+        reason = (f"could not write to {where} (disk I/O error: the disk may be full, removed or failing); "
+                  f"free some space or check the disk, then run the command again (nothing already saved was lost)")
+    elif name.startswith("SQLITE_CANTOPEN"):
+        reason = f"cannot open {where}; check that the path is right and that you may read and write it"
+    else:
+        reason = f"{where}: {error}; run the command again, and report it if it keeps happening"
+    return DatabaseError(reason)
+
+
+def _read_only(path: str | Path | None) -> bool:
+    """A file or folder we may not write makes SQLite say "unable to open" in WAL mode."""
+    if not path:
+        return False
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    return (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK)

@@ -204,3 +204,23 @@ def m001_create_schema(db: Database) -> None:
         CREATE INDEX events_contact ON events(contact_id, at);
         """
     )
+
+
+@migrations()
+def m010_replies_unmatched(db: Database) -> None:
+    """Mail that names one of our messages but may not speak for its contact (a stranger in the
+    thread, a bounce about someone else) is kept, unmatched: `claimed_message_id` is the message
+    its headers name, `unmatched_reason` why it changed nobody's state."""
+    db.executescript(
+        """
+        ALTER TABLE replies ADD COLUMN claimed_message_id INTEGER REFERENCES messages(id);
+        ALTER TABLE replies ADD COLUMN unmatched_reason TEXT;
+        """
+    )
+
+
+@migrations()
+def m011_campaign_dry_run_files(db: Database) -> None:
+    """The .eml files the last dry run wrote (a JSON list of paths): the next dry run deletes
+    exactly these, never whatever happens to lie in the folder."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN dry_run_files TEXT NOT NULL DEFAULT '[]'")

@@ -7,6 +7,7 @@ group, the shared context and the error-to-exit-code mapping.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from sqlite_utils import Database
 
 from outreach.config import Settings, load_settings
 from outreach.contacts.store import parse_where
-from outreach.db import open_db, parse_utc
+from outreach.db import database_error, open_db, parse_utc
 from outreach.errors import OutreachError
 
 
@@ -42,7 +43,7 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = open_db(self.settings.db_path)
+            self._db = open_db(self.settings.db_path, busy_timeout=self.settings.busy_timeout)
         return self._db
 
 
@@ -88,7 +89,8 @@ where_option = click.option(
 
 
 class OutreachGroup(click.Group):
-    """Turns core errors into one `Error: ...` line on stderr and exit code 1."""
+    """Turns core errors into one `Error: ...` line on stderr and exit code 1; a database that is
+    busy, read-only, damaged or on a full disk is one of those errors too (db.database_error)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -96,6 +98,11 @@ class OutreachGroup(click.Group):
         except OutreachError as error:
             click.echo(f"Error: {one_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
+        except sqlite3.Error as error:
+            app = ctx.obj if isinstance(ctx.obj, App) else None
+            path = app._settings.db_path if app is not None and app._settings is not None else None
+            click.echo(f"Error: {database_error(error, path)}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             # Anywhere else Ctrl-C lands, the open transaction rolls back: a clean stop. Exit 130
             # as a shell expects (click would print "Aborted!" and exit 1).

@@ -19,7 +19,6 @@ from outreach.sending import campaigns, outbox, sender
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import Limits, SystemClock, format_slot
 from outreach.sending.run import SendReport
-from outreach.sending.smtputf8 import server_offers_smtputf8
 from outreach.templates.problems import group_problems
 
 from . import App, pass_app, print_json
@@ -236,12 +235,7 @@ def _dry_run_draft(app: App, campaign: dict[str, Any], limit: int | None) -> tup
 def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int | None, no_limit: bool, as_json: bool,
                err: Console, uncertain: str | None, yes: bool) -> None:
     db, settings = app.db, app.settings
-    sender.check_may_send(db, campaign, SystemClock().now())
     first_run = campaigns.first_live_run(db, campaign)
-    smtputf8 = False
-    if campaigns.needs_smtputf8_probe(db, campaign):
-        smtputf8 = server_offers_smtputf8(settings)
-    campaign = campaigns.freeze_campaign(db, settings, campaign, smtputf8=smtputf8)
     if no_limit:
         limit = None
     elif limit is None and first_run:

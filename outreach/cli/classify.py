@@ -8,13 +8,8 @@ import sys
 import click
 
 from outreach.classify.classifier import classify_message
-
-
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as handle:
-        return handle.read()
+from outreach.errors import OutreachError
+from outreach.mail.files import read_message_file, read_message_stream
 
 
 @click.command("classify")
@@ -36,13 +31,9 @@ def classify_command(files: tuple[str, ...], as_json: bool) -> None:
     rows = []
     for path in files:
         try:
-            raw = _read(path)
-        except IsADirectoryError:
-            click.echo(f"Error: {path} is a folder; pass the messages in it, e.g. {path.rstrip('/')}/*.eml", err=True)
-            failed = True
-            continue
-        except OSError as error:
-            click.echo(f"Error: {path}: {error.strerror or error}", err=True)
+            raw = read_message_stream(sys.stdin.buffer) if path == "-" else read_message_file(path)
+        except OutreachError as error:
+            click.echo(f"Error: {error}", err=True)
             failed = True
             continue
         result = classify_message(raw).to_json(path)

@@ -43,7 +43,7 @@ def _skipped_because(report: ImportReport) -> str:
 
 
 def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
-    encoding = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}[report.encoding]
+    encoding = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16", "utf-8+cp1252": "UTF-8 and Windows-1252 lines"}[report.encoding]
     delimiter = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[report.delimiter]
     prefix = "Dry run (nothing written): would import" if report.dry_run else "Imported"
     click.echo(f"{prefix} {report.file} ({encoding}, {delimiter}-separated, {report.rows} row{'' if report.rows == 1 else 's'})")

@@ -216,6 +216,8 @@ def _reply_line(row: dict[str, Any]) -> str:
     text = row.get("snippet") or row.get("subject") or ""
     effects = row.get("effects")
     tail = f"  -> {'; '.join(effects)}" if effects else ""
+    if row.get("unmatched_reason"):
+        tail = f"  (unmatched: {row['unmatched_reason']}){tail}"
     return f"{shown}  {kind:<21} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from email.utils import parseaddr
 from typing import Any
 
-from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, normalise_email
+from outreach.contacts.store import EXPORT_COLUMNS, FORMULA_PREFIXES, STANDARD_FIELDS, InvalidEmail, normalise_email
 from outreach.errors import InputFileError
 from outreach.timezones import state_code
 
@@ -160,6 +160,36 @@ def clean_cell(text: str) -> str:
     return text.replace("\xa0", " ").translate(_INVISIBLE).strip()
 
 
+# C0 controls except tab/CR/LF, DEL and the C1 controls: invisible, and NUL or ESC in a 7-bit
+# body corrupts the message, so they never reach the database.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x1B: "ESC", 0x7F: "DEL"}
+
+
+def strip_controls(text: str) -> tuple[str, list[str]]:
+    """(text without control characters, the names of those removed, e.g. ["NUL", "U+0001"])."""
+    found = _CONTROLS.findall(text)
+    if not found:
+        return text, []
+    names = [_CONTROL_NAMES.get(ord(c), f"U+{ord(c):04X}") for c in dict.fromkeys(found)]
+    return _CONTROLS.sub("", text), names
+
+
+# `contacts export` puts ' before cells a spreadsheet would run as formulas (and before a
+# cell that already starts with ' and then one of those characters, so the guard can be undone).
+_GUARDED = re.compile("^'+(?=[" + re.escape("".join(FORMULA_PREFIXES)) + "])")
+
+
+def is_own_export(header: list[str]) -> bool:
+    """A file written by `contacts export`: its header starts with exactly the export columns."""
+    return [h.strip() for h in header[: len(EXPORT_COLUMNS)]] == list(EXPORT_COLUMNS)
+
+
+def unguard(cell: str) -> str:
+    """`'=SUM(A1)` -> `=SUM(A1)`, `'+1-2@x.org` -> `+1-2@x.org`: undo export's formula guard."""
+    return cell[1:] if _GUARDED.match(cell) else cell
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -287,8 +317,15 @@ def parse_row(line: int, cells: list[str], header: list[str], plan: list[str]) -
         warnings.append(f"{len(cells)} cells but {len(header)} columns; extra cells ignored (a stray delimiter?)")
     for index, target in enumerate(plan):
         raw = cells[index] if index < len(cells) else ""
+        if target == "ignore":
+            continue
+        raw, controls = strip_controls(raw)
+        if controls and target == "email":
+            raise InvalidEmail(f"the email cell contains control character(s) {', '.join(controls)}; retype the address and import again")
+        if controls:
+            warnings.append(f"{header[index] or 'column ' + str(index + 1)}: removed control character(s) {', '.join(controls)}")
         value = clean_cell(raw)
-        if not value or target == "ignore":
+        if not value:
             continue
         if target == "email" and ("\n" in value or "\r" in value):
             raise InvalidEmail('the email cell runs over several lines: a quote (") opened in this row is never closed, so the lines after it were read into one cell')

@@ -31,9 +31,9 @@ from sqlite_utils import Database
 from outreach.contacts.store import (
     STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address, needs_smtputf8,
 )
-from outreach.contacts.csv_reader import open_csv
+from outreach.contacts.csv_reader import Malformed, open_csv
 from outreach.db import utc_now
-from outreach.contacts.fields import ParsedRow, header_key, named_field, parse_row, plan_columns
+from outreach.contacts.fields import ParsedRow, header_key, is_own_export, named_field, parse_row, plan_columns, unguard
 
 BATCH_SIZE = 1000
 
@@ -109,7 +109,11 @@ def import_csv(
         report.encoding, report.delimiter = source.encoding, source.delimiter
         plan = plan_columns(source.header, mapping or {}, str(path))
         report.columns = {h: t for h, t in zip(source.header, plan)}
+        report.notes += source.notes
         _note_header(report, source.header, plan)
+        own_export = is_own_export(source.header)
+        if own_export:
+            report.notes.append("this is an outreach export: the ' it puts before formula-like cells was removed again")
         try:
             with db.atomic():
                 job = _Importer(db, report, tags, policy, Path(path).name)
@@ -119,10 +123,12 @@ def import_csv(
                     if not cells or not any(c.strip() for c in cells):
                         continue  # blank lines and ",,,," rows from spreadsheets are not contacts
                     report.rows += 1
-                    if cells[0].startswith("\0"):
-                        report.errors.append(RowProblem(line, f"malformed CSV: {cells[0][1:]}"))
+                    if isinstance(cells, Malformed):
+                        report.errors.append(RowProblem(line, f"malformed CSV: {cells[0]}"))
                         report.skipped += 1
                         continue
+                    if own_export:
+                        cells = [unguard(c) for c in cells]
                     try:
                         batch.append(parse_row(line, cells, source.header, plan))
                     except InvalidEmail as error:
@@ -337,11 +343,11 @@ def import_suppressions(db: Database, path: str | Path, *, reason: str | None = 
             entries = list(source.rows)
         with db.atomic():
             for line, cells in entries:
+                if isinstance(cells, Malformed):
+                    result.errors.append(RowProblem(line, f"malformed CSV: {cells[0]}"))
+                    continue
                 value = cells[email_index].strip() if email_index < len(cells) else ""
                 if not value or value.startswith("#"):
-                    continue
-                if value.startswith("\0"):
-                    result.errors.append(RowProblem(line, f"malformed CSV: {value[1:]}"))
                     continue
                 try:
                     added = add_suppression(db, value, reason=reason, source="import")

@@ -402,8 +402,8 @@ def spreadsheet_safe(value: Any) -> Any:
     Excel, LibreOffice and Google Sheets run cells that start with = + - @ (or tab/CR) as formulas,
     which lets a hostile value in a contact list run code or leak data when the export is opened.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
+        return "'" + value  # also `'=x`, so that import can take exactly one ' off again
     return value
 
 

@@ -239,8 +239,13 @@ def _multipart(message: MIMEPart, content_type: Any, parts: Iterable[MIMEPart]) 
     return message
 
 
+_BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _text(text: str, subtype: str) -> tuple[Any, str, str]:
-    """UTF-8 text: 7bit when it is plain ASCII, else quoted-printable (readable, 7-bit clean)."""
+    """UTF-8 text: 7bit when it is plain ASCII, else quoted-printable (readable, 7-bit clean).
+    Control characters (a NUL from an old contact import) never go out raw: they are dropped."""
+    text = _BODY_CONTROLS.sub("", text)
     if not text.endswith("\n"):
         text += "\n"
     content_type = _TEXT_TYPES[subtype]

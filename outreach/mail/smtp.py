@@ -195,9 +195,9 @@ class SmtpConnection:
                         raise
                     refused[recipient] = error
             if recipients[0] in refused:  # the contact's own address; a refused Cc doesn't stop it
-                error = refused[recipients[0]]
+                refusal = refused[recipients[0]]
                 await self._reset()
-                return Outcome(classify_reply(error.code, error.message, phase="rcpt"), error.code, error.message)
+                return Outcome(classify_reply(refusal.code, refusal.message, phase="rcpt"), refusal.code, refusal.message)
             if before_data is not None:
                 before_data()
             phase = "data"

@@ -36,6 +36,7 @@ from outreach.db import utc_now
 from outreach.mail.imap import (
     FetchedHeader, HeaderFields, connect_imap, imap_error, new_uids, open_folder, request_bodies, request_headers, resolve_folder,
 )
+from outreach.replies.authority import writes_for
 from outreach.replies.store import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
 from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_suggestions
 
@@ -80,6 +81,9 @@ class PollResult:
         self.fetched += fetched
         summary["fetched"] += fetched
         for reply in stored:
+            if reply.get("unmatched_reason"):  # kept, but it answers nothing of ours: not a match
+                self.notes.append(f"{reply['from_address']}: {reply['unmatched_reason']}; kept as an unmatched reply")
+                continue
             self.matched += 1
             summary["matched"] += 1
             if reply["kind"] in self.counts:
@@ -395,15 +399,41 @@ def _match(
     kind = classification.kind
     written = written_at(header, internaldate)
     ids = _header_ids(header) + [i for i in classification.referenced_message_ids if i]
+    sender = _address(header.get("From"))
+    unmatched = None
     if kind == "bounce":
         body_ids = _MSGID.findall(raw.decode("utf-8", "replace"))
-        sent = _by_message_id(db, ids + body_ids) or _by_recipient(db, classification.bounced_addresses, written)
+        sent, unmatched = _bounced_message(db, _by_message_id(db, ids + body_ids), classification.bounced_addresses, written)
     else:
-        sender = _address(header.get("From"))
-        sent = _by_message_id(db, ids) or (None if looks_like_bounce(header) else _by_recipient(db, [sender], written))
+        sent = _by_message_id(db, ids)
+        if sent is not None:
+            # Threading names a message of ours; only its recipient (or their side) may answer it.
+            unmatched = writes_for(header, sender, sent["to_address"])
+            if unmatched and (own := _by_recipient(db, [sender], written)) is not None:
+                sent, unmatched = own, None  # someone we also wrote to, answering in another's thread
+        elif not looks_like_bounce(header):
+            sent = _by_recipient(db, [sender], written)
     if sent is None:
         return None
-    return MatchedReply(fetched.uid, header, internaldate, sent, kind, classification, _address(header.get("From")))
+    return MatchedReply(fetched.uid, header, internaldate, sent, kind, classification, sender, unmatched)
+
+
+def _bounced_message(
+    db: Database, quoted: dict[str, Any] | None, named: Iterable[str], written: datetime
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the message a bounce is about, why it is unmatched). The failed address the report
+    names decides, not the Message-ID it quotes: a report about someone else (a forward, a
+    list, a forgery) must not suppress our contact. Without a named address the quoted
+    Message-ID stands."""
+    named = [a.strip().lower() for a in named if a and a.strip()]
+    if not named or (quoted is not None and quoted["to_address"].lower() in named):
+        return quoted, None
+    ours = _by_recipient(db, named, written)
+    if ours is not None:
+        return ours, None
+    if quoted is not None:
+        return quoted, f"the bounce names {', '.join(named)}, not {quoted['to_address']}; nobody was suppressed"
+    return None, None
 
 
 def _by_message_id(db: Database, ids: list[str]) -> dict[str, Any] | None:

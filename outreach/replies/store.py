@@ -29,6 +29,7 @@ from outreach.sending.campaigns import get_campaign
 
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100
+MAX_STORED_TEXT = 100_000  # characters of a reply's own text kept in the db; a 30 MB reply is not a letter
 PENDING_STATES = ("queued", "drafted", "deferred")
 
 
@@ -48,6 +49,7 @@ class MatchedReply:
     kind: str
     classification: Classification
     from_address: str
+    unmatched_reason: str | None = None  # set: `sent` is only the message it names; change nobody
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ def store_reply(
     subject = readable(reply.header.get("Subject"))
     if _already_stored(db, rfc_id, reply.from_address, subject, received):
         return None
-    sent, cls = reply.sent, reply.classification
+    if reply.unmatched_reason:
+        return _store_unmatched(db, settings, reply, mailbox, rfc_id, subject, received, now)
+    sent = reply.sent
     contact = _contact_for(db, sent)
     sent_at = sent.get("sent_at")
     seconds = None
@@ -109,6 +113,24 @@ def store_reply(
         "message_id": sent["id"],
         "contact_id": contact["id"] if contact else None,
         "campaign_id": sent.get("campaign_id"),
+        **_columns(reply, mailbox, rfc_id, subject, received),
+        "seconds_to_reply": seconds,
+        "created_at": utc_now(now),
+    }
+    reply_id = _insert(db, row)
+    record_event(
+        db, "reply_received", contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=sent["id"],
+        at=utc_now(now), reply_id=reply_id, reply_kind=reply.kind, folder=mailbox.folder,
+    )
+    effects = _apply(db, settings, reply, row, reply_id, contact, now)
+    campaign = db.execute("SELECT name FROM campaigns WHERE id = ?", [row["campaign_id"]]).fetchone()
+    return {**row, "id": reply_id, "campaign": campaign[0] if campaign else None, "contact_email": contact["email"] if contact else sent["to_address"], "effects": effects}
+
+
+def _columns(reply: MatchedReply, mailbox: Mailbox, rfc_id: str | None, subject: str, received: datetime) -> dict[str, Any]:
+    """The replies columns that describe the message itself, matched or not."""
+    cls = reply.classification
+    return {
         "account": mailbox.account,
         "folder": mailbox.folder,
         "uidvalidity": mailbox.uidvalidity,
@@ -121,20 +143,51 @@ def store_reply(
         "bounce_type": (cls.bounce_type or "soft") if reply.kind == "bounce" else None,
         "bounced_addresses": json.dumps(list(cls.bounced_addresses or [])),
         "return_date": cls.return_date.isoformat() if reply.kind == "auto_reply" and cls.return_date else None,
-        "body_text": cls.own_text,
-        "snippet": snippet(cls.own_text),
-        "seconds_to_reply": seconds,
-        "created_at": utc_now(now),
+        "body_text": bounded_text(cls.own_text),
+        "snippet": snippet((cls.own_text or "")[: SNIPPET_LENGTH * 4]),
     }
+
+
+def _insert(db: Database, row: dict[str, Any]) -> int:
     columns = ", ".join(f"[{name}]" for name in row)
-    reply_id = db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
-    record_event(
-        db, "reply_received", contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=sent["id"],
-        at=utc_now(now), reply_id=reply_id, reply_kind=reply.kind, folder=mailbox.folder,
-    )
-    effects = _apply(db, settings, reply, row, reply_id, contact, now)
-    campaign = db.execute("SELECT name FROM campaigns WHERE id = ?", [row["campaign_id"]]).fetchone()
-    return {**row, "id": reply_id, "campaign": campaign[0] if campaign else None, "contact_email": contact["email"] if contact else sent["to_address"], "effects": effects}
+    return db.execute(f"INSERT INTO replies ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())).lastrowid
+
+
+def bounded_text(text: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
+    """At most `limit` characters of a reply's text, saying so when it was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"\n\n[outreach kept the first {limit:,} of {len(text):,} characters of this reply]"
+
+
+def _store_unmatched(
+    db: Database, settings: Settings, reply: MatchedReply, mailbox: Mailbox, rfc_id: str | None, subject: str,
+    received: datetime, now: datetime,
+) -> dict[str, Any]:
+    """Keep mail that names our message but is not about its contact, changing nobody's state
+    but the writer's own: their request to stop is honoured for their address, and a human
+    writer is offered as a suggested contact (referred by the contact whose thread they joined)."""
+    at, claimed = utc_now(now), reply.sent
+    row = {
+        "message_id": None, "contact_id": None, "campaign_id": None, "claimed_message_id": claimed["id"],
+        "unmatched_reason": reply.unmatched_reason, **_columns(reply, mailbox, rfc_id, subject, received),
+        "seconds_to_reply": None, "created_at": at,
+    }
+    reply_id = _insert(db, row)
+    record_event(db, "reply_unmatched", message_id=claimed["id"], at=at, reply_id=reply_id, reply_kind=reply.kind,
+                 from_address=reply.from_address, reason=reply.unmatched_reason)
+    effects: list[str] = []
+    own = own_addresses(settings)
+    if reply.kind == "unsubscribe" and reply.from_address and reply.from_address not in own:
+        if _suppress(db, reply.from_address, reason=f"asked to stop in reply {reply_id}", source="unsubscribe"):
+            effects.append(f"suppressed {reply.from_address}")
+    elif reply.kind == "human_reply" and reply.from_address:
+        referrer = _contact_for(db, claimed)
+        if referrer is not None:
+            added = suggest_contacts(db, recipients=reply.header.get_all("From") or [], text=reply.from_address, excluded=set(own),
+                                     referrer_id=referrer["id"], reply_id=reply_id, at=at)
+            effects += [f"suggested {a}" for a in added]
+    return {**row, "id": reply_id, "campaign": None, "contact_email": None, "effects": effects}
 
 
 def _already_stored(db: Database, rfc_id: str | None, sender: str, subject: str, received: datetime) -> bool:
@@ -293,7 +346,7 @@ def list_replies(
         db.query(
             f"""SELECT r.id, r.received_at, r.kind, r.bounce_type, r.return_date, r.from_address,
                        coalesce(c.email, m.to_address) AS contact_email, ca.name AS campaign,
-                       r.subject, r.snippet, r.seconds_to_reply, r.folder
+                       r.subject, r.snippet, r.seconds_to_reply, r.folder, r.unmatched_reason
                 FROM replies r
                 LEFT JOIN contacts c ON c.id = r.contact_id
                 LEFT JOIN messages m ON m.id = r.message_id

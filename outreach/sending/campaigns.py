@@ -29,7 +29,8 @@ from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import eml_folder, write_eml, write_preview
+from outreach.sending.eml import eml_folder, read_frozen, write_eml, write_preview
+from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Limits
 from outreach.templates.render import Sender, check_template, load_template, render_message
 
@@ -63,6 +64,22 @@ class Selection:
 # --- create / read -------------------------------------------------------------------------------
 
 
+NAME_LENGTH = 64
+_NAME = re.compile(r"(?!\.)[\w.-]{1,%d}" % NAME_LENGTH)
+
+
+def check_campaign_name(name: str) -> str:
+    """The name, trimmed, if it is safe as a folder name under the outbox (`..` or `a/b` is
+    not); OutreachError saying what a name may hold otherwise."""
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise OutreachError(
+            f"campaign name {name!r} is not allowed: use letters, digits, '-', '_' and '.' (not first), "
+            f"at most {NAME_LENGTH} characters, e.g. spring-2026 (it becomes a folder name)"
+        )
+    return name
+
+
 def create_campaign(
     db: Database,
     name: str,
@@ -77,9 +94,7 @@ def create_campaign(
     options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
-    name = name.strip()
-    if not name or not re.fullmatch(r"[\w.@+-]+", name):
-        raise OutreachError(f"campaign name {name!r}: use letters, digits, '-', '_' or '.' (it becomes a folder name)")
+    name = check_campaign_name(name)
     load_template(templates_dir, template)
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
         raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
@@ -289,6 +304,8 @@ def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
     ).fetchall()
     for contact_id, included, reason in rows:
         contact = get_contact_by_id(db, contact_id)
+        if contact is None:  # never deleted while in a campaign (delete_contact refuses)
+            continue
         if included:
             plan.included.append(contact)
         else:
@@ -317,7 +334,7 @@ def needs_smtputf8_probe(db: Database, campaign: Mapping[str, Any]) -> bool:
 
 @dataclass
 class DryRun:
-    """What a draft's dry run rendered and where; nothing is stored in the database."""
+    """What a draft's dry run rendered and where; the database keeps only the list of files."""
 
     plan: Selection
     rendered: int
@@ -329,7 +346,10 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any]) -> Dr
     plan = plan_selection(db, campaign)
     rendered = render_all(settings, campaign, plan.included)
     folder = eml_folder(settings, campaign)
-    write_preview(folder, rendered)
+    row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
+    written = write_preview(folder, rendered, previous=json.loads(row[0] if row and row[0] else "[]"))
+    with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
+        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
     return DryRun(plan, len(rendered), folder)
 
 
@@ -384,3 +404,17 @@ def freeze_campaign(
             outbox.queue_messages(db, rows)
             record_event(db, "campaign_started", campaign_id=campaign["id"], at=at, queued=len(rows), skipped=len(plan.skipped))
     return get_campaign(db, campaign["name"])
+
+
+def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any], message: QueuedMessage) -> bytes:
+    """The frozen .eml; if someone deleted or rewrote it, the same message rendered again with
+    the recorded Message-ID (the one a later check of the Sent folder looks for)."""
+    raw = read_frozen(message.eml_path, message.message_id)
+    if raw is not None:
+        return raw
+    contact = get_contact_by_id(db, message.contact_id) if message.contact_id else None
+    if contact is None:
+        raise OutreachError(f"{message.eml_path} is missing and its contact is gone, so message {message.message_id} cannot be sent")
+    [rendered] = render_all(settings, campaign, [contact])
+    rendered.message.replace_header("Message-ID", message.message_id)
+    return rendered.as_bytes()

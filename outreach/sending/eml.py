@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from outreach.config import Settings
+from outreach.errors import OutreachError
 from outreach.mail.message import RenderedMessage
 
 
 def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
-    return (settings.outbox_dir / campaign["name"]).resolve()
+    """`outbox/NAME`; an error for an old campaign whose name leads out of the outbox (`..`)."""
+    outbox = settings.outbox_dir.resolve()
+    folder = (outbox / campaign["name"]).resolve()
+    if folder.parent != outbox:
+        raise OutreachError(f"campaign {campaign['name']!r}: its name is not a folder name inside {outbox}; "
+                            f"create a new campaign with a plain name (letters, digits, '-', '_', '.')")
+    return folder
 
 
 def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
@@ -28,21 +35,27 @@ def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
     return path
 
 
-def write_preview(folder: Path, rendered: Iterable[RenderedMessage]) -> None:
-    """A dry run's files: the folder's earlier .eml files give way to this render."""
-    if folder.is_dir():
-        for old in folder.glob("*.eml"):
-            old.unlink()
-    for index, message in enumerate(rendered, start=1):
-        write_eml(folder, index, message.to_address, message.as_bytes())
+def write_preview(folder: Path, rendered: Iterable[RenderedMessage], *, previous: Iterable[str] = ()) -> list[str]:
+    """A dry run's files, replacing the previous dry run's: only the files it recorded writing
+    (`previous`) are deleted, never a glob of a folder that may hold the user's own files.
+    Returns the paths written, for the next dry run."""
+    for old in previous:
+        path = Path(old)
+        if path.parent == folder and path.suffix == ".eml" and path.is_file() and not path.is_symlink():
+            path.unlink()
+    return [str(write_eml(folder, index, m.to_address, m.as_bytes())) for index, m in enumerate(rendered, start=1)]
 
 
-def read_frozen(path: str | None) -> bytes | None:
-    """The frozen message's bytes; None when there is no file (deleted by someone)."""
+def read_frozen(path: str | None, message_id: str) -> bytes | None:
+    """The frozen message's bytes; None when the file is gone, or holds another message than the
+    one recorded (something rewrote it, e.g. a dry run racing the freeze)."""
     if not path:
         return None
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            raw = handle.read()
     except FileNotFoundError:
         return None
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end if end >= 0 else len(raw)]
+    return raw if re.search(rb"^Message-ID: *" + re.escape(message_id.encode()) + rb"\r?$", head, re.M | re.I) else None

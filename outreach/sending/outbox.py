@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -80,8 +81,9 @@ class QueuedMessage:
 @contextmanager
 def send_lock(db_path: Path) -> Iterator[None]:
     """One sending process per database: a second `send` would race the first for the outbox.
-    The kernel drops the lock when the process dies, so a kill -9 never leaves it stuck."""
-    path = Path(str(db_path) + ".send-lock")
+    The kernel drops the lock when the process dies, so a kill -9 never leaves it stuck. Keyed on
+    the database's real path, so a symlink or a relative path names the same lock."""
+    path = Path(os.path.realpath(db_path) + ".send-lock")
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -202,7 +204,7 @@ def pacing_history(db: Database, account: str, now: datetime) -> list[SentRecord
              AND coalesce(sent_at, sending_at) >= ?""",
         [account, since],
     ).fetchall()
-    return [SentRecord(parse_utc(at), domain or "") for at, domain in rows]
+    return [SentRecord(when, domain or "") for at, domain in rows if (when := parse_utc(at)) is not None]
 
 
 # --- new messages ----------------------------------------------------------------------------------
@@ -272,7 +274,7 @@ def finish(db: Database, message: QueuedMessage, state: str, event: str, *, at: 
     still committed after this message's reply and before the next one's SMTP transaction,
     one commit fewer per message."""
     changes.update(state=state, updated_at=at)
-    message.state = state
+    message.state, message.premarked = state, False  # a retry must be marked `sending` again
     columns = list(changes)
     with db.atomic():
         db.execute(

@@ -25,12 +25,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from outreach.config import Settings
-from outreach.contacts.store import email_domain, get_contact_by_id
+from outreach.contacts.store import email_domain
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import ConfigError, MailServerError, OutreachError
 from outreach.mail.smtp import Outcome, SmtpConnection, SmtpLoginError, SmtpTlsError, prepare
 from outreach.sending import campaigns, outbox
-from outreach.sending.eml import read_frozen
+from outreach.sending.identity import DatabaseIdentity
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Clock, Limits, Pacer
 from outreach.sending.run_queue import RunQueue
@@ -96,6 +96,7 @@ class Run:
     def __init__(self, db: Database, settings: Settings, *, limits: Limits, clock: Clock, account: str,
                  progress: Progress | None = None, stop: asyncio.Event | None = None, rng: random.Random | None = None) -> None:
         self.db, self.settings, self.clock, self.account = db, settings, clock, account
+        self.database = DatabaseIdentity(settings.db_path)
         self.limits = limits
         self.pacer = Pacer(limits, history=outbox.pacing_history(db, account, clock.now()), rng=rng)
         self.conn = SmtpConnection(settings)
@@ -135,6 +136,7 @@ class Run:
 
     async def send_row(self, message: QueuedMessage, raw: bytes) -> Outcome | None:
         """The state machine for one message. None when another process already took it."""
+        self.database.check()  # the file we record in is still the database
         if message.premarked:  # step (a) goes with the previous message's step (c)
             try:
                 await self.conn.ensure()
@@ -153,10 +155,19 @@ class Run:
         data, recipients = prepare(raw, message.to_address, now)
         # (a) for this message must be committed before DATA: flushed right after MAIL FROM.
         after_mail = (lambda: self._flush_for(message)) if self.pending else None
-        outcome = await self.conn.transmit(self.account, recipients, data, after_mail=after_mail, before_data=_step)
+        outcome = await self.conn.transmit(self.account, recipients, data, after_mail=after_mail,
+                                           before_data=lambda: self._before_data(message))
         _step()
         self._record(message, outcome, data)
         return outcome
+
+    def _before_data(self, message: QueuedMessage) -> None:
+        """The last moment nothing has been handed over: a message the db doesn't record as
+        `sending` must not go (a kill after its DATA would leave no trace, and a resume would
+        send it again)."""
+        _step()
+        if message.state != "sending":
+            raise OutreachError(f"message {message.message_id} is not recorded as sending; stopped before handing it over")
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
@@ -310,8 +321,8 @@ class Run:
         while not self.stop.is_set():
             now = self.clock.now()
             if queue.premarked is not None:
-                message, queue.premarked = queue.premarked, None
-                return message, now, now
+                premarked, queue.premarked = queue.premarked, None
+                return premarked, now, now
             message = queue.pop(now)
             if message is None:
                 return None
@@ -341,7 +352,7 @@ class Run:
         if when > now and not message.premarked and self._skip_contact(campaign, message, self.clock.now()):
             queue.put_back(message)  # they replied or went away during the wait
             return True
-        raw = load_raw(self.db, self.settings, campaign, message)
+        raw = campaigns.message_bytes(self.db, self.settings, campaign, message)
         message.tries_this_run += 1
         self.candidate = queue.following(now)
         outcome = await self.send_row(message, raw)
@@ -385,13 +396,3 @@ class Run:
         self.progress({"campaign": campaign["name"], "sent": self.report.sent, "failed": self.report.failed,
                        "remaining": len(upcoming) + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
                        "to": message.to_address, "eta": self._eta})
-
-
-def load_raw(db: Database, settings: Settings, campaign: dict[str, Any], message: QueuedMessage) -> bytes:
-    """The frozen .eml; if someone deleted it, the same message rendered again (same Message-ID)."""
-    raw = read_frozen(message.eml_path)
-    if raw is not None:
-        return raw
-    [rendered] = campaigns.render_all(settings, campaign, [get_contact_by_id(db, message.contact_id)])
-    rendered.message.replace_header("Message-ID", message.message_id)
-    return rendered.as_bytes()

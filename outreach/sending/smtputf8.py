@@ -4,22 +4,17 @@ it does, and skipped with the reason otherwise, so they never block the rest of 
 
 from __future__ import annotations
 
-import asyncio
-
 from outreach.config import Settings
 from outreach.mail.smtp import SmtpConnection
 
 
-async def _offers(settings: Settings) -> bool:
+async def offers_smtputf8(settings: Settings) -> bool:
+    """Connect, log in, read the EHLO answer, leave. A wrong password or certificate fails here,
+    as the send would."""
     connection = SmtpConnection(settings)
-    await connection.open()  # a wrong password or certificate fails here, as the send would
+    await connection.open()
     try:
         assert connection.client is not None
         return connection.client.supports_extension("smtputf8")
     finally:
         await connection.close()
-
-
-def server_offers_smtputf8(settings: Settings) -> bool:
-    """Connect, log in, read the EHLO answer, leave."""
-    return asyncio.run(_offers(settings))

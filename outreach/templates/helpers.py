@@ -19,6 +19,8 @@ import markdown as markdown_lib
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from outreach.templates.budget import BudgetedSandbox
+
 DOCTOR_SUFFIXES = frozenset("MD DO MBBS MBCHB MBBCH MBBCHIR PHD DPHIL DDS DMD".split())
 TITLES = {
     "dr": "Dr.",
@@ -204,7 +206,7 @@ def _finalize_markdown(value: Any) -> Any:
 
 
 def _environment(autoescape: bool, finalize: Callable[[Any], Any] = _finalize) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = BudgetedSandbox(
         undefined=Missing,
         autoescape=autoescape,
         finalize=finalize,

@@ -43,6 +43,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from outreach.config import Settings
 from outreach.contacts.store import template_fields
 from outreach.errors import ConfigError, HeaderInjectionError, NotFoundError, TemplateError
+from outreach.templates.budget import TOO_MUCH, budget
 from outreach.templates.front_matter import items, scalar, split_front_matter
 from outreach.mail.message import (
     AttachmentInfo,
@@ -515,10 +516,11 @@ def render_message(
     `previous_subject` lets a follow-up template say `Re: {{ previous_subject }}`; `now` fixes
     the Date header (tests, previews).
     """
-    rendered, _ = _render(
-        template, contact, sender=sender, campaign=campaign, today=today, in_reply_to=in_reply_to,
-        references=references, previous_subject=previous_subject, now=now, collect=False,
-    )
+    with budget():  # bounded work per message: a runaway loop is an error, not a hang
+        rendered, _ = _render(
+            template, contact, sender=sender, campaign=campaign, today=today, in_reply_to=in_reply_to,
+            references=references, previous_subject=previous_subject, now=now, collect=False,
+        )
     assert rendered is not None
     return rendered
 
@@ -529,5 +531,9 @@ def check_template(
     """Every problem for every contact (an empty list means all of them render)."""
     problems: list[TemplateError] = []
     for contact in contacts:
-        problems.extend(_render(template, contact, sender=sender, campaign=campaign, collect=True)[1])
+        with budget():
+            found = _render(template, contact, sender=sender, campaign=campaign, collect=True)[1]
+        problems.extend(found)
+        if any(p.reason.startswith(TOO_MUCH) for p in found):
+            break  # a runaway loop runs away for every contact: one report, not one minute each
     return problems
