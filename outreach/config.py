@@ -63,6 +63,7 @@ class Settings:
     followup_days: int
     away_days: int
     busy_timeout: float = 5.0  # seconds a write waits for another command's write (OUTREACH_BUSY_TIMEOUT)
+    outcomes: tuple[str, ...] = ()  # OUTREACH_OUTCOMES: outcome names added to the defaults
 
     @property
     def preset(self) -> Preset:
@@ -195,6 +196,7 @@ def load_settings(
         followup_days=_parse_int("OUTREACH_FOLLOWUP_DAYS", lookup.get("FOLLOWUP_DAYS", 7)),
         away_days=_parse_int("OUTREACH_AWAY_DAYS", lookup.get("AWAY_DAYS", 14)),
         busy_timeout=_parse_seconds("OUTREACH_BUSY_TIMEOUT", lookup.get("BUSY_TIMEOUT", 5)),
+        outcomes=tuple(n.strip() for n in str(lookup.get("OUTCOMES", "")).split(",") if n.strip()),
     )
 
 

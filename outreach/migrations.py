@@ -224,3 +224,53 @@ def m011_campaign_dry_run_files(db: Database) -> None:
     """The .eml files the last dry run wrote (a JSON list of paths): the next dry run deletes
     exactly these, never whatever happens to lie in the folder."""
     db.execute("ALTER TABLE campaigns ADD COLUMN dry_run_files TEXT NOT NULL DEFAULT '[]'")
+
+
+@migrations()
+def m030_reports_outcomes(db: Database) -> None:
+    """Outcomes beyond the reply (history + the current one on the contact), reply triage, a
+    small key/value table for "when did the user last look", and the indexes the report's
+    grouped queries need (measured by bench/report_bench.py)."""
+    db.executescript(
+        """
+        CREATE TABLE contact_outcomes (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            outcome TEXT,                        -- positive, call, declined, ...; NULL = cleared
+            note TEXT,
+            reply_id INTEGER REFERENCES replies(id),
+            at TEXT NOT NULL
+        );
+        CREATE INDEX contact_outcomes_contact ON contact_outcomes(contact_id, at);
+        ALTER TABLE contacts ADD COLUMN outcome TEXT;
+        ALTER TABLE contacts ADD COLUMN outcome_at TEXT;
+        ALTER TABLE replies ADD COLUMN triaged_at TEXT;
+        CREATE TABLE IF NOT EXISTS kv (
+            key TEXT PRIMARY KEY,
+            value TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX replies_message ON replies(message_id, kind);
+        CREATE INDEX messages_report ON messages(campaign_id, contact_id, state, kind, step, template, sent_at);
+        """
+    )
+
+
+@migrations()
+def m040_followup_drafts(db: Database) -> None:
+    """Follow-ups saved in the mailbox's Drafts folder, owned by outreach/followups/drafts.py.
+
+    A row is written (saved_at NULL) before the IMAP APPEND and stamped after it, so a crash in
+    between is finished by the next run without a duplicate draft; removed_at is set once the
+    draft left Drafts (the user sent it, or we deleted it because the contact answered)."""
+    db.executescript(
+        """
+        CREATE TABLE followup_drafts (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            folder TEXT,                         -- the Drafts folder it was saved in
+            saved_at TEXT,                       -- APPEND done
+            removed_at TEXT,                     -- sent from the mail program, or deleted by us
+            removed_reason TEXT
+        );
+        """
+    )

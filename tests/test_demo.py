@@ -25,6 +25,7 @@ def test_the_demo_runs_the_whole_loop_without_an_account(tmp_path):
     assert "Sent 25, failed 0" in out
     assert "4 matched of 4 read: 1 replied, 1 auto-replies, 1 bounced, 1 opted out" in out
     assert "Traceback" not in result.stderr
+    assert "$ outreach report --campaign spring-observerships" in result.stderr and "reply rate" in out
     assert len(list((demo / "sink").glob("*.eml"))) == 25
 
     db = open_db(demo / "outreach.db")

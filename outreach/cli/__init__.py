@@ -131,9 +131,10 @@ def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file:
 
 def _register_commands() -> None:
     # the command modules import App from this one: load them once it is defined
-    from . import campaign, classify, contacts, replies, templates
+    from . import campaign, classify, contacts, followups, replies, templates
+    from . import outcomes, report, status
 
-    for module in (contacts, templates, campaign, replies, classify):
+    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status):
         for command in module.COMMANDS:
             cli.add_command(command)
 

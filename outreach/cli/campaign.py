@@ -7,11 +7,14 @@ from datetime import date, datetime
 
 import click
 
+from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.errors import OutreachError
+from outreach.followups import sequence
 from outreach.sending.delete import delete_campaign, plan_delete
 from outreach.sending import campaigns, outbox, sender
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import SystemClock
+from outreach.templates.render import load_template
 
 from . import App, pass_app, print_json, where_option
 from .campaign_send import contacts_count, local_moment, send
@@ -45,32 +48,70 @@ def campaign_group() -> None:
 @click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h (the stricter of this and OUTREACH_DOMAIN_CAP).")
 @click.option("--send-window", help='Only send in the recipient\'s local hours, e.g. "Mon-Fri 08:00-17:00".')
 @click.option("--timezone", "tz", help="Time zone for recipients without a US state (default OUTREACH_TIMEZONE).")
+@click.option("--followup", "followups", multiple=True, metavar="TEMPLATE:DAYS",
+              help="A follow-up step: its template and business days after the step before (repeatable, in order). "
+              "Default: followup-1:3 followup-2:7.")
+@click.option("--no-followups", is_flag=True, help="No follow-ups: the campaign is just the first email.")
+@click.option("--include-replied", is_flag=True, help="Also write to people already in a conversation (replied, declined); "
+              "a template can ask for this with `include_replied: true` in its front matter.")
 @pass_app
 def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dict[str, str], gap: str | None,
-           daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None) -> None:
+           daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None,
+           followups: tuple[str, ...], no_followups: bool, include_replied: bool) -> None:
     """Create a campaign (a draft: nothing is frozen or sent until the first live send).
 
     Pacing given here is kept with the campaign and used by every `send`; a flag on `send` wins
-    for that run. Caps of 0 mean no extra limit from the campaign.
+    for that run. Caps of 0 mean no extra limit from the campaign. The campaign is a sequence:
+    the first email, then follow-ups in the same thread (see `outreach followups --help`).
+    People who already replied, declined or opted out are left out unless --include-replied.
 
     \b
     outreach campaign create spring --template observership-request --tag physicians --where state=OH
     outreach campaign create spring --template observership-request --daily-cap 20 --send-window "Mon-Fri 9-16"
+    outreach campaign create spring --template observership-request --followup followup-1:4 --followup followup-2:10
     """
     options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
     # a typo fails now, not at send time
     campaigns.campaign_limits(app.settings, {"options": options, "send_window": send_window, "timezone": tz})
+    if include_replied:
+        options["include_replied"] = True
+    steps, missing = _followup_steps(app, template, followups, no_followups)
     campaign = campaigns.create_campaign(
         app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
-        send_window=send_window, timezone=tz, options=options,
+        send_window=send_window, timezone=tz, options=options, followups=steps,
     )
     plan = campaigns.plan_selection(app.db, campaign)
     skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""
     click.echo(f"Created campaign {name!r} with template {template!r}: {contacts_count(len(plan.included))} selected{skipped}.")
+    click.echo(f"  Sequence: {sequence.describe(sequence.campaign_steps(app.db, campaign))}")
+    if missing:
+        click.echo(f"Warning: no template {', '.join(missing)} in {app.settings.templates_dir}: create it before the follow-ups "
+                   f"are due, or change the steps with `outreach campaign steps {name} TEMPLATE:DAYS ...`.", err=True)
     if not plan.included:
         click.echo("  No contact matches the selection yet: check --tag/--where against `outreach contacts list`.")
     click.echo(f"  Pacing: {campaigns.campaign_limits(app.settings, campaign)}")
     click.echo(f"Next: outreach campaign send {name}   (a dry run: writes the messages to {eml_folder(app.settings, campaign)})")
+
+
+def _followup_steps(app: App, template: str, followups: tuple[str, ...], no_followups: bool) -> tuple[list[tuple[str, int]], list[str]]:
+    """The follow-up steps asked for (default: followup-1:3 followup-2:7) and the default ones
+    whose template does not exist yet (a warning, not an error: they are days away)."""
+    if followups and no_followups:
+        raise click.UsageError("use --followup TEMPLATE:DAYS or --no-followups, not both")
+    steps = [] if no_followups else [sequence.parse_step(f) for f in followups] or list(sequence.DEFAULT_FOLLOWUPS)
+    sequence.check_followups(steps)
+    missing = []
+    for step_template, _days in steps:
+        try:
+            load_template(app.settings.templates_dir, step_template)
+        except OutreachError:
+            if followups:
+                raise
+            missing.append(step_template)
+    if load_template(app.settings.templates_dir, template).is_followup:
+        click.echo(f"Warning: {template!r} is a follow-up template (a reply in a thread); use it as a step "
+                   f"(--followup {template}:3), not as a campaign's first email.", err=True)
+    return steps, missing
 
 
 def _counts_line(counts: dict[str, int]) -> str:
@@ -89,14 +130,16 @@ def list_(app: App, as_json: bool) -> None:
     outreach campaign list --json
     """
     rows = campaigns.list_campaigns(app.db)
+    replies = campaign_replies(app.db)
     if as_json:
         print_json([{"name": c["name"], "status": c["status"], "template": c["template"], "counts": c["counts"],
-                     "skipped": len(c["skipped"]), "remaining": c["remaining"]} for c in rows])
+                     "skipped": len(c["skipped"]), "remaining": c["remaining"], "replies": replies.get(c["name"], NO_REPLIES)} for c in rows])
         return
     if not rows:
         click.echo("No campaigns yet: outreach campaign create NAME --template TEMPLATE --tag TAG")
     for c in rows:
-        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}")
+        answers = f"; {replies_line(replies[c['name']])}" if c["name"] in replies else ""
+        click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}{answers}")
 
 
 @campaign_group.command(name="show")
@@ -121,6 +164,9 @@ def show(app: App, name: str, as_json: bool) -> None:
         summary["skipped"] = [{"email": c["email"], "reason": r} for c, r in plan.skipped]
     summary["next_send_at"] = next_at
     summary["uncertain_messages"] = outbox.uncertain_messages(db, summary["id"])
+    summary["replies"] = campaign_replies(db).get(summary["name"], NO_REPLIES)
+    summary["steps"] = [{"step": s.public, "template": s.template, "delay_days": s.delay_days}
+                        for s in sequence.campaign_steps(db, summary)]
     if as_json:
         print_json(summary)
         return
@@ -128,11 +174,13 @@ def show(app: App, name: str, as_json: bool) -> None:
     where = ", ".join(f"{k}={v}" for k, v in (sel.get("where") or {}).items())
     click.echo(f"Campaign {summary['name']}: {summary['status']}" + (f" ({summary['status_reason']})" if summary["status_reason"] else ""))
     click.echo(f"  template:  {summary['template']}")
+    click.echo(f"  sequence:  {sequence.describe(sequence.campaign_steps(db, summary))}")
     click.echo(f"  selection: {'tags ' + ', '.join(sel['tags']) if sel.get('tags') else 'every contact'}" + (f"; where {where}" if where else ""))
     click.echo(f"  pacing:    {limits}")
     if summary["started_at"]:
         click.echo(f"  started:   {_day(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
         click.echo(f"  messages:  {_counts_line(summary['counts'])}")
+        click.echo(f"  replies:   {replies_line(summary['replies'])}")
     else:
         click.echo(f"  not started yet: {contacts_count(summary['would_include'])} would be written to")
     click.echo(f"  skipped:   {len(summary['skipped']) or 'none'}")
@@ -154,6 +202,36 @@ def show(app: App, name: str, as_json: bool) -> None:
             click.echo(f"  next send: now, when you run `outreach campaign send {name} --live`")
         else:
             click.echo(f"  next send: not before {local_moment(next_at)}")
+
+
+@campaign_group.command(name="steps")
+@click.argument("name")
+@click.argument("followups", nargs=-1, metavar="[TEMPLATE:DAYS ...]")
+@click.option("--no-followups", is_flag=True, help="Remove every follow-up step.")
+@pass_app
+def steps(app: App, name: str, followups: tuple[str, ...], no_followups: bool) -> None:
+    """Show a campaign's sequence, or replace its follow-up steps.
+
+    Each step is a template and the business days (in the recipient's time zone) after the step
+    before it. Follow-ups already sent or drafted keep their place; the next one due follows the
+    new steps.
+
+    \b
+    outreach campaign steps spring
+    outreach campaign steps spring followup-1:3 followup-2:7
+    outreach campaign steps spring --no-followups
+    """
+    campaign = campaigns.get_campaign(app.db, name)
+    if followups and no_followups:
+        raise click.UsageError("give TEMPLATE:DAYS steps or --no-followups, not both")
+    if followups or no_followups:
+        parsed = [sequence.parse_step(f) for f in followups]
+        sequence.set_followups(app.db, campaign, parsed, templates_dir=app.settings.templates_dir)
+    shown = sequence.campaign_steps(app.db, campaign)
+    click.echo(f"Campaign {name}: {sequence.describe(shown)}")
+    for step in shown:
+        after = "" if step.number == 0 else f", {step.delay_days} business day(s) after step {step.public - 1}"
+        click.echo(f"  step {step.public}: {step.template}{after}")
 
 
 @campaign_group.command(name="pause")

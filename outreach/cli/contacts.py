@@ -16,6 +16,7 @@ from outreach.contacts import store
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
 from outreach.errors import InputFileError, OutreachError
 from outreach.contacts.fields import parse_mapping
+from outreach.reports.outcomes import check_outcome, known_outcomes
 from . import App, local_time, pass_app, print_json, where_option
 
 SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has them all
@@ -171,10 +172,11 @@ def _write_csv(handle: Any, contacts: list[dict[str, Any]]) -> None:
 @contacts_group.command("list")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeat: all of them).")
 @where_option
+@click.option("--outcome", help="Only contacts whose current outcome is this (positive, call, declined, offer, ...).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout (formula cells neutralised).")
 @pass_app
-def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json: bool, as_csv: bool) -> None:
+def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome: str | None, as_json: bool, as_csv: bool) -> None:
     """List contacts, optionally by tag and field values.
 
     \b
@@ -182,10 +184,13 @@ def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], as_json
       outreach contacts list --tag physicians
       outreach contacts list --where state=NY --where specialty=Cardiology
       outreach contacts list --tag alumni --json | jq '.[].email'
+      outreach contacts list --outcome offer
       outreach contacts list --csv > contacts.csv
     """
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    if outcome:
+        where = {**where, "outcome": check_outcome(outcome, known_outcomes(app.settings.outcomes)) or ""}
     found = store.select_contacts(app.db, tags=tags, where=where)
     if as_json:
         print_json(found)

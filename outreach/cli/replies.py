@@ -37,8 +37,10 @@ def replies_group() -> None:
 def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     """Read new mail once, match it to what you sent, and update contacts.
 
-    Mail is never marked read, moved or deleted. Only messages newer than the last poll are
-    fetched; mail that answers nothing you sent is left alone.
+    Mail is never marked read, moved or deleted (except a follow-up draft of ours whose contact
+    has since answered: it leaves Drafts). Only messages newer than the last poll are fetched;
+    mail that answers nothing you sent is left alone. Follow-up drafts you sent from your mail
+    program are found in Sent and recorded as sent.
 
     \b
     outreach replies poll
@@ -49,7 +51,7 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
         for folder in result.folders:
             click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
     _print_result(result, as_json, read="new", nothing="No new mail since the last poll.",
-                  others="answer nothing you sent and were left untouched")
+                  others="answer nothing you sent and were left untouched", drafts_of=app)
 
 
 @replies_group.command("import")
@@ -75,10 +77,14 @@ def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
                   others="answer nothing you sent or were imported before")
 
 
-def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothing: str, others: str) -> None:
-    """The counts of a poll or an import, then one line per stored reply."""
+def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothing: str, others: str,
+                  drafts_of: App | None = None) -> None:
+    """The counts of a poll or an import, then one line per stored reply. `drafts_of`: after a
+    poll (IMAP is there), reconcile that app's follow-up drafts; an import of files never does."""
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
+    if drafts_of is not None:
+        _follow_drafts(drafts_of)
     if as_json:
         print_json(result.to_json())
         return
@@ -94,6 +100,22 @@ def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothi
         click.echo(f"The other {counts['fetched'] - counts['matched']} {others}.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
+
+
+def _follow_drafts(app: App) -> None:
+    """Follow-up drafts saved for review: record those sent from Sent, delete those whose
+    contact has answered meanwhile (see followups/drafts.py). A failure here is a note, not a
+    failed poll: the replies are already stored."""
+    # imported here: the follow-up stage loads Jinja2, which `replies` commands otherwise never need
+    from outreach.errors import OutreachError
+    from outreach.followups.drafts import reconcile_drafts
+
+    try:
+        lines = reconcile_drafts(app.db, app.settings).lines()
+    except OutreachError as error:
+        lines = [f"could not check the follow-up drafts ({error}); the next poll tries again"]
+    for line in lines:
+        click.echo(f"Follow-ups: {line}", err=True)
 
 
 @replies_group.command("watch")
@@ -116,6 +138,7 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     def on_result(result: replies.PollResult) -> None:
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
+        _follow_drafts(app)
         if not result.matched:
             return
         if as_json:

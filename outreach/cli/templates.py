@@ -206,7 +206,7 @@ def check_command(
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
-        problems, contacts = [error], []
+        template, problems, contacts = None, [error], []
     else:
         contacts = select_contacts(app.db, tags=tags, where=where)
         if not contacts:
@@ -217,6 +217,9 @@ def check_command(
         sender = _sender(app)
         problems = check_template(template, contacts, sender=sender, campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
+    if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
+        click.echo(f"Warning: {name} is a follow-up template: it belongs in a campaign's sequence "
+                   f"(`outreach campaign create ... --followup {name}:3`), not as a first email.", err=True)
     spam_report = None
     if spam and not problems and contacts:  # SpamAssassin reads the first selected contact's letter
         from outreach.templates.spam import check_messages  # only with --spam

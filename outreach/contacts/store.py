@@ -156,7 +156,7 @@ def select_contacts(
         )
         params.append(tag)
     for field, value in (where or {}).items():
-        if field in STANDARD_FIELDS or field in ("email", "status", "stage"):
+        if field in STANDARD_FIELDS or field in ("email", "status", "stage", "outcome"):
             clauses.append(f"lower([{field}]) = lower(?)")
         else:
             clauses.append("lower(json_extract(custom, ?)) = lower(?)")
@@ -356,14 +356,22 @@ def suppression_reason(db: Database, email: str) -> str | None:
 NEVER_WRITE_STATUSES = ("bounced", "opted_out")
 
 
-def do_not_contact_reason(db: Database, email: str, status: str | None) -> str | None:
+def do_not_contact_reason(
+    db: Database, email: str, status: str | None, *, outcome: str | None = None, where: Mapping[str, str] | None = None
+) -> str | None:
     """Why this contact must never be written to (suppressed, bounced or opted out), or None.
 
     The one rule every sending path asks: when a campaign freezes its selection, and again right
-    before each message goes."""
+    before each message goes. A selection also passes the contact's `outcome` and its `where`:
+    someone who declined is left out of new campaigns unless the user names them (email=...)."""
     if reason := suppression_reason(db, email):
         return reason
-    return f"status {status}" if status in NEVER_WRITE_STATUSES else None
+    if status in NEVER_WRITE_STATUSES:
+        return f"status {status}"
+    named = dedupe_key((where or {}).get("email", "")) == dedupe_key(email)
+    if outcome == "declined" and not named:
+        return "declined earlier (outcome); to write anyway, name them: --where email=" + email
+    return None
 
 
 def list_suppressions(db: Database) -> list[dict[str, Any]]:

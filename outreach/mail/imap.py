@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -211,6 +212,60 @@ def save_draft(settings: Settings, raw: bytes, *, client: IMAPClient | None = No
         folder = _require_folder(imap, DRAFTS, settings)
         imap.append(folder, raw, flags=(b"\\Draft", b"\\Seen"))
         return folder
+
+
+def special_folder(client: IMAPClient, flag: bytes) -> str | None:
+    """The folder flagged `flag` (SPECIAL-USE), or the one with the usual name; None if neither."""
+    return find_special_folder(client, flag)
+
+
+def search_header(client: IMAPClient, name: str, value: str, *, also: list[Any] | None = None) -> list[int]:
+    """UIDs in the selected folder whose header `name` contains `value` (and `also` criteria)."""
+    return sorted(client.search(["HEADER", name, value, *(also or [])]))
+
+
+def find_copy(client: IMAPClient, folder: str, message_id: str, *,
+              fallback: tuple[str, str] | None = None) -> tuple[datetime | None, str] | None:
+    """(its Date, else its arrival; its Message-ID) for the copy of this message filed in
+    `folder`, or None. `fallback` (in_reply_to, to_address) finds a copy whose mail program gave
+    it a Message-ID of its own: the same reply to the same person."""
+    client.select_folder(folder, readonly=True)
+    uids = search_header(client, "Message-ID", message_id)
+    if not uids and fallback and fallback[0]:
+        uids = search_header(client, "In-Reply-To", fallback[0], also=["TO", fallback[1]])
+    if not uids:
+        return None
+    data = client.fetch(uids[:1], ["INTERNALDATE", "BODY.PEEK[HEADER.FIELDS (DATE MESSAGE-ID)]"])
+    item = data.get(uids[0], {})
+    header = HeaderFields(next((v for k, v in item.items() if k.startswith(b"BODY")), b"") or b"")
+    try:
+        when = parsedate_to_datetime(header.get("Date") or "")
+    except (TypeError, ValueError, IndexError):
+        when = None
+    when = when or item.get(b"INTERNALDATE")
+    if when is not None and when.tzinfo is None:
+        when = when.astimezone()
+    return when, (header.get("Message-ID") or message_id).strip()
+
+
+def delete_by_message_id(client: IMAPClient, folder: str, message_id: str) -> int:
+    """Delete our own message (a follow-up draft nobody should send) from `folder`; returns how
+    many copies went. Only this message is expunged where the server has UIDPLUS."""
+    client.select_folder(folder)
+    uids = search_header(client, "Message-ID", message_id)
+    if not uids:
+        return 0
+    client.add_flags(uids, [b"\\Deleted"], silent=True)
+    if client.has_capability("UIDPLUS"):
+        client.uid_expunge(uids)
+    else:
+        client.expunge()
+    return len(uids)
+
+
+def exists_in(client: IMAPClient, folder: str, message_id: str) -> bool:
+    client.select_folder(folder, readonly=True)
+    return bool(search_header(client, "Message-ID", message_id))
 
 
 # --- Incremental reading --------------------------------------------------------------------

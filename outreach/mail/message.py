@@ -375,3 +375,12 @@ def _attachment_part(attachment: Attachment, *, contact: str | None) -> MIMEPart
     header_value("attachment filename", attachment.filename, contact=contact)
     content_type, disposition = attachment.headers
     return _fill(MIMEPart(policy=POLICY), content_type, "base64", attachment.base64, ("Content-Disposition", disposition))
+
+
+def set_subject(rendered: RenderedMessage, subject: str) -> None:
+    """Replace a built message's subject (a follow-up takes its thread's `Re: ...`), checked and
+    encoded like every other subject."""
+    subject = header_value("Subject", subject.strip())
+    del rendered.message["Subject"]
+    rendered.message.set_raw("Subject", _unstructured("Subject", subject))
+    rendered.subject = subject

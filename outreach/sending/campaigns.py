@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +22,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from outreach.config import Settings
+from outreach.contacts.conversation import conversation_reason
 from outreach.contacts.store import (
-    NEEDS_SMTPUTF8, do_not_contact_reason, email_domain, get_contact_by_id, needs_smtputf8, select_contacts,
+    NEEDS_SMTPUTF8, dedupe_key, do_not_contact_reason, email_domain, get_contact_by_id, needs_smtputf8, select_contacts,
 )
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
@@ -92,10 +93,15 @@ def create_campaign(
     timezone: str | None = None,
     send_window: str | None = None,
     options: Mapping[str, Any] | None = None,
+    followups: Sequence[tuple[str, int]] = (),
 ) -> dict[str, Any]:
-    """A new draft campaign. The template must exist now, so a typo fails here, not at send time."""
+    """A new draft campaign. The template must exist now, so a typo fails here, not at send time.
+
+    `followups` are the sequence's later steps, (template, business days after the step before);
+    a template whose front matter says `include_replied: true` also writes to people who replied."""
     name = check_campaign_name(name)
-    load_template(templates_dir, template)
+    if load_template(templates_dir, template).include_replied:
+        options = {**(options or {}), "include_replied": True}
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
         raise OutreachError(f"a campaign called {name!r} already exists: pick another name, or `outreach campaign show {name}`")
     now = utc_now()
@@ -113,7 +119,10 @@ def create_campaign(
                 "created_at": now,
             }
         ).last_pk
-        db.table("campaign_steps").insert({"campaign_id": campaign_id, "step": 0, "template": template, "delay_days": 0})
+        db.table("campaign_steps").insert_all(
+            [{"campaign_id": campaign_id, "step": 0, "template": template, "delay_days": 0}]
+            + [{"campaign_id": campaign_id, "step": n, "template": t, "delay_days": int(d)} for n, (t, d) in enumerate(followups, start=1)]
+        )
         record_event(db, "campaign_created", campaign_id=campaign_id, at=now, name=name, template=template)
     return get_campaign(db, name)
 
@@ -275,17 +284,26 @@ def _already_contacted(db: Database, campaign: Mapping[str, Any]) -> dict[int, s
     }
 
 
+def _named(selection: Mapping[str, Any], contact: Mapping[str, Any]) -> bool:
+    """The user named this very contact (`--where email=...`): they mean to write to them."""
+    named = (selection.get("where") or {}).get("email", "")
+    return bool(named) and dedupe_key(named) == dedupe_key(contact["email"])
+
+
 def plan_selection(db: Database, campaign: Mapping[str, Any], *, smtputf8: bool = False) -> Selection:
     """Who the campaign would write to if it started now. Pure read: nothing is stored.
     `smtputf8`: the SMTP server offers SMTPUTF8, so addresses with non-ASCII before the @ can go."""
     selection = campaign["selection"]
     contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
     elsewhere = _already_contacted(db, campaign)
+    include_replied = bool(campaign["options"].get("include_replied"))
     plan = Selection()
     for contact in contacts:
-        reason = do_not_contact_reason(db, contact["email"], contact["status"])
+        reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"), where=selection.get("where"))
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
+        if reason is None and not include_replied and not _named(selection, contact):
+            reason = conversation_reason(db, contact)
         if reason is None and not smtputf8 and needs_smtputf8(contact["email"]):
             reason = NEEDS_SMTPUTF8  # skipped with its reason, never a template problem for the whole campaign
         if reason:
@@ -412,6 +430,9 @@ def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any],
     raw = read_frozen(message.eml_path, message.message_id)
     if raw is not None:
         return raw
+    if message.kind == "followup":  # rendering the campaign's first email in its place would be wrong
+        raise OutreachError(f"the follow-up to {message.to_address} lost its frozen file {message.eml_path}; restore it "
+                            "and run again (the message stays queued)")
     contact = get_contact_by_id(db, message.contact_id) if message.contact_id else None
     if contact is None:
         raise OutreachError(f"{message.eml_path} is missing and its contact is gone, so message {message.message_id} cannot be sent")

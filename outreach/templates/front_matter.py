@@ -12,7 +12,7 @@ from typing import Any
 
 from outreach.errors import TemplateError
 
-FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments", "optional_fields")
+FRONT_MATTER_KEYS = ("subject", "description", "kind", "cc", "reply_to", "attachments", "optional_fields", "include_replied")
 LIST_KEYS = ("cc", "reply_to", "attachments", "optional_fields")
 
 

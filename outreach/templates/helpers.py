@@ -194,6 +194,13 @@ def full_name(contact: Mapping[str, Any]) -> str:
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!])")  # Python-Markdown's escapable characters
 
 
+def quote(value: Any) -> str:
+    """`{{ previous_text | quote }}`: "> " before each line, as mail programs quote a message."""
+    if isinstance(value, jinja2.Undefined) or is_empty(value):
+        return str(value) if isinstance(value, jinja2.Undefined) else ""
+    return "\n".join(f"> {line}".rstrip() for line in str(value).rstrip("\n").splitlines())
+
+
 def _finalize_markdown(value: Any) -> Any:
     """Values in a .md template: Markdown punctuation backslash-escaped, then HTML-escaped.
 
@@ -215,7 +222,7 @@ def _environment(autoescape: bool, finalize: Callable[[Any], Any] = _finalize) -
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(or_default=or_default, possessive=possessive, linebreaks=linebreaks)
+    env.filters.update(or_default=or_default, possessive=possessive, linebreaks=linebreaks, quote=quote)
     return env
 
 

@@ -8,7 +8,10 @@ blank contact field printed without a fallback, a missing attachment or a syntax
 
 Front matter (a small YAML subset between `---` lines, read by front_matter.py; unknown keys
 are errors)
-- `subject` (a template), `description` (one line for `templates list`), `kind` (free text)
+- `subject` (a template), `description` (one line for `templates list`), `kind` (free text;
+  `followup` marks a template meant as a follow-up step, never a first email)
+- `include_replied: true`: a campaign with this first email also writes to people already in a
+  conversation (a thank-you note), like `campaign create --include-replied`
 - `cc`, `reply_to`: addresses, templated, one value or a `- item` list
 - `attachments`: `- path` or `- path as "Name the recipient sees.pdf"`; relative to the
   templates folder, templated per contact (contact values cannot leave the named folder)
@@ -20,10 +23,12 @@ Template context (the helpers and filters live in template_helpers.py)
   else the first name, else "Doctor"
 - `full_name` ("Jane Okafor"), `sender` (name, first_name, address, domain, signature),
   `campaign` (the campaign row, or None), `today` ("November 25, 2026"),
-  `previous_subject` (for follow-ups, when the caller knows it)
+  `previous_subject`, `previous_sent_at` (the date of the last message, "March 2, 2026") and
+  `previous_text` (its text, to quote with `{{ previous_text | quote }}`) for follow-ups
 - custom columns listed in the front matter's `optional_fields` are blank (not unknown) for
   contacts whose CSV lacked them, so `{% if target_program %}` works; other unknown names are errors
-- filters: `or_default(fallback)`, `possessive` (Okafor's, Jones'), `linebreaks` (HTML <br>)
+- filters: `or_default(fallback)`, `possessive` (Okafor's, Jones'), `linebreaks` (HTML <br>),
+  `quote` ("> " before each line, as mail programs quote)
 """
 
 from __future__ import annotations
@@ -159,6 +164,7 @@ class Template:
     reply_to: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
     optional_fields: list[str] = field(default_factory=list)
+    include_replied: bool = False
     html_path: Path | None = None
     _parts: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -173,6 +179,11 @@ class Template:
     @property
     def file(self) -> str:
         return self.path.name
+
+    @property
+    def is_followup(self) -> bool:
+        """Meant as a follow-up step (front matter `kind: followup`, or named followup-*)."""
+        return (self.kind or "").strip().lower() in ("followup", "follow-up") or self.name.lower().startswith("followup")
 
 
 def template_names(templates_dir: Path) -> list[str]:
@@ -229,6 +240,7 @@ def load_template(templates_dir: Path, name: str) -> Template:
         reply_to=[v for v, _ in items(meta, "reply_to")],
         attachments=[v for v, _ in items(meta, "attachments")],
         optional_fields=[v for v, _ in items(meta, "optional_fields")],
+        include_replied=(scalar(meta, "include_replied") or "").strip().lower() in ("true", "yes", "1"),
         html_path=html_path,
     )
     parts: dict[str, Any] = {
@@ -286,7 +298,7 @@ def _values(fields: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _context(
     contact: Mapping[str, Any], *, sender: Sender, campaign: Mapping[str, Any] | None, today: date,
-    previous_subject: str | None, optional: Iterable[str] = (),
+    previous_subject: str | None, optional: Iterable[str] = (), previous: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     fields = template_fields(contact)
     for name in optional:
@@ -310,6 +322,9 @@ def _context(
         today=us_date(today),
         previous_subject=previous_subject if previous_subject else blank("previous_subject"),
     )
+    for key in ("previous_sent_at", "previous_text"):
+        value = (previous or {}).get(key)
+        context[key] = blank(key) if is_empty(value) else value
     return context
 
 
@@ -426,12 +441,13 @@ def _render(
     references: list[str] | None = None,
     previous_subject: str | None = None,
     now: datetime | None = None,
+    previous: Mapping[str, Any] | None = None,
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
     """The message, or (with `collect`) None and every problem found; without it, the first raises."""
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
     context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
-        previous_subject=previous_subject, optional=template.optional_fields,
+        previous_subject=previous_subject, optional=template.optional_fields, previous=previous,
     )
 
     subject = run.header("Subject", parts["subject"], context)
@@ -510,16 +526,17 @@ def render_message(
     references: list[str] | None = None,
     previous_subject: str | None = None,
     now: datetime | None = None,
+    previous: dict | None = None,
 ) -> RenderedMessage:
     """The complete message for one contact; TemplateError (first problem) if it cannot be made.
 
-    `previous_subject` lets a follow-up template say `Re: {{ previous_subject }}`; `now` fixes
-    the Date header (tests, previews).
+    `previous_subject` lets a follow-up template say `Re: {{ previous_subject }}`, `previous`
+    gives it `previous_sent_at` and `previous_text`; `now` fixes the Date header (tests, previews).
     """
     with budget():  # bounded work per message: a runaway loop is an error, not a hang
         rendered, _ = _render(
             template, contact, sender=sender, campaign=campaign, today=today, in_reply_to=in_reply_to,
-            references=references, previous_subject=previous_subject, now=now, collect=False,
+            references=references, previous_subject=previous_subject, now=now, collect=False, previous=previous,
         )
     assert rendered is not None
     return rendered

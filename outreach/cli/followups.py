@@ -1,0 +1,208 @@
+"""`outreach followups ...`: who is due for which follow-up, drafts for review, paced sends."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from outreach.sending.campaigns import CampaignTemplateError
+from outreach.sending.pacing import SystemClock
+from . import App, pass_app, print_json
+from .campaign_send import _Display, _run_async
+
+# The follow-up stage is imported inside each command: it pulls in Jinja2 and the IMAP client,
+# which every other command's start-up (`campaign send` in a loop, say) should not pay for.
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | datetime | None:
+    """An ISO date (2026-03-10) or timestamp (2026-03-10T15:00:00Z); a naive timestamp is local."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.astimezone()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-03-10 or a timestamp like 2026-03-10T15:00") from None
+
+
+campaign_option = click.option("--campaign", "campaign", metavar="NAME", help="Only this campaign.")
+as_of_option = click.option("--as-of", "as_of", metavar="DATE", callback=_as_of,
+                            help="As if today were DATE (ISO date or timestamp): plan ahead.")
+
+
+@click.group(name="followups")
+def followups_group() -> None:
+    """Follow-ups: the next step of each campaign's sequence, as a reply in the same thread.
+
+    A campaign's sequence is its first email plus follow-up steps (default: followup-1 three
+    business days later, followup-2 seven business days after that; see `campaign steps`).
+    Nobody who replied, opted out, bounced, is suppressed or has a closing outcome is ever due;
+    someone away is due after they are back.
+
+    \b
+    outreach followups due                    # who is due for which step, and why
+    outreach followups draft                  # save them in your Drafts folder to review and send
+    outreach followups send                   # dry run: writes .eml files
+    outreach followups send --live            # send them, paced, like `campaign send`
+    """
+
+
+def _refreshed(refreshed: Any) -> None:
+    if refreshed.polled:
+        click.echo(f"Read new mail first: {refreshed.replies} new answer(s) matched.", err=True)
+    for line in refreshed.reconciled.lines():
+        click.echo(f"  {line}", err=True)
+
+
+@followups_group.command(name="due")
+@campaign_option
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help='Print a JSON array of {"email", "campaign", "step"} (step 1 = first email).')
+@click.option("--all", "show_all", is_flag=True, help="Also list everyone not due, each with the reason.")
+@pass_app
+def due_command(app: App, campaign: str | None, as_of: date | datetime | None, as_json: bool, show_all: bool) -> None:
+    """List who is due for which follow-up, and why (reads the database only; no mail is read).
+
+    \b
+    outreach followups due
+    outreach followups due --campaign spring --as-of 2026-03-10 --all
+    """
+    from outreach.followups import due as due_stage  # see the note at the top
+
+    found = due_stage.candidates(app.db, app.settings, campaign=campaign, as_of=as_of)
+    ready = [c for c in found if c.due]
+    if as_json:
+        print_json([c.to_json() for c in ready])
+        return
+    for c in ready:
+        click.echo(f"{c.email:<36} {c.campaign['name']:<16} step {c.step.public} ({c.step.template}): {c.reason}")
+    if not ready:
+        click.echo("Nobody is due for a follow-up" + (f" on {as_of}" if as_of else " today") + ".")
+    waiting = [c for c in found if not c.due]
+    if show_all:
+        for c in waiting:
+            click.echo(f"  not due  {c.email:<36} {c.campaign['name']:<16} {c.reason}")
+    elif waiting:
+        kinds = Counter(c.reason.split(":")[0].split(" (")[0] for c in waiting)
+        click.echo("Not due: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + " (--all lists them).")
+    if ready:
+        click.echo("Next: outreach followups draft   (into your Drafts folder to review), or outreach followups send --live")
+
+
+def _problems(error: CampaignTemplateError) -> None:
+    for problem in error.problems:
+        click.echo(f"  {problem}", err=True)
+
+
+@followups_group.command(name="draft")
+@campaign_option
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the drafts saved.")
+@pass_app
+def draft_command(app: App, campaign: str | None, as_of: date | datetime | None, as_json: bool) -> None:
+    """Save each due follow-up in your mailbox's Drafts folder, as a reply in its thread.
+
+    New mail is read first, so a reply that just arrived stops its follow-up. Read and edit the
+    drafts in your mail program and send them from there; `outreach replies poll` then records
+    each one you sent. Running it again never duplicates a draft still waiting.
+
+    \b
+    outreach followups draft
+    outreach followups draft --campaign spring --json
+    """
+    from outreach.followups.drafts import draft_followups  # see the note at the top
+
+    try:
+        report = draft_followups(app.db, app.settings, campaign=campaign, as_of=as_of)
+    except CampaignTemplateError as error:
+        _problems(error)
+        raise
+    _refreshed(report.refreshed)
+    if as_json:
+        print_json(report.drafted)
+        return
+    for item in report.drafted:
+        click.echo(f"drafted  {item['email']:<36} {item['campaign']:<16} step {item['step']} ({item['template']}): {item['subject']}")
+    if report.resumed:
+        click.echo(f"Finished saving {report.resumed} draft(s) an earlier run left unsaved.")
+    if report.drafted:
+        click.echo(f"{len(report.drafted)} follow-up(s) saved in {report.folder}. Review and send them from your mail program; "
+                   "`outreach replies poll` records the ones you send.")
+    else:
+        click.echo("Nothing to draft: nobody is due (see `outreach followups due --all`).")
+
+
+@followups_group.command(name="send")
+@campaign_option
+@click.option("--live", is_flag=True, help="Really send. Without it: a dry run that writes .eml files and sends nothing.")
+@click.option("--limit", type=click.IntRange(min=1), help="Send at most N in this run.")
+@as_of_option
+@click.option("--json", "as_json", is_flag=True, help='Print {"sent","failed","deferred","uncertain","skipped","remaining"}.')
+@pass_app
+def send_command(app: App, campaign: str | None, live: bool, limit: int | None, as_of: date | datetime | None, as_json: bool) -> None:
+    """Send due follow-ups through the paced outbox (a dry run unless --live).
+
+    Each goes as a reply in its thread (Re: subject, In-Reply-To, References), with the
+    campaign's pacing and caps; new mail is read first so a fresh reply stops its follow-up.
+    Exit 3 when some failed.
+
+    \b
+    outreach followups send                  # dry run: .eml files, nothing sent
+    outreach followups send --live --campaign spring
+    """
+    # see the note at the top
+    from outreach.followups.send import send_followups
+
+    err = Console(stderr=True)
+    try:
+        with _Display(err) as display:
+            report = _run_async(lambda stop: send_followups(
+                app.db, app.settings, clock=SystemClock(), campaign=campaign, live=live, limit=limit, as_of=as_of,
+                progress=display if live else None, stop=stop))
+    except CampaignTemplateError as error:
+        _problems(error)
+        raise
+    _refreshed(report.refreshed)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print(report)
+    for run in report.runs.values():
+        for warning in run.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    if report.error:
+        raise report.error
+    if live and report.total("failed"):
+        click.get_current_context().exit(3)
+
+
+def _print(report: Any) -> None:
+    for item in report.planned:
+        click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} step {item['step']} ({item['template']}): {item['subject']}")
+    if not report.planned and not report.runs:
+        click.echo("Nobody is due for a follow-up (see `outreach followups due --all`). Nothing was sent.")
+        return
+    if not report.live:
+        click.echo(f"Dry run: {len(report.planned)} follow-up(s) rendered" + (f" to {Path(report.planned[0]['eml']).parent}" if report.planned else "")
+                   + ". Nothing was sent. Run again with --live to send.")
+        return
+    click.echo(f"Sent {report.total('sent')}, failed {report.total('failed')}; {report.total('remaining')} still to send, "
+               f"{report.total('uncertain')} uncertain.")
+    for run in report.runs.values():
+        for failure in run.failures:
+            click.echo(f"  failed: {failure['to']}: {failure['response']}")
+        if run.stopped:
+            click.echo(f"Stopped: {run.stopped}")
+        if run.waiting and run.next_send_at:
+            click.echo(f"{run.waiting} follow-up(s) wait (sending limits, or the contact is away); run again later.")
+
+
+COMMANDS: list[click.Command] = [followups_group]
