@@ -274,3 +274,11 @@ def m040_followup_drafts(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m020_replies_explained(db: Database) -> None:
+    """Why each reply got its kind (`replies list --explain`), a refusal's suggested outcome, and
+    an organisation-wide opt-out's proposed domain (shown to the user, never applied on its own)."""
+    for column in ("rule", "evidence", "suggested_outcome", "suppress_domain"):
+        db.execute(f"ALTER TABLE replies ADD COLUMN {column} TEXT")

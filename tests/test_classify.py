@@ -156,9 +156,12 @@ def test_reply_references_are_kept_in_order():
 
 
 def test_to_json_is_the_interface_object():
-    result = Classification("auto_reply", None, [], date(2026, 12, 1), "away", [])
-    assert result.to_json("a.eml") == {
+    result = Classification("auto_reply", None, [], date(2026, 12, 1), "away", [], rule="header Auto-Submitted", evidence="Auto-Submitted: auto-replied")
+    got = result.to_json("a.eml")
+    assert {k: got[k] for k in ("file", "kind", "bounce_type", "bounced_addresses", "return_date")} == {
         "file": "a.eml", "kind": "auto_reply", "bounce_type": None, "bounced_addresses": [], "return_date": "2026-12-01"}
+    assert (got["rule"], got["evidence"], got["suggested_outcome"], got["suppress_domain"], got["error"]) == (
+        "header Auto-Submitted", "Auto-Submitted: auto-replied", None, None, None)
 
 
 @pytest.mark.parametrize("raw", [b"", b"\x00\xff", b"Content-Type: multipart/mixed; boundary=x\n\n--x\n", b"From: <<<\n\n\xff"])

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from outreach.classify.classifier import _UNSUBSCRIBE, _UNSUBSCRIBE_WORDS, _may_ask_to_stop, is_unsubscribe_request
+from outreach.classify.optout import _LANGUAGES, _WORDS, _may_match, find_opt_out
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -59,36 +59,76 @@ def _needs_a_word(items, words: list[str]) -> bool:
     return any(all(any(w in s.lower() for w in words) for s in run) for run in runs)
 
 
-def _alternatives() -> list:
-    (op, av), = list(sre_parse.parse(_UNSUBSCRIBE.pattern, _UNSUBSCRIBE.flags))
-    assert op is C.BRANCH
-    return av[1]
+def _alternatives(pattern) -> list:
+    items = list(sre_parse.parse(pattern.pattern, pattern.flags))
+    # The parser factors a prefix shared by every alternative (often "\\b") out of the branch.
+    if items and items[-1][0] is C.BRANCH:
+        return [items[:-1] + list(branch) for branch in items[-1][1][1]]
+    return [items]
 
 
-def test_every_opt_out_phrase_contains_one_of_the_words_checked_first():
-    words = [w.lower() for w in _UNSUBSCRIBE_WORDS]
-    uncovered = [b for b in _alternatives() if not _needs_a_word(list(b), words)]
-    assert uncovered == []
+def _uncovered(language: str, words: list[str]) -> list[str]:
+    rules = next(rules for name, rules, _ in _LANGUAGES if name == language)
+    return [name for name, pattern in rules for branch in _alternatives(pattern) if not _needs_a_word(list(branch), words)]
+
+
+@pytest.mark.parametrize("language", [name for name, _, _ in _LANGUAGES])
+def test_every_opt_out_rule_contains_one_of_the_words_checked_first(language):
+    assert _uncovered(language, [w.lower() for w in _WORDS[language]]) == []
+
+
+def test_every_refusal_phrase_contains_one_of_the_words_checked_first():
+    from outreach.classify.declines import _DECLINE, _DECLINE_WORDS
+
+    words = [w.lower() for w in _DECLINE_WORDS]
+    assert [b for b in _alternatives(_DECLINE) if not _needs_a_word(list(b), words)] == []
+
+
+@pytest.mark.parametrize("name", ["_ACK_STRONG", "_ACK_WEAK"])
+def test_every_acknowledgement_phrase_contains_one_of_the_words_checked_first(name):
+    from outreach.classify import acknowledgements
+
+    words = [w.lower() for w in acknowledgements._ACK_WORDS]
+    assert [b for b in _alternatives(getattr(acknowledgements, name)) if not _needs_a_word(list(b), words)] == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_anchor_patterns_find_exactly_what_a_word_search_finds(seed):
+    import random
+
+    from outreach.classify.optout import _ANCHORS, _ANY_ANCHOR
+
+    rng = random.Random(seed)
+    everything = [w for words in _WORDS.values() for w in words]
+    for _ in range(300):
+        text = " ".join(rng.choice(everything + ["x", "the", "of", "n", "s"])[: rng.randint(1, 8)] for _ in range(rng.randint(1, 6)))
+        assert bool(_ANY_ANCHOR.search(text)) == any(w in text for w in everything), text
+        for language, words in _WORDS.items():
+            assert bool(_ANCHORS[language].search(text)) == any(w in text for w in words), (language, text)
+
+
+def test_every_one_line_request_contains_an_anchor_word():
+    everything = [w.lower() for words in _WORDS.values() for w in words]
+    for _, _, one_liner in _LANGUAGES:
+        assert [b for b in _alternatives(one_liner) if not _needs_a_word(list(b), everything)] == []
 
 
 def test_the_check_notices_a_missing_word():
-    words = [w.lower() for w in _UNSUBSCRIBE_WORDS if w != "stop"]
-    assert any(not _needs_a_word(list(b), words) for b in _alternatives())
+    assert _uncovered("en", [w.lower() for w in _WORDS["en"] if w != "stop"]) != []
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Please STOP emailing me.", "BITTE KEINE E-MAILS MEHR", "NÃO ME ENVIE MAIS", "Unſubscribe", "DELETE MY EMAIL FROM YOUR LIST"],
+    ["Please STOP emailing me.", "BITTE KEINE E-MAILS MEHR", "NÃO ME ENVIE MAIS", "DELETE MY EMAIL FROM YOUR LIST", "NE M'ÉCRIVEZ PLUS"],
 )
-def test_case_and_odd_letters_still_reach_the_pattern(text):
-    assert _may_ask_to_stop(text)
-    assert is_unsubscribe_request(text) == bool(_UNSUBSCRIBE.search(text))
+def test_case_and_odd_letters_still_reach_the_rules(text):
+    assert find_opt_out(text) is not None
 
 
-def test_an_ordinary_reply_skips_the_pattern():
+def test_an_ordinary_reply_skips_the_rules():
     text = "Thank you for writing. We can host you in May."
-    assert not _may_ask_to_stop(text) and not re.search(_UNSUBSCRIBE, text)
-    assert not is_unsubscribe_request(text)
+    assert not any(_may_match(text.lower(), name) for name, _, _ in _LANGUAGES)
+    assert find_opt_out(text) is None
 
 
 def test_every_out_of_office_phrase_contains_one_of_the_words_checked_first():

@@ -12,9 +12,10 @@ import re
 from datetime import date, timedelta
 from email.message import Message
 
+from outreach.classify.acknowledgements import rule_header, shared_mailbox_ack
 from outreach.classify.reply_text import header
 
-__all__ = ["is_auto_reply", "machine_generated", "ooo_text", "return_date", "guess_language"]
+__all__ = ["is_auto_reply", "auto_reply_reason", "machine_generated", "ooo_text", "return_date", "guess_language"]
 
 _OOO_SUBJECT = re.compile(
     r"out of (?:the )?office|\booo\b|automatic reply|automatic response|auto[- ]?reply|autoreply|auto[- ]?response|automated response|"
@@ -74,52 +75,90 @@ _PERSONAL = re.compile(
 
 def machine_generated(msg: Message) -> bool:
     """Headers that say a program, not a person, sent this (RFC 3834 and common variants)."""
+    return _machine_header(msg) is not None
+
+
+def _machine_header(msg: Message) -> str | None:
+    """The header (name: value) that says a program sent this, or None."""
     auto = header(msg, "Auto-Submitted").lower()
     if auto and not auto.startswith("no"):
-        return True
+        return f"Auto-Submitted: {auto}"
     for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-AutoReply-From", "X-Mail-Autoreply", "X-Autorespond-Type", "X-Vacation"):
         value = header(msg, name).lower()
         if value and value not in {"no", "false", "0"}:
-            return True
-    if header(msg, "Precedence").lower().strip() in {"auto_reply", "auto-reply", "autoreply"}:
-        return True
+            return f"{name}: {value}"
+    precedence = header(msg, "Precedence").lower().strip()
+    if precedence in {"auto_reply", "auto-reply", "autoreply"}:
+        return f"Precedence: {precedence}"
     if header(msg, "X-POST-MessageClass").startswith("9"):
-        return True
+        return "X-POST-MessageClass: " + header(msg, "X-POST-MessageClass")
     if header(msg, "X-FC-MachineGenerated").lower() == "true":
-        return True
-    if "rules agent" in header(msg, "X-MS-Exchange-Generated-Message-Source").lower():
-        return True  # Exchange Online: written by the mailbox's automatic-reply rule
+        return "X-FC-MachineGenerated: true"
+    source = header(msg, "X-MS-Exchange-Generated-Message-Source")
+    if "rules agent" in source.lower():
+        return "X-MS-Exchange-Generated-Message-Source: " + source  # Exchange Online: the mailbox's automatic-reply rule
     # Exchange OOF: sent by an inbox rule and asking not to be answered automatically.
     if "all" in header(msg, "X-Auto-Response-Suppress").lower() and header(msg, "X-MS-Exchange-Inbox-Rules-Loop"):
-        return True
-    return False
+        return "X-Auto-Response-Suppress: All with X-MS-Exchange-Inbox-Rules-Loop"
+    return None
 
 
 def ooo_text(subject: str, text: str) -> bool:
     """Out-of-office wording in the subject or the first part of the body."""
+    return _ooo_match(subject, text) is not None
+
+
+def _ooo_match(subject: str, text: str) -> str | None:
+    found = _OOO_SUBJECT.search(subject)
+    if found:
+        return found.group(0)
     head = text[:1500]
-    return bool(_OOO_SUBJECT.search(subject) or (_may_say_away(head) and _OOO_BODY.search(head)))
+    found = _OOO_BODY.search(head) if _may_say_away(head) else None
+    return found.group(0) if found else None
 
 
 def is_auto_reply(msg: Message, own: str) -> bool:
     """Machine headers, an auto-reply subject, or out-of-office wording in a short message."""
+    return auto_reply_reason(msg, own) is not None
+
+
+def auto_reply_reason(msg: Message, own: str) -> tuple[str, str] | None:
+    """Why this is an auto-reply, as (rule, matched text), or None when it is not one."""
     subject = header(msg, "Subject")
-    if machine_generated(msg):
-        return True
+    machine = _machine_header(msg)
+    if machine:
+        return "header " + machine.split(":", 1)[0], machine
     precedence = header(msg, "Precedence").lower()
-    if precedence in {"bulk", "junk", "list"} and ooo_text(subject, own):
-        return True
-    if _OOO_SUBJECT.search(re.sub(r"^\s*(?:re|aw|fw|fwd|rv|tr|wg)\s*:\s*", "", subject, flags=re.I)) and not re.match(r"^\s*(?:re|aw|rv)\s*:", subject, re.I):
-        return True
-    if _STRONG_SUBJECT.search(subject):
-        return True
-    if (header(msg, "X-MS-Exchange-Inbox-Rules-Loop") or header(msg, "X-Loop")) and ooo_text(subject, own):
-        return True
+    if precedence in {"bulk", "junk", "list"}:
+        words = _ooo_match(subject, own)
+        if words:
+            return f"Precedence: {precedence} with out-of-office wording", words
+    bare = re.sub(r"^\s*(?:re|aw|fw|fwd|rv|tr|wg)\s*:\s*", "", subject, flags=re.I)
+    found = _OOO_SUBJECT.search(bare)
+    if found and not re.match(r"^\s*(?:re|aw|rv)\s*:", subject, re.I):
+        return "out-of-office subject", found.group(0)
+    found = _STRONG_SUBJECT.search(subject)
+    if found:
+        return "auto-reply subject", found.group(0)
+    loop = rule_header(msg)
+    if loop:
+        words = _ooo_match(subject, own)
+        if words:
+            return f"out-of-office wording with mailbox-rule header ({loop.split(':')[0]})", words
     # Some responders keep the original subject: recognise them by wording in a short message,
     # unless the person is answering us while mentioning they are away.
     # Newsletters ("please do not reply to this email") are not answers to us at all.
     listed = bool(msg.get("List-Unsubscribe") or msg.get("List-Id"))
-    return len(own) < 1200 and not listed and _may_say_away(own[:600]) and bool(_OOO_BODY.search(own[:600])) and not _PERSONAL.search(own)
+    if listed:
+        return None
+    if len(own) < 1200 and _may_say_away(own[:600]):
+        found = _OOO_BODY.search(own[:600])
+        if found and not _PERSONAL.search(own):
+            return "out-of-office wording in a short message", found.group(0)
+    ack = shared_mailbox_ack(msg, own)
+    if ack:
+        return ack
+    return None
 
 
 # --- return dates --------------------------------------------------------------------------------

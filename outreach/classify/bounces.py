@@ -98,6 +98,8 @@ class BounceInfo:
     bounce_type: str | None = None
     addresses: list[str] = field(default_factory=list)
     original_ids: list[str] = field(default_factory=list)
+    rule: str = ""  # what decided: "DSN part", "mailer-daemon sender + body wording", where the address came from
+    evidence: str = ""
 
 
 def is_daemon_address(address: str) -> bool:
@@ -122,10 +124,7 @@ def _parse_block_text(text: str) -> list[Message]:
 def _status_blocks(msg: Message) -> list[Message] | None:
     """The per-message and per-recipient blocks of the message/delivery-status part, if any."""
     for part in msg.walk():
-        try:
-            ctype = part.get_content_type()
-        except Exception:
-            continue
+        ctype = part.get_content_type()
         if ctype in ("message/delivery-status", "message/global-delivery-status"):
             payload = part.get_payload()
             if isinstance(payload, list) and payload:
@@ -166,10 +165,7 @@ def _original_parts(msg: Message) -> list[Message]:
     """The returned original: a message/rfc822 part or the headers of a text/rfc822-headers part."""
     originals: list[Message] = []
     for part in msg.walk():
-        try:
-            ctype = part.get_content_type()
-        except Exception:
-            continue
+        ctype = part.get_content_type()
         if ctype == "message/rfc822":
             payload = part.get_payload()
             if isinstance(payload, list):
@@ -195,12 +191,32 @@ def _original_ids(msg: Message, body: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _own_addresses(msg: Message) -> set[str]:
-    """Addresses that are us or the reporting server, never the failed recipient."""
+_REPORT_HEADERS = ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To")
+
+
+def _report_addresses(msg: Message) -> set[str]:
+    """The report's own envelope and headers: our account and the reporting server."""
     ours: set[str] = set()
-    for name in ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To"):
+    for name in _REPORT_HEADERS:
         for value in headers(msg, name):
             ours.update(_addresses_in(value))
+    return ours
+
+
+def _in_report_headers(msg: Message, address: str) -> bool:
+    """Is this address one of the report's own (ours or the server's)? Headers are parsed only
+    when the address appears in them as text: the common answer, no, costs a substring test."""
+    for name in _REPORT_HEADERS:
+        for value in headers(msg, name):
+            if address in value.lower() and address in _addresses_in(value):
+                return True
+    return False
+
+
+def _own_addresses(msg: Message) -> set[str]:
+    """Addresses that are us or the reporting server, never the failed recipient: the report's
+    headers and the sender of the original it returns (parsing that costs; free-form reports only)."""
+    ours = _report_addresses(msg)
     originals = _original_parts(msg)
     for original in originals:
         for name in ("From", "Sender", "Reply-To", "Return-Path"):
@@ -208,47 +224,37 @@ def _own_addresses(msg: Message) -> set[str]:
     return ours
 
 
-def _flufl(msg: Message) -> tuple[set[str], set[str]]:
-    """flufl.bounce's detectors, each guarded: one of them crashing on odd headers (8-bit From,
-    a Header object where it expects str) must not throw away what the others find."""
-    try:
-        # flufl.bounce loads only when a message may be a bounce (its scanners are slow to import)
-        from flufl.bounce import all_failures
+# What flufl.bounce's detectors raise on mail they were not written for (an 8-bit From, a Header
+# object where they expect str, a part without the payload they look for). One detector tripping
+# must not lose what the next one would find; anything else is a bug and reaches classify_message.
+_DETECTOR_ERRORS = (AttributeError, TypeError, ValueError, UnicodeError, IndexError, KeyError, LookupError)
 
+
+def _flufl(msg: Message) -> tuple[set[str], set[str], str]:
+    """flufl.bounce's scanners, in its own order, first one that recognises the format wins (as
+    `flufl.bounce.all_failures` does, but each detector guarded: the public call gives up on the
+    first that raises). Returns (temporary, permanent, detector name)."""
+    # flufl.bounce loads only when a message may be a bounce (its scanners are slow to import)
+    from flufl.bounce._scan import _DETECTORS
+
+    for detector in _DETECTORS:
         try:
-            from flufl.bounce._scan import _DETECTORS as detectors
-        except ImportError:  # a future layout: use the public call, guarded as a whole
-            detectors = None
-    except ImportError:
-        return set(), set()
-    temporary: set = set()
-    permanent: set = set()
-    if detectors is None:
-        try:
-            temporary, permanent = all_failures(msg)
-        except Exception:
-            pass
-    else:
-        for detector in detectors:
-            try:
-                found_temporary, found_permanent = detector().process(msg)
-            except Exception:
-                continue
-            temporary |= set(found_temporary)
-            permanent |= set(found_permanent)
-            if found_temporary or found_permanent:
-                break  # like flufl: the first detector that recognises the format wins
+            found_temporary, found_permanent = detector().process(msg)
+        except _DETECTOR_ERRORS:
+            continue
+        if found_temporary or found_permanent:
+            return _clean(found_temporary), _clean(found_permanent), detector.__name__
+    return set(), set(), ""
 
-    def clean(values) -> set[str]:
-        out = set()
-        for value in values:
-            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-            found = ADDRESS.search(text)
-            if found:
-                out.add(found.group(0).lower().strip("."))
-        return out
 
-    return clean(temporary), clean(permanent)
+def _clean(values) -> set[str]:
+    out = set()
+    for value in values:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        found = ADDRESS.search(text)
+        if found:
+            out.add(found.group(0).lower().strip("."))
+    return out
 
 
 # Lines that name the failed recipient in free-form bounces, by MTA.
@@ -256,9 +262,10 @@ _RECIPIENT_LINES = [
     re.compile(r"^[ \t]*<(?P<a>[^<>\s]+@[^<>\s]+)>[:.]", re.M),  # Postfix, qmail, Yahoo
     re.compile(r"^[ \t]*(?P<a>[^<>\s:]+@[^<>\s:]+?)[ \t]*(?:\n[ \t]+(?:SMTP error|host |Mailbox|unrouteable|retry|all hosts|\(generated))", re.M | re.I),  # Exim
     re.compile(r"<?(?P<a>[^<>\s]+@[^<>\s]+?)>?\.\.\.[ \t]*(?:user unknown|unknown|mailbox|no such|deferred|service unavailable)", re.I),  # Sendmail
+    re.compile(r"^[ \t]*<?(?P<a>[^<>\s]+@[^<>\s]+?)>?[ \t]+\((?:user|recipient|mailbox|address|account|no such)[^)\n]*\)", re.M | re.I),  # GroupWise, Notes
     re.compile(r"\bRCPT TO:[ \t]*<?(?P<a>[^\s<>]+@[^\s<>]+?)>?(?=[\s:>]|$)", re.I | re.M),  # transcripts, "Message details"
-    re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)[ .,]", re.I),  # Gmail
-    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]{0,200}[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[\s.,;:)]|$)", re.I),
+    re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)(?=[.,]*(?:\s|$))", re.I),  # Gmail
+    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]{0,200}[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[.,;:)]*(?:\s|$))", re.I),
 ]
 
 
@@ -353,11 +360,47 @@ def _looks_like_bounce(msg: Message, signals: _HeaderSignals, body: str) -> tupl
     return score >= 3 or (signals.delay_subject and (from_daemon or signals.null_sender)), delay
 
 
+def _dsn_failures(blocks: list[Message]) -> tuple[dict[str, str], list[str], bool, str]:
+    """Per-recipient blocks: {failed address: hard|soft}, delayed addresses, and whether any
+    block said it failed without naming a usable address (then the body must tell)."""
+    failed: dict[str, str] = {}
+    delayed: list[str] = []
+    unnamed = False
+    evidence = ""
+    for block in blocks:
+        action = header(block, "Action").lower().strip()
+        status = header(block, "Status")
+        failing = action.startswith("fail") or (not action and status.startswith(("5", "4")))
+        # Original-Recipient is the address we wrote to; Final-Recipient may be an internal alias.
+        candidates = [_dsn_address(header(block, name)) for name in ("Original-Recipient", "Final-Recipient", "X-Actual-Recipient")]
+        address = next((a for a in candidates if ADDRESS.fullmatch(a)), "")
+        if not address:
+            unnamed = unnamed or failing
+            continue
+        if failing:
+            diagnostic = header(block, "Diagnostic-Code")
+            failed[address] = _type_of(status, diagnostic or status)
+            evidence = evidence or f"{address}: Status {status or '-'}" + (f", {diagnostic}" if diagnostic else "")
+        elif action.startswith("delay"):
+            delayed.append(address)
+    return failed, delayed, unnamed, evidence
+
+
+def _dsn_address(value: str) -> str:
+    """'rfc822; <Jane@Example.org> (Jane)' -> 'jane@example.org'."""
+    value = value.split(";", 1)[-1].strip()
+    found = ADDRESS.search(value)
+    return found.group(0).lower().strip(".") if found else ""
+
+
 def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     """Classify a possible delivery report. status 'none' means it is not one.
 
     `body` is the message's `body_text`, when the caller already has it. A message with no
     delivery-status part and no header that hints at a report is ruled out before any body is read.
+    The failed address comes from the report's own structure (the delivery-status part, then
+    X-Failed-Recipients); when that names none, from flufl.bounce's scanners, then our free-form
+    patterns. Never our own address nor a mail system's.
     """
     blocks = _status_blocks(msg)
     content_type = str(msg.get("Content-Type", "")).lower()
@@ -366,52 +409,69 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     if not dsn and not signals.any():
         return BounceInfo("none")
     body = body_text(msg) if body is None else body
+    unnamed = False
     if dsn:
-        failed: dict[str, str] = {}
-        delayed = []
-        for block in blocks:
-            action = header(block, "Action").lower().strip()
-            recipient = header(block, "Final-Recipient") or header(block, "Original-Recipient")
-            if not recipient:
-                continue
-            address = recipient.split(";", 1)[-1].strip().strip("<>").lower()
-            status = header(block, "Status")
-            diagnostic = header(block, "Diagnostic-Code")
-            if action.startswith("fail") or (not action and status.startswith(("5", "4"))):
-                failed[address] = _type_of(status, diagnostic or status)
-            elif action.startswith("delay"):
-                delayed.append(address)
+        failed, delayed, unnamed, evidence = _dsn_failures(blocks)
         ids = _original_ids(msg, body)
-        if failed:
-            kind = "hard" if "hard" in failed.values() else "soft"
-            addresses = [a for a in failed if ADDRESS.fullmatch(a)]
-            return BounceInfo("failed", kind, list(dict.fromkeys(addresses)), ids)
-        if any(header(b, "Action") for b in blocks):
-            return BounceInfo("delayed" if delayed else "none", None, [], ids)
+        usable_failed = {a: t for a, t in failed.items() if not is_daemon_address(a) and not _in_report_headers(msg, a)}
+        if usable_failed:
+            kind = "hard" if "hard" in usable_failed.values() else "soft"
+            return BounceInfo("failed", kind, list(usable_failed), ids, "DSN part (message/delivery-status)", evidence[:200])
+        if any(header(b, "Action") for b in blocks) and not unnamed and not failed:
+            if delayed:
+                return BounceInfo("delayed", None, [], ids, "DSN part (Action: delayed)", delayed[0])
+            return BounceInfo("none", None, [], ids)
     is_bounce, delay = _looks_like_bounce(msg, signals, body)
     if not is_bounce and not dsn:
         return BounceInfo("none")
     ids = _original_ids(msg, body)
     text_before_original = _before_returned_original(body)
-    if delay and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
-        return BounceInfo("delayed", None, [], ids)
-    explicit = [a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v)]
-    temporary, permanent = _flufl(msg)
+    if delay and not unnamed and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
+        return BounceInfo("delayed", None, [], ids, "delay wording", _first_words(text_before_original))
+
     ours = _own_addresses(msg)
 
     def usable(candidates) -> list[str]:
         return [a for a in dict.fromkeys(candidates) if a not in ours and not is_daemon_address(a)]
 
-    addresses = (
-        list(dict.fromkeys(explicit))
-        or usable(sorted(permanent | temporary))
-        or usable(_recipients_from_text(text_before_original))
-        or usable(_lone_addresses(text_before_original))
-        or usable(a for original in _original_parts(msg) for a in _addresses_in(header(original, "To")))
-        or usable(_pasted_to(body))
-    )
+    temporary: set[str] = set()
+    permanent: set[str] = set()
+    source, addresses = "", []
+    explicit = usable(a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v))
+    if explicit:
+        source, addresses = "X-Failed-Recipients header", explicit
+    if not addresses:
+        temporary, permanent, detector = _flufl(msg)
+        addresses = usable(sorted(permanent | temporary))
+        source = f"flufl.bounce {detector} scanner" if addresses else ""
+    for name, finder in _FREE_FORM:
+        if addresses:
+            break
+        addresses = usable(finder(msg, body, text_before_original))
+        source = name
     if temporary and not permanent and not explicit and not _ENHANCED.search(text_before_original):
         kind = "soft"
     else:
         kind = bounce_type_from_text(text_before_original)
-    return BounceInfo("failed", kind, addresses, ids)
+    why = _bounce_reason(signals, dsn)
+    return BounceInfo("failed", kind, addresses, ids, why + (f"; address from {source}" if addresses else "; no address found"),
+                      addresses[0] if addresses else _first_words(text_before_original))
+
+
+_FREE_FORM = [
+    ("the report's recipient lines", lambda msg, body, own: _recipients_from_text(own)),
+    ("an address alone on a line", lambda msg, body, own: _lone_addresses(own)),
+    ("the returned original's To", lambda msg, body, own: [a for o in _original_parts(msg) for a in _addresses_in(header(o, "To"))]),
+    ("a pasted To: line", lambda msg, body, own: _pasted_to(body)),
+]
+
+
+def _bounce_reason(signals: _HeaderSignals, dsn: bool) -> str:
+    said = [name for name, on in (("DSN part", dsn), ("mail-system sender", signals.from_daemon), ("null Return-Path", signals.null_sender),
+                                  ("bounce subject", signals.subject_hit), ("NDR header", signals.explicit)) if on]
+    return "delivery failure: " + (", ".join(said) or "report wording")
+
+
+def _first_words(text: str) -> str:
+    line = " ".join(text.split())
+    return line[:160]

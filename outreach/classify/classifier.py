@@ -7,6 +7,7 @@ read receipts, then delivery reports, then auto-replies, then bulk mail, then th
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,11 +16,15 @@ from email.message import Message
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 
-from outreach.classify.autoreply import is_auto_reply, return_date
+from outreach.classify.autoreply import auto_reply_reason, return_date
 from outreach.classify.bounces import MESSAGE_ID, detect_bounce
+from outreach.classify.declines import find_decline
+from outreach.classify.optout import OptOut, find_opt_out, subject_opt_out
 from outreach.classify.reply_text import body_text, header, headers, html_body_own_text, strip_quotes, strip_signature
 
 __all__ = ["Classification", "classify_message", "is_unsubscribe_request", "KINDS"]
+
+log = logging.getLogger(__name__)
 
 KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe", "other")
 
@@ -32,90 +37,40 @@ class Classification:
     return_date: date | None = None
     own_text: str = ""  # the reply's own words: quoted history and signature stripped
     referenced_message_ids: list[str] = field(default_factory=list)
+    rule: str = ""  # which rule decided: "header Auto-Submitted", "opt-out negated-contact (fr)", ...
+    evidence: str = ""  # the text that rule matched
+    suggested_outcome: str | None = None  # "declined" for a polite refusal
+    suppress_domain: str | None = None  # proposed (never applied here) for an organisation-wide opt-out
+    error: str | None = None  # set when a rule raised: the message could not be classified
 
     def to_json(self, file: str) -> dict:
-        """The `outreach classify --json` object for this message."""
+        """The `outreach classify --json` object: the interface keys, then the explanation."""
         return {
             "file": file,
             "kind": self.kind,
             "bounce_type": self.bounce_type,
             "bounced_addresses": list(self.bounced_addresses),
             "return_date": self.return_date.isoformat() if self.return_date else None,
+            "rule": self.rule,
+            "evidence": self.evidence,
+            "suggested_outcome": self.suggested_outcome,
+            "suppress_domain": self.suppress_domain,
+            "error": self.error,
         }
-
-
-# An opt-out is a request in the writer's own words. Patterns need the imperative or a clear
-# "I don't want", so that "please don't hesitate to contact me" or "we don't offer observerships"
-# stay ordinary replies, and our own "I won't write again" quoted back never counts.
-_UNSUBSCRIBE = re.compile(
-    r"\bunsubscribe\b|\bopt (?:me )?out\b(?! of (?:the|this|any) (?:program|programme|rotation|course))|\bopt-out\b(?! (?:option|form|period))|"
-    r"\b(?:please |kindly |pls )?(?:remove|delete|take)\s+(?:me|my (?:e-?mail|address|name|details|contact)(?: address)?|us)\b(?:\s+\w+){0,4}?\s+(?:from|off)\b(?!\s+(?:the\s+)?(?:cc|thread|loop|chain|conversation))|"
-    r"\btake me off\b|"
-    r"\b(?:do not|don't|dont|never|please do not|please don't)\s+(?:ever\s+)?(?:contact|e-?mail|write(?: to)?|message|send(?: me)?|bother|spam|reach out to)\s+(?:me|us|(?:any ?)?more|again)\b|"
-    r"\bstop\s+(?:e-?mailing|emailing|writing|contacting|sending|messaging|spamming|bothering)\b|"
-    r"\bplease stop\b(?!\s+(?:by|in|over|at))|^\s*stop[.!]*\s*$|"
-    r"\bno more (?:e-?mails|emails|messages|mail)\b|"
-    r"\b(?:i|we) (?:do not|don't) (?:want|wish) to (?:receive|get|hear)\b|"
-    r"\bnot interested[^\n]{0,20}\b(?:stop|remove|unsubscribe)\b|"
-    r"\bleave me alone\b|\bcease (?:and desist|contact)|"
-    # Spanish
-    r"\bdar(?:me|nos)? de baja\b|\bd[eé]n?(?:me|nos) de baja\b|\bdarme de baja\b|\bbaja de (?:su|tu|la) lista\b|\b(?:elimíne|elimine|elimina|eliminen|borre|borren|quite|quiten|sáque|saque|saquen)(?:me|nos)\b|"
-    r"\bno (?:me|nos) (?:vuelva[ns]? a |vuelvas a )?(?:escriba[ns]?|escribas|contacte[ns]?|contactes|envíe[ns]?|envie[ns]?|mande[ns]?|moleste[ns]?)\b|"
-    r"\bno (?:deseo|quiero) (?:recibir|que me)|\bdejen de (?:enviar|escribir)|\bdeje de (?:enviar|escribir)|"
-    # French
-    r"\bdésinscri|\bdesinscri|\bdésabonn|\bdesabonn|\b(?:retirez|supprimez|enlevez|rayez)[- ]moi\b|\bsupprimer mon adresse|"
-    r"\bne (?:plus|pas) me (?:contacter|écrire|ecrire|solliciter|relancer)|\bne m'(?:écrivez|ecrivez|envoyez) plus\b|"
-    r"\bje ne (?:souhaite|veux) (?:plus|pas) (?:recevoir|être contacté)|\barrêtez de m|\barretez de m|"
-    # German
-    r"\babmelden\b|\bstreichen sie mich\b|\baus (?:ihrem|dem|ihrer) (?:verteiler|liste|mailingliste)\b|\baustragen\b|\bentfernen sie mich\b|\blöschen sie meine\b|\bloeschen sie meine\b|"
-    r"\bkeine (?:weiteren )?(?:e-?mails|nachrichten|zusendungen) mehr\b|\bbitte keine (?:weiteren )?(?:e-?mails|nachrichten|kontaktaufnahme)|"
-    r"\bnicht mehr (?:kontaktieren|anschreiben|schreiben|zu kontaktieren|anzuschreiben)\b|\bkontaktieren sie mich nicht\b|\bschreiben sie mir nicht\b|"
-    # Portuguese
-    r"\bdescadastr|\bremov(?:a|am)[- ]me\b|\bremover meu (?:e-?mail|endereço|contato)|\bcancelar (?:a )?(?:minha )?inscrição|"
-    r"\bnão (?:me )?(?:contate|contactem|contacte|escreva|envie|enviem|mande)m? mais\b|\bnão me (?:contate|contacte|escreva|envie|enviem|mandem?)\b|"
-    r"\bnão (?:quero|desejo) (?:receber|mais)|\bparem de (?:enviar|me enviar|escrever)|"
-    # Italian
-    r"\bcancellatemi\b|\brimuovetemi\b|\bnon (?:contattatemi|scrivetemi)|\bnon voglio (?:più )?ricevere",
-    re.I | re.M,
-)
-_NEGATED = re.compile(r"\b(?:no need to|don't|do not|won't)\s+(?:unsubscribe|remove me)|\bwill not unsubscribe", re.I)
-
-
-# At least one of these occurs in anything _UNSUBSCRIBE matches (tests/test_classify.py checks every
-# alternative of the pattern), and most replies contain none: `in` on lower-cased text is several
-# times cheaper than running the whole pattern over every reply.
-_UNSUBSCRIBE_WORDS = (
-    "unsubscrib", "opt", "remov", "delete", "take", "do not", "don't", "dont", "never", "stop", "no more",
-    "not interested", "leave me alone", "cease", "de baja", "baja de", "elim", "borre", "quite", "sáque", "saque",
-    "no me", "no nos", "no deseo", "no quiero", "deje", "désinscri", "desinscri", "désabonn", "desabonn", "retirez",
-    "supprim", "enlevez", "rayez", "ne plus", "ne pas", "ne m'", "je ne", "arrêtez", "arretez", "abmelden",
-    "streichen", "aus ", "austragen", "entfernen", "löschen", "loeschen", "keine", "nicht mehr", "kontaktieren",
-    "schreiben", "descadastr", "cancelar", "não", "parem", "cancellatemi", "rimuovetemi", "non ",
-)
-# Letters re.IGNORECASE matches to "s" or "i" that str.lower() leaves alone: let the pattern judge.
-_FOLDS_UNLIKE_LOWER = ("ſ", "ı", "İ")
-
-
-def _may_ask_to_stop(text: str) -> bool:
-    """False only when _UNSUBSCRIBE cannot match `text` (no word it needs is present)."""
-    low = text.lower()
-    return any(word in low for word in _UNSUBSCRIBE_WORDS) or any(c in text for c in _FOLDS_UNLIKE_LOWER)
 
 
 def is_unsubscribe_request(text: str) -> bool:
     """Does this (already stripped) reply text ask us to stop writing?"""
-    if not text.strip():
-        return False
-    if len(text.strip()) < 120 and re.search(r"\bremove me\b(?!\s+from\s+(?:the\s+)?(?:cc|thread|loop|chain|conversation))", text, re.I):
-        return True
-    if not _may_ask_to_stop(text):
-        return False
-    for match in _UNSUBSCRIBE.finditer(text):
-        window = text[max(0, match.start() - 25):match.end()]
-        if _NEGATED.search(window):
-            continue
-        return True
-    return False
+    return find_opt_out(text) is not None
+
+
+# Mailbox providers whose domain is shared by strangers: never proposed for suppression.
+_SHARED_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com", "ymail.com",
+    "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.de", "gmx.net", "web.de",
+    "yahoo.fr", "orange.fr", "free.fr", "laposte.net", "hotmail.fr", "yahoo.es", "hotmail.es", "uol.com.br",
+    "bol.com.br", "terra.com.br", "libero.it", "virgilio.it", "tiscali.it", "t-online.de", "mail.com", "zoho.com",
+})
 
 
 _NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|notifications?|newsletter|news|info-noreply|mailer|alerts?|updates?|marketing)\b", re.I)
@@ -165,8 +120,8 @@ def _reference_date(msg: Message, today: date | None) -> date:
     if value:
         try:
             return parsedate_to_datetime(value).date()
-        except Exception:
-            pass
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass  # an unreadable Date: anchor on today
     return today or date.today()
 
 
@@ -190,13 +145,7 @@ def _is_bulk(msg: Message) -> bool:
 
 
 def _content_types(msg: Message) -> set[str]:
-    types = set()
-    for part in msg.walk():
-        try:
-            types.add(part.get_content_type())
-        except Exception:
-            continue
-    return types
+    return {part.get_content_type() for part in msg.walk()}
 
 
 def _classify(msg: Message, today: date | None) -> Classification:
@@ -205,19 +154,19 @@ def _classify(msg: Message, today: date | None) -> Classification:
     report_type = str(msg.get_param("report-type", "", header="content-type") or "").lower()
     subject = header(msg, "Subject")
 
-    if "message/disposition-notification" in types or report_type in {"disposition-notification", "feedback-report"} or (
-        _RECEIPT_SUBJECT.search(subject) and (msg.get("Original-Message-ID") or _READ_NOTICE.search(body_text(msg)[:2000]))
-    ):
-        return Classification("other", referenced_message_ids=referenced)
-
+    if "message/disposition-notification" in types or report_type in {"disposition-notification", "feedback-report"}:
+        return Classification("other", referenced_message_ids=referenced, rule="report part (read receipt or spam feedback)",
+                              evidence=report_type or "message/disposition-notification")
     plain = body_text(msg)
+    if _RECEIPT_SUBJECT.search(subject) and (msg.get("Original-Message-ID") or _READ_NOTICE.search(plain[:2000])):
+        return Classification("other", referenced_message_ids=referenced, rule="read-receipt subject", evidence=subject)
+
     bounce = detect_bounce(msg, body=plain)
-    if bounce.status == "failed":
+    if bounce.status in ("failed", "delayed"):
         ids = list(dict.fromkeys(referenced + bounce.original_ids))
-        return Classification("bounce", bounce.bounce_type, bounce.addresses, None, "", ids)
-    if bounce.status == "delayed":
-        ids = list(dict.fromkeys(referenced + bounce.original_ids))
-        return Classification("other", referenced_message_ids=ids)
+        if bounce.status == "delayed":
+            return Classification("other", referenced_message_ids=ids, rule="delivery delayed: " + bounce.rule, evidence=bounce.evidence)
+        return Classification("bounce", bounce.bounce_type, bounce.addresses, None, "", ids, rule=bounce.rule, evidence=bounce.evidence)
 
     body = plain
     html_own = html_body_own_text(msg)
@@ -226,51 +175,84 @@ def _classify(msg: Message, today: date | None) -> Classification:
     unquoted = strip_quotes(body)
     own = strip_signature(unquoted)
 
-    if is_auto_reply(msg, own):
+    auto = auto_reply_reason(msg, own)
+    if auto is not None:
         # Dates can sit below a sign-off ("Kind regards, Jane / Back on 3 May"): read them unquoted only.
         when = return_date(subject + "\n" + unquoted, today=_reference_date(msg, today))
-        return Classification("auto_reply", None, [], when, own, referenced)
+        return Classification("auto_reply", None, [], when, own, referenced, rule=auto[0], evidence=auto[1])
 
     if "text/calendar" in types or _CALENDAR_SUBJECT.search(subject):
-        return Classification("other", own_text=own, referenced_message_ids=referenced)
+        return Classification("other", own_text=own, referenced_message_ids=referenced, rule="calendar reply", evidence=subject)
 
     threaded = _is_threaded(msg)
     if _is_bulk(msg) and not threaded:
-        return Classification("other", own_text=own, referenced_message_ids=referenced)
+        return Classification("other", own_text=own, referenced_message_ids=referenced, rule="bulk mail header (List-Id, Precedence)")
 
-    if is_unsubscribe_request(subject_request(subject) + "\n" + own):
-        return Classification("unsubscribe", own_text=own, referenced_message_ids=referenced)
+    opt_out = _opt_out(subject, own)
+    if opt_out is not None:
+        return Classification(
+            "unsubscribe", own_text=own, referenced_message_ids=referenced,
+            rule=f"opt-out {opt_out.rule} ({opt_out.language})", evidence=opt_out.evidence,
+            suppress_domain=_domain_to_suppress(msg) if opt_out.organisation else None,
+        )
 
     senders = [a for _, a in getaddresses(headers(msg, "From")) if "@" in a]
     if not threaded and senders and all(_NOREPLY.match(a) for a in senders):
-        return Classification("other", own_text=own, referenced_message_ids=referenced)
+        return Classification("other", own_text=own, referenced_message_ids=referenced, rule="no-reply sender, not threaded", evidence=senders[0])
     if not threaded and not senders:
-        return Classification("other", own_text=own, referenced_message_ids=referenced)
-    return Classification("human_reply", own_text=own, referenced_message_ids=referenced)
+        return Classification("other", own_text=own, referenced_message_ids=referenced, rule="no sender, not threaded")
+    declined = find_decline(own)
+    return Classification(
+        "human_reply", own_text=own, referenced_message_ids=referenced,
+        rule="human reply (declines)" if declined else "human reply (no machine, opt-out or report signal)",
+        evidence=declined or _first_line(own), suggested_outcome="declined" if declined else None,
+    )
 
 
-def subject_request(subject: str) -> str:
-    """The subject when it is itself a request (people write "Unsubscribe" or "STOP" as the subject)."""
-    bare = re.sub(r"^\s*(?:(?:re|aw|sv|rv|fw|fwd|wg|tr)\s*:\s*)+", "", subject, flags=re.I).strip()
-    if re.fullmatch(r"(?:unsubscribe|stop|remove me|remove|opt[- ]?out|baja|désinscription|abmelden|descadastrar)[.! ]*", bare, re.I):
-        return bare
-    return ""
+def _opt_out(subject: str, own: str) -> OptOut | None:
+    """The reply's own words first; the subject counts alone when the body says nothing of its own
+    (an empty or quoted-only body, or a few words), as people write "STOP" as the subject."""
+    found = find_opt_out(own)
+    if found is None and len(own.strip()) < 200:
+        found = subject_opt_out(subject)
+    return found
 
 
-def classify_message(message: Message | bytes, *, today: date | None = None) -> Classification:
-    """Classify one received message; never raises on malformed mail (falls back to "other").
+def _domain_to_suppress(msg: Message) -> str | None:
+    """The writer's organisation, proposed for suppression; never a shared mailbox provider."""
+    for _, address in getaddresses(headers(msg, "From")):
+        domain = address.rpartition("@")[2].lower().strip(".")
+        if domain and "." in domain and domain not in _SHARED_DOMAINS:
+            return domain
+    return None
+
+
+def _first_line(text: str) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def classify_message(message: Message | bytes, *, today: date | None = None, source: str | None = None) -> Classification:
+    """Classify one received message. Malformed mail is expected and handled by the rules; a rule
+    that raises anyway is a bug, caught here and only here: logged with `source` (a file name)
+    or the Message-ID, and returned as kind "other" with `error` set so callers can count it.
 
     `today` anchors year-less return dates when the message has no usable Date header.
     """
     try:
-        msg = _parse(message)
-    except Exception:
-        return Classification("other")
-    try:
-        return _classify(msg, today)
-    except Exception:
-        try:
-            referenced = _referenced_ids(msg)
-        except Exception:
-            referenced = []
-        return Classification("other", referenced_message_ids=referenced)
+        return _classify(_parse(message), today)
+    except Exception as error:  # noqa: BLE001 - the one place a rule's bug becomes a counted "other"
+        where = source or _message_id(message) or "a message without a Message-ID"
+        log.warning("could not classify %s: %s: %s", where, type(error).__name__, error)
+        log.debug("traceback for %s", where, exc_info=True)
+        failure = f"{type(error).__name__}: {error}"
+        return Classification("other", rule="error: a rule failed (see the log)", evidence=f"{where}: {failure}", error=failure)
+
+
+def _message_id(message: Message | bytes | str) -> str:
+    """The Message-ID for the log, read without the parser (which may be what failed)."""
+    if isinstance(message, Message):
+        return str(message.get("Message-ID", "")).strip()
+    raw = message.encode("utf-8", "replace") if isinstance(message, str) else bytes(message)
+    found = re.search(rb"^Message-ID:[ \t]*(<[^>\r\n]*>)", raw[:20000], re.I | re.M)
+    return found.group(1).decode("utf-8", "replace") if found else ""

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import codecs
 import re
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from html import unescape
 from html.parser import HTMLParser
 
-__all__ = ["readable", "header", "headers", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text", "strip_quotes", "strip_signature"]
+__all__ = ["words_pattern", "readable", "header", "headers", "decode_bytes", "part_text", "body_text", "html_to_text", "own_text", "strip_quotes", "strip_signature"]
+
+
+# What decoding mail that lies about itself raises: unknown charsets, broken base64 or quoted-printable,
+# malformed encoded words. Anything else is a bug and goes to classify_message's one catch.
+_UNDECODABLE = (MessageError, LookupError, UnicodeError, ValueError, TypeError)
 
 
 def readable(value: object) -> str:
@@ -25,27 +31,19 @@ def readable(value: object) -> str:
         return " ".join(value.split())
     try:
         text = str(make_header(decode_header(str(value))))
-    except Exception:
-        text = str(value)
+    except _UNDECODABLE:
+        text = str(value)  # an encoded word with a bad charset or broken base64: show it as sent
     return " ".join(text.split())
 
 
 def header(msg: Message, name: str) -> str:
     """One header as readable text ('' when absent)."""
-    try:
-        value = msg.get(name)
-    except Exception:
-        return ""
-    return readable(value)
+    return readable(msg.get(name))
 
 
 def headers(msg: Message, name: str) -> list[str]:
     """Every occurrence of a header, decoded."""
-    try:
-        values = msg.get_all(name) or []
-    except Exception:
-        return []
-    return [readable(value) for value in values]
+    return [readable(value) for value in msg.get_all(name) or []]
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
@@ -73,8 +71,8 @@ def part_text(part: Message) -> str:
     """The decoded text of one non-multipart part ('' when it has none)."""
     try:
         payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
+    except _UNDECODABLE:
+        payload = None  # a transfer encoding the library cannot undo: fall back to the raw text
     if payload is None:
         raw = part.get_payload()
         if isinstance(raw, str):
@@ -82,8 +80,8 @@ def part_text(part: Message) -> str:
         return ""
     try:
         charset = part.get_content_charset()
-    except Exception:
-        charset = None
+    except _UNDECODABLE:
+        charset = None  # an RFC 2231 charset parameter in an unknown encoding
     return decode_bytes(payload, charset)
 
 
@@ -92,10 +90,7 @@ def _walk_text(msg: Message, *, skip_attached: bool):
     stack = [msg]
     while stack:
         part = stack.pop(0)
-        try:
-            ctype = part.get_content_type()
-        except Exception:
-            ctype = "text/plain"
+        ctype = part.get_content_type()
         if part.is_multipart():
             if skip_attached and ctype.startswith("message/") and part is not msg:
                 continue
@@ -191,7 +186,7 @@ def html_to_text(html: str, *, drop_quotes: bool = False) -> str:
         parser.feed(html)
         parser.close()
         text = "".join(parser.out)
-    except Exception:
+    except (AssertionError, ValueError, IndexError):  # html.parser on badly broken markup
         text = unescape(re.sub(r"<[^>]+>", " ", html))
     lines = [line.strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
@@ -294,3 +289,23 @@ def strip_signature(text: str) -> str:
 
 _NAME_LINE = re.compile(r"(?:(?:Dr|Prof|Mr|Mrs|Ms|Dra|Sr|Sra)\.?\s+)?[A-ZÀ-Ý][\w'’-]*\.?(?:\s+[A-ZÀ-Ý][\w'’-]*\.?){0,3}(?:,\s*(?:MD|PhD|DO|RN|MBBS))?")
 _NOT_NAMES = {"yes", "no", "ok", "okay", "sure", "thanks", "thank you", "stop", "unsubscribe", "great", "perfect", "agreed", "sounds good"}
+
+
+def words_pattern(words) -> str:
+    """A regex matching any of `words`, shared prefixes factored out ("ab(?:c|d)"): the engine then
+    tries one branch per letter instead of every word at every position."""
+    trie: dict = {}
+    for word in set(words):
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        if "" in node and len(node) == 1:
+            return ""
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)

@@ -85,6 +85,8 @@ def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothi
         click.echo(f"Note: {note}", err=True)
     if drafts_of is not None:
         _follow_drafts(drafts_of)
+    if result.unclassified:  # on stderr with --json, so that stdout stays one JSON document
+        click.echo(_unclassified_line(result.unclassified), err=as_json)
     if as_json:
         print_json(result.to_json())
         return
@@ -100,6 +102,7 @@ def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothi
         click.echo(f"The other {counts['fetched'] - counts['matched']} {others}.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
+    _propose_domains(result.replies)
 
 
 def _follow_drafts(app: App) -> None:
@@ -139,6 +142,8 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
         for note in result.notes:
             click.echo(f"Note: {note}", err=True)
         _follow_drafts(app)
+        if result.unclassified:
+            click.echo(_unclassified_line(result.unclassified), err=True)
         if not result.matched:
             return
         if as_json:
@@ -169,9 +174,10 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
 @click.option("--campaign", help="Only replies to this campaign.")
 @click.option("--kind", type=KIND_CHOICES, help="Only this kind of reply.")
 @click.option("--since", help="Only replies received since DATE (YYYY-MM-DD, local time) or an ISO timestamp.")
+@click.option("--explain", is_flag=True, help="Under each reply, the rule that decided its kind and the words it matched.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"replies": [...], "suggested_contacts": [...]}.')
 @pass_app
-def list_command(app: App, campaign: str | None, kind: str | None, since: str | None, as_json: bool) -> None:
+def list_command(app: App, campaign: str | None, kind: str | None, since: str | None, explain: bool, as_json: bool) -> None:
     """Replies received, newest first, with a one-line snippet of each reply's own words,
     then the new contacts people suggested (a colleague they copied in or named).
 
@@ -188,6 +194,11 @@ def list_command(app: App, campaign: str | None, kind: str | None, since: str | 
         click.echo("No replies match these filters." if filtered else "No replies yet. Run `outreach replies poll` to read new mail.")
     for row in rows:
         click.echo(_reply_line(row))
+        if explain:
+            click.echo(f"    rule: {row.get('rule') or '- (read before explanations were stored)'}")
+            if row.get("evidence"):
+                click.echo(f"    matched: {row['evidence']}")
+    _propose_domains(rows)
     if suggestions:
         click.echo("\nSuggested new contacts:")
         for s in suggestions:
@@ -233,6 +244,8 @@ def _reply_line(row: dict[str, Any]) -> str:
     kind = row["kind"]
     if kind == "bounce":
         kind = f"bounce ({row.get('bounce_type') or '?'})"
+    elif kind == "human_reply" and row.get("suggested_outcome"):
+        kind = f"reply ({row['suggested_outcome']})"
     elif kind == "auto_reply" and row.get("return_date"):
         kind = f"away until {row['return_date']}"
     campaign = f" [{row['campaign']}]" if row.get("campaign") else ""
@@ -242,6 +255,17 @@ def _reply_line(row: dict[str, Any]) -> str:
     if row.get("unmatched_reason"):
         tail = f"  (unmatched: {row['unmatched_reason']}){tail}"
     return f"{shown}  {kind:<21} {row.get('contact_email') or row.get('from_address')}{campaign}  {text}{tail}"
+
+
+def _unclassified_line(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''} could not be classified; see the log"
+
+
+def _propose_domains(rows: list[dict[str, Any]]) -> None:
+    """Organisation-wide opt-outs propose their domain; the user decides (never applied here)."""
+    domains = sorted({r["suppress_domain"] for r in rows if r.get("suppress_domain")})
+    for domain in domains:
+        click.echo(f"Someone at {domain} asked you not to write to anyone there. To honour it: outreach suppress add {domain}")
 
 
 def _parse_since(text: str | None) -> datetime | None:

@@ -18,10 +18,12 @@ from typing import Any
 
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, get_contact_by_id
+from outreach.db import record_event
 from outreach.errors import TemplateError
 from outreach.followups.due import Candidate
 from outreach.followups.sequence import local_date
 from outreach.mail.message import RenderedMessage, set_subject
+from outreach.sending import outbox
 from outreach.templates.helpers import us_date
 from outreach.templates.render import Sender, load_template, render_message
 
@@ -87,6 +89,15 @@ class Composed:
             "queued_at": at,
             "updated_at": at,
         }
+
+
+def add_row(db, row: dict[str, Any]) -> int | None:
+    """The follow-up's messages row (through the outbox) and its event; the caller's transaction."""
+    message_id = outbox.add_followup(db, row)
+    if message_id is not None:
+        record_event(db, row["state"], contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=message_id,
+                     at=row["queued_at"], step=row["step"])
+    return message_id
 
 
 def compose(settings: Settings, db, candidate: Candidate, *, now: datetime | None = None) -> Composed:

@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from outreach.config import Settings
 from outreach.db import record_event, utc_now
 from outreach.errors import ConfigError, MailServerError
-from outreach.followups.compose import Composed, compose_all
+from outreach.followups.compose import Composed, add_row, compose_all
 from outreach.followups.due import due
 from outreach.mail.imap import DRAFTS, SENT, delete_by_message_id, exists_in, find_copy, imap_session, save_draft, special_folder
 from outreach.replies.poll import poll
@@ -125,7 +125,7 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
             raw = item.rendered.as_bytes()
             path.write_bytes(raw)
             with db.atomic():
-                message_id = outbox.add_followup(db, item.row(state="drafted", at=at, account=account, eml_path=path))
+                message_id = add_row(db, item.row(state="drafted", at=at, account=account, eml_path=path))
                 if message_id is None:
                     continue  # another run drafted or queued this step meanwhile
                 db.execute("INSERT INTO followup_drafts (message_id) VALUES (?)", [message_id])

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from outreach.config import Settings
 from outreach.db import utc_now
 from outreach.errors import OutreachError
-from outreach.followups.compose import Composed
+from outreach.followups.compose import Composed, add_row
 from outreach.followups.drafts import Refreshed, eml_path, refresh, render_due
 from outreach.sending import campaigns, outbox
 from outreach.sending.pacing import Clock
@@ -68,7 +68,7 @@ def queue_due(db: Database, settings: Settings, composed: list[Composed], *, now
         planned.append(_plan(item, path))
     with db.atomic():
         for row in rows:
-            outbox.add_followup(db, row)
+            add_row(db, row)
     return planned
 
 

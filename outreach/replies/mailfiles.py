@@ -62,7 +62,7 @@ def import_paths(
     classified = classify_many([bodies[h.uid][0] for h in candidates], now.date())
     with db.atomic():
         stored = match_and_store(db, settings, IMPORT_MAILBOX, candidates, bodies, classified, now)
-    result.add(summary, len(messages), stored)
+    result.add(summary, len(messages), stored, sum(1 for c in classified if c.error))
     return result
 
 

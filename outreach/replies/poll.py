@@ -72,13 +72,17 @@ class PollResult:
     folders: list[dict[str, Any]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unclassified: int = 0  # messages a rule raised on (logged by classify_message), stored as "other"
 
     def to_json(self) -> dict[str, int]:
-        return {"fetched": self.fetched, "matched": self.matched, **{k: self.counts[k] for k in KINDS}}
+        """The interface keys; "unclassified" is added only when some message could not be classified."""
+        counts = {"fetched": self.fetched, "matched": self.matched, **{k: self.counts[k] for k in KINDS}}
+        return {**counts, "unclassified": self.unclassified} if self.unclassified else counts
 
-    def add(self, summary: dict[str, Any], fetched: int, stored: list[dict[str, Any]]) -> None:
+    def add(self, summary: dict[str, Any], fetched: int, stored: list[dict[str, Any]], unclassified: int = 0) -> None:
         """Count one stored batch, in the totals and on its folder's line."""
         self.fetched += fetched
+        self.unclassified += unclassified
         summary["fetched"] += fetched
         for reply in stored:
             if reply.get("unmatched_reason"):  # kept, but it answers nothing of ours: not a match
@@ -181,7 +185,7 @@ def _poll_folder(
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = match_and_store(db, settings, mailbox, batch.candidates, batch.bodies, classified, now)
             _save_progress(db, mailbox, batch.last_uid, now)
-        result.add(summary, batch.fetched, stored)
+        result.add(summary, batch.fetched, stored, sum(1 for c in classified if c.error))
 
     pending: _Batch | None = None
     with _gc_paused(), _Classifier(parallel=len(chunks) > 1) as classifier:

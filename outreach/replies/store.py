@@ -145,6 +145,10 @@ def _columns(reply: MatchedReply, mailbox: Mailbox, rfc_id: str | None, subject:
         "return_date": cls.return_date.isoformat() if reply.kind == "auto_reply" and cls.return_date else None,
         "body_text": bounded_text(cls.own_text),
         "snippet": snippet((cls.own_text or "")[: SNIPPET_LENGTH * 4]),
+        "rule": cls.rule or None,
+        "evidence": cls.evidence or None,
+        "suggested_outcome": cls.suggested_outcome,
+        "suppress_domain": cls.suppress_domain,
     }
 
 
@@ -346,7 +350,8 @@ def list_replies(
         db.query(
             f"""SELECT r.id, r.received_at, r.kind, r.bounce_type, r.return_date, r.from_address,
                        coalesce(c.email, m.to_address) AS contact_email, ca.name AS campaign,
-                       r.subject, r.snippet, r.seconds_to_reply, r.folder, r.unmatched_reason
+                       r.subject, r.snippet, r.seconds_to_reply, r.folder, r.unmatched_reason,
+                       r.rule, r.evidence, r.suggested_outcome, r.suppress_domain
                 FROM replies r
                 LEFT JOIN contacts c ON c.id = r.contact_id
                 LEFT JOIN messages m ON m.id = r.message_id

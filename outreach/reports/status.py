@@ -69,11 +69,12 @@ def sent_last_24h(db: Database, account: str | None, now: datetime) -> int:
 
 def new_replies(db: Database, since: str | None) -> list[dict[str, Any]]:
     """People who answered (or opted out) since the last look, newest first; stored-at time, so a
-    reply written days ago but read by this morning's poll is still news."""
+    reply written days ago but read by this morning's poll is still news. Unmatched mail (it
+    names our message but speaks for nobody we wrote to) is not news of a contact."""
     marks = ",".join("?" * len(NEW_KINDS))
     sql = f"""SELECT coalesce(c.email, r.from_address) AS email, ca.name AS campaign, r.kind, r.received_at, r.snippet
               FROM replies r LEFT JOIN contacts c ON c.id = r.contact_id LEFT JOIN campaigns ca ON ca.id = r.campaign_id
-              WHERE r.kind IN ({marks})""" + (" AND r.created_at > ?" if since else "") + " ORDER BY r.received_at DESC, r.id DESC"
+              WHERE r.kind IN ({marks}) AND r.message_id IS NOT NULL""" + (" AND r.created_at > ?" if since else "") + " ORDER BY r.received_at DESC, r.id DESC"
     return list(db.query(sql, [*NEW_KINDS, *([since] if since else [])]))
 
 
@@ -89,7 +90,7 @@ def build_status(
     """Everything the morning view shows; remembers this look unless mark_seen is False."""
     account = account_of(settings)
     last = get_value(db, LAST_LOOK)
-    untriaged = db.execute("SELECT count(*) FROM replies WHERE kind = 'human_reply' AND triaged_at IS NULL").fetchone()[0]
+    untriaged = db.execute("SELECT count(*) FROM replies WHERE kind = 'human_reply' AND triaged_at IS NULL AND message_id IS NOT NULL").fetchone()[0]
     status = Status(
         now=utc_now(now), account=account, sent_last_24h=sent_last_24h(db, account, now), daily_cap=settings.daily_cap,
         last_look=last, new_replies=new_replies(db, last), untriaged=untriaged,

@@ -65,7 +65,7 @@ def untriaged(db: Database, *, campaign: str | None = None) -> list[PendingReply
     sql = f"""SELECT r.id, r.contact_id, coalesce(c.email, r.from_address), c.title, c.first_name, c.last_name,
                     ca.name, r.received_at, r.subject, coalesce(r.body_text, r.snippet, ''), c.outcome, {stored}
              FROM replies r LEFT JOIN contacts c ON c.id = r.contact_id LEFT JOIN campaigns ca ON ca.id = r.campaign_id
-             WHERE r.kind = 'human_reply' AND r.triaged_at IS NULL"""
+             WHERE r.kind = 'human_reply' AND r.triaged_at IS NULL AND r.message_id IS NOT NULL"""
     params: list[Any] = []
     if campaign:
         sql += " AND ca.name = ?"

@@ -16,7 +16,6 @@ from sqlite_utils import Database
 
 from outreach.db import record_event, utc_now
 from outreach.errors import OutreachError
-from outreach.sending import outbox
 from outreach.sending.campaigns import get_campaign
 
 HAS_SENT_STATES = ("sending", "uncertain", "sent", "bounced", "failed")
@@ -55,8 +54,10 @@ def delete_campaign(db: Database, plan: DeletePlan) -> None:
     """Remove the campaign, its queued messages, selection and events; then its frozen .eml files."""
     try:
         with db.atomic():
-            outbox.forget_unsent(db, plan.campaign_id)
-            db.execute("DELETE FROM events WHERE campaign_id = ?", [plan.campaign_id])
+            # No message state changes here (outbox's job): rows that never left are removed whole.
+            ids = "SELECT id FROM messages WHERE campaign_id = ?"
+            db.execute(f"DELETE FROM events WHERE campaign_id = ? OR message_id IN ({ids})", [plan.campaign_id, plan.campaign_id])
+            db.execute("DELETE FROM messages WHERE campaign_id = ?", [plan.campaign_id])
             db.execute("DELETE FROM campaigns WHERE id = ?", [plan.campaign_id])  # steps and selection cascade
             record_event(db, "campaign_deleted", at=utc_now(), name=plan.name, queued=plan.queued)
     except sqlite3.IntegrityError as error:

@@ -381,13 +381,10 @@ def hold_pending(db: Database, message_row_id: int, until: str, *, at: str) -> N
 
 
 def add_followup(db: Database, row: dict[str, Any]) -> int | None:
-    """A follow-up's row, `queued` to send or `drafted` for review, in the caller's transaction;
-    None when its step already has a message (one per campaign, contact and step, ever)."""
+    """A follow-up's row, `queued` to send or `drafted` for review, in the caller's transaction (with
+    its event); None when its step already has a message (one per campaign, contact and step, ever)."""
     cursor = db.execute(f"INSERT OR IGNORE INTO messages ({', '.join(f'[{c}]' for c in row)}) VALUES ({', '.join('?' * len(row))})",
                         list(row.values()))
-    if cursor.rowcount == 1:
-        record_event(db, row["state"], contact_id=row["contact_id"], campaign_id=row["campaign_id"], message_id=cursor.lastrowid,
-                     at=row["queued_at"], step=row["step"])
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
@@ -400,11 +397,3 @@ def draft_sent(db: Database, message_row_id: int, *, sent_at: str, message_id: s
     if changed:
         mark_contacted(db, message_row_id, at)
     return changed
-
-
-def forget_unsent(db: Database, campaign_id: int) -> int:
-    """Remove a campaign's messages and their events when none was ever handed to a server (a
-    deleted campaign); call inside the caller's transaction after checking that. How many."""
-    ids = "SELECT id FROM messages WHERE campaign_id = ?"
-    db.execute(f"DELETE FROM events WHERE message_id IN ({ids})", [campaign_id])
-    return db.execute("DELETE FROM messages WHERE campaign_id = ?", [campaign_id]).rowcount
