@@ -53,8 +53,11 @@ def out_of_office(sent: Sent, back: date) -> bytes:
 def test_the_daily_journey_from_an_empty_folder(mail_env, smtp_server, imap_account, tmp_path):
     folder = tmp_path / "journey"
     folder.mkdir()
-    # LEAD: when `outreach init` lands, replace these copies and the .env below with
-    #   outreach init . --provider custom --name "Ada Obi" --address ada@example.com ...
+    # LEAD: when `outreach init` lands (branch onboard-setup), replace the next five lines with
+    #   init = outreach("init", ".", "--address", "ada@example.com", "--name", "Ada Obi", "--provider", "custom",
+    #                   "--smtp-host", <fixture host>, "--smtp-port", <port>, "--smtp-security", "starttls",
+    #                   "--imap-host", ..., "--yes", folder=folder)   # then append the fixture's other settings
+    #   and assert (folder / ".env").stat().st_mode & 0o777 == 0o600 and (folder / "templates").is_dir()
     shutil.copytree(REPO / "templates", folder / "templates")
     shutil.copytree(REPO / "contacts", folder / "contacts")
     # 1. Tell it who you are (.env: the README's `cp .env.example .env`, then edit).
