@@ -282,3 +282,10 @@ def m020_replies_explained(db: Database) -> None:
     an organisation-wide opt-out's proposed domain (shown to the user, never applied on its own)."""
     for column in ("rule", "evidence", "suggested_outcome", "suppress_domain"):
         db.execute(f"ALTER TABLE replies ADD COLUMN {column} TEXT")
+
+
+@migrations()
+def m050_campaign_profile(db: Database) -> None:
+    """The named account (profile) a campaign sends from, so `send` signs in to the right one;
+    NULL means the plain OUTREACH_* account."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN profile TEXT")
