@@ -135,7 +135,7 @@ class _Authenticator:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 requiring STARTTLS and AUTH (PLAIN/LOGIN) with `password`."""
 
-    def __init__(self, certs: Certificates, *, password: str = PASSWORD, require_auth: bool = True) -> None:
+    def __init__(self, certs: Certificates, *, password: str = PASSWORD, require_auth: bool = True, smtputf8: bool = False) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
         self.host = LOOPBACK
@@ -149,6 +149,7 @@ class SmtpServer:
             authenticator=_Authenticator(password),
             auth_required=require_auth,
             auth_require_tls=True,
+            enable_SMTPUTF8=smtputf8,
             ready_timeout=10,
         )
 

@@ -33,3 +33,12 @@ def test_every_command_has_help(path):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_help_page_shows_an_example(path):
+    """The README promises an example in every --help: an indented `outreach ...` line that
+    runs this very command (a `\\b` block, so click keeps the line as written)."""
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    examples = [line.strip() for line in result.output.splitlines() if line.startswith("  ") and line.strip().startswith("outreach ")]
+    assert any(e.startswith("outreach " + " ".join(path)) for e in examples), f"`outreach {' '.join(path)} --help` has no example"

@@ -84,8 +84,9 @@ def test_non_ascii_attachment_filename_for_apple_mail_and_outlook(tmp_path):
     raw = rendered.as_bytes().decode("ascii")
     # RFC 2231 (the standard: Apple Mail, Gmail, Thunderbird, current Outlook) ...
     assert "filename*=utf-8''Lebenslauf%20M%C3%BCller%20%E2%80%93%20Ada%20Ob%C3%AD.pdf" in raw
-    # ... and the RFC 2047 name= that older Outlook versions read from Content-Type.
-    assert 'Content-Type: application/pdf; name="=?utf-8?' in raw
+    # ... and the same on Content-Type; never an encoded word in a quoted name= (RFC 2047 section 5).
+    assert "Content-Type: application/pdf; name*=utf-8''Lebenslauf%20M%C3%BCller" in raw
+    assert 'name="=?' not in raw and "=?utf-8?b?TGViZW5z" not in raw
     attachment = next(parsed(rendered).iter_attachments())
     assert attachment.get_filename() == "Lebenslauf Müller – Ada Obí.pdf"
     assert attachment["Content-Type"].params["name"] == "Lebenslauf Müller – Ada Obí.pdf"

@@ -95,7 +95,8 @@ def test_the_check_finds_exactly_what_building_the_message_would(hermetic):
     built = [problem for contact in contacts for problem in _render(template, contact, sender=sender, collect=True)[1]]
     checked = check_template(template, contacts, sender=sender)
     assert [(p.contact, p.reason) for p in checked] == [(p.contact, p.reason) for p in built]
-    assert {p.contact for p in checked} == {"josé@example.org", "ann@example.org", "kofi@example.org"}
+    # a non-ASCII local part is no template problem: the freeze skips it unless the server offers SMTPUTF8
+    assert {p.contact for p in checked} == {"ann@example.org", "kofi@example.org"}
 
 
 def test_durable_commits_sync_every_commit_inside_and_restore_the_setting_after(hermetic):

@@ -152,4 +152,4 @@ def test_replies_watch_stops_cleanly_on_ctrl_c(mail_env):
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0 and err.decode().strip().endswith("Stopped.") and b"Traceback" not in err
+    assert process.returncode == 130 and err.decode().strip().endswith("Stopped.") and b"Traceback" not in err

@@ -102,7 +102,7 @@ def test_ctrl_c_stops_a_live_cli_run_cleanly(mail_env, smtp_server, hermetic):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err.decode()
+    assert process.returncode == 130, err.decode()  # INTERFACE.md: Ctrl-C after a clean stop
     assert "Stopped" in out.decode() and len(smtp_server.received) == 1
     assert sorted(states(db, {"id": 1}).values()) == ["queued", "queued", "sent"]
 

@@ -94,6 +94,15 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 
 
+def one_line(text: str) -> str:
+    """Text that stays on one line of a terminal: line-ending characters (which may come from a
+    file's bytes, quoted in an error) are shown escaped, as repr would."""
+    return "".join(repr(ch)[1:-1] if ch in _LINE_ENDS else ch for ch in text)
+
+
+_LINE_ENDS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def local_time(stamp: str | None, *, blank: str = "") -> str:
     """A db timestamp (UTC) as this machine's local time, for people."""
     from outreach.db import parse_utc  # lazy: start-up time
@@ -198,7 +207,7 @@ class OutreachGroup(click.Group):
             return super().invoke(ctx)
         except OutreachError as error:
             _discard(ctx)
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {one_line(str(error))}", err=True)
             ctx.exit(error.exit_code)
         except sqlite3.Error as error:
             from outreach.db import database_error  # lazy: start-up time (sqlite-utils)
@@ -208,6 +217,12 @@ class OutreachGroup(click.Group):
             click.echo(f"Error: {database_error(error, path)}", err=True)
             _discard(ctx)
             ctx.exit(1)
+        except KeyboardInterrupt:
+            # Anywhere else Ctrl-C lands, the open transaction rolls back: a clean stop. Exit 130
+            # as a shell expects (click would print "Aborted!" and exit 1).
+            _discard(ctx)
+            click.echo("Stopped by Ctrl-C.", err=True)
+            ctx.exit(130)
         except click.exceptions.Exit as stop:
             if stop.exit_code:
                 _discard(ctx)

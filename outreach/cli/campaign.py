@@ -1,7 +1,8 @@
-"""`outreach campaign ...`: create, list, show, pause, resume, send (a dry run unless --live), resolve."""
+"""`outreach campaign ...`: create, list, show, pause, resume, send (a dry run unless --live), resolve, delete."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 
 import click
@@ -11,6 +12,7 @@ from outreach.followups import sequence
 from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.sending import campaigns, outbox, sender
 from outreach.sending.account import account_of
+from outreach.sending.delete import delete_campaign, plan_delete
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import SystemClock
 from outreach.templates.render import load_template
@@ -125,7 +127,12 @@ def _counts_line(counts: dict[str, int]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_app
 def list_(app: App, as_json: bool) -> None:
-    """List campaigns with their status and message counts."""
+    """List campaigns with their status and message counts.
+
+    \b
+    outreach campaign list
+    outreach campaign list --json
+    """
     rows = campaigns.list_campaigns(app.db)
     replies = campaign_replies(app.db)
     if as_json:
@@ -144,7 +151,12 @@ def list_(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def show(app: App, name: str, as_json: bool) -> None:
-    """Show a campaign: its selection, messages by state, skipped contacts and the next send time."""
+    """Show a campaign: its selection, messages by state, skipped contacts and the next send time.
+
+    \b
+    outreach campaign show spring
+    outreach campaign show spring --json
+    """
     db = app.db
     now = SystemClock().now()
     summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
@@ -234,7 +246,11 @@ def steps(app: App, name: str, followups: tuple[str, ...], no_followups: bool) -
 @click.option("--reason", default="paused by you", show_default=True, help="Why (shown by `campaign show`).")
 @pass_app
 def pause(app: App, name: str, reason: str) -> None:
-    """Pause a campaign: `send` refuses until you resume it. Nothing queued is lost."""
+    """Pause a campaign: `send` refuses until you resume it. Nothing queued is lost.
+
+    \b
+    outreach campaign pause spring --reason "waiting for my new CV"
+    """
     campaigns.pause_campaign(app.db, name, reason)
     click.echo(f"Paused {name}. Resume with: outreach campaign resume {name}")
 
@@ -243,13 +259,41 @@ def pause(app: App, name: str, reason: str) -> None:
 @click.argument("name")
 @pass_app
 def resume(app: App, name: str) -> None:
-    """Resume a paused campaign; the next `send` continues where it stopped."""
+    """Resume a paused campaign; the next `send` continues where it stopped.
+
+    \b
+    outreach campaign resume spring
+    """
     campaign = campaigns.resume_campaign(app.db, name)
     if not campaign["started_at"]:
         click.echo(f"Resumed {name} (not started yet). Next: outreach campaign send {name}   (a dry run first)")
         return
     counts = campaigns.message_counts(app.db, campaign["id"])
     click.echo(f"Resumed {name}: {counts['queued'] + counts['deferred']} message(s) still to send. Next: outreach campaign send {name} --live")
+
+
+@campaign_group.command(name="delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed when not at a terminal).")
+@pass_app
+def delete(app: App, name: str, yes: bool) -> None:
+    """Delete a campaign that never sent anything (a wrong name or tag, a test).
+
+    Its queued messages and frozen .eml files go with it. A campaign that has sent is kept (the
+    caps and the "never the same template twice" rule rely on it): pause it instead.
+
+    \b
+    outreach campaign delete sprng
+    outreach campaign delete test-run --yes
+    """
+    plan = plan_delete(app.db, name)
+    what = f"campaign {name!r}" + (f" and its {plan.queued} queued message(s)" if plan.queued else "")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise OutreachError(f"not deleting {what} without confirmation: add --yes")
+        click.confirm(f"Delete {what}?", abort=True, err=True)
+    delete_campaign(app.db, plan)
+    click.echo(f"Deleted {what}.")
 
 
 @campaign_group.command(name="resolve")

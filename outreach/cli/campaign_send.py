@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from outreach.sending import campaigns, outbox, sender
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import Limits, SystemClock, format_slot
 from outreach.sending.run import SendReport
+from outreach.templates.problems import group_problems
 
 from . import App, pass_app, print_json
 
@@ -122,6 +124,7 @@ def _run_async(coro_factory: Callable[[asyncio.Event], Awaitable[Any]]) -> Any:
               "replaces both OUTREACH_DAILY_CAP and the campaign's own cap (0 = no limit).")
 @click.option("--hourly-cap", type=click.IntRange(min=0), help="At most N per rolling hour, account-wide; replaces the settings' and campaign's cap for this run (0 = no limit).")
 @click.option("--domain-cap", type=click.IntRange(min=0), help="At most N per recipient domain per 24 h; replaces the settings' and campaign's cap for this run (0 = no limit).")
+@click.option("--ignore-window", is_flag=True, help="For this run only, send outside the send window (caps and gap still apply).")
 @click.option("--test-to", "test_to", metavar="ADDRESS", help="Send ONE rendered sample to yourself ([TEST] in the subject) and stop.")
 @click.option("--resend-uncertain", is_flag=True, help="Messages left uncertain by a crash did NOT go out: send them again.")
 @click.option("--mark-uncertain-sent", is_flag=True, help="Messages left uncertain by a crash DID go out: record them as sent.")
@@ -129,7 +132,7 @@ def _run_async(coro_factory: Callable[[asyncio.Event], Awaitable[Any]]) -> Any:
 @click.option("--json", "as_json", is_flag=True, help='Print {"sent","failed","deferred","uncertain","skipped","remaining"}.')
 @pass_app
 def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap: str | None, daily_cap: int | None,
-         hourly_cap: int | None, domain_cap: int | None, test_to: str | None, resend_uncertain: bool,
+         hourly_cap: int | None, domain_cap: int | None, ignore_window: bool, test_to: str | None, resend_uncertain: bool,
          mark_uncertain_sent: bool, yes: bool, as_json: bool) -> None:
     """Send a campaign: a dry run unless --live.
 
@@ -154,6 +157,8 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
     campaign = campaigns.get_campaign(app.db, name)
     app.use_profile(campaign.get("profile"))
     limits = campaigns.campaign_limits(app.settings, campaign, gap=gap, daily_cap=daily_cap, hourly_cap=hourly_cap, domain_cap=domain_cap)
+    if ignore_window:
+        limits = dataclasses.replace(limits, window=None)
     err = Console(stderr=True)
     try:
         if test_to:
@@ -163,8 +168,8 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
         _send_live(app, campaign, limits, limit=limit, no_limit=no_limit, as_json=as_json, err=err,
                    uncertain="resend" if resend_uncertain else "sent" if mark_uncertain_sent else None, yes=yes)
     except campaigns.CampaignTemplateError as error:
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
+        for group in group_problems(error.problems):
+            click.echo(f"  {group}", err=True)
         raise
 
 
@@ -255,6 +260,8 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
         raise report.error
     if report.failed:
         click.get_current_context().exit(3)
+    if report.stopped and "Ctrl-C" in report.stopped:
+        click.get_current_context().exit(130)  # stopped cleanly after the current message (INTERFACE.md)
 
 
 def _print_report(campaign: dict[str, Any], report: SendReport, *, limit_used: int | None) -> None:
@@ -273,8 +280,10 @@ def _print_report(campaign: dict[str, Any], report: SendReport, *, limit_used: i
     if report.away:
         click.echo(f"{report.away} message(s) wait until the contact is back from away (see `outreach campaign show {name}`).")
     if report.waiting > report.away and report.next_send_at:
-        click.echo(f"{report.waiting - report.away} message(s) wait for the sending limits; next possible send {local_moment(report.next_send_at)}. "
-                   f"Run `outreach campaign send {name} --live` again then.")
+        reason = report.wait_reason or "the sending limits"
+        hint = " (or add --ignore-window for one run)" if "send window" in reason else ""
+        click.echo(f"{report.waiting - report.away} message(s) wait: {reason}. Next possible send {local_moment(report.next_send_at)}. "
+                   f"Run `outreach campaign send {name} --live` again then{hint}.")
     elif report.remaining > report.away and limit_used and not report.stopped and not report.error:
         click.echo(f"First live run: stopped after {limit_used} (the default). Check they arrived, then run "
                    f"`outreach campaign send {name} --live` again (or --no-limit).")

@@ -26,11 +26,22 @@ SHOW_AT_MOST = 50  # per list of errors/warnings in human output; --json has the
 def _print_problems(title: str, problems: list[RowProblem]) -> None:
     if not problems:
         return
-    click.echo(f"\n{title} ({len(problems)}):")
+    click.echo(f"\n{title.format(n=len(problems))}:" if "{n}" in title else f"\n{title} ({len(problems)}):")
     for problem in problems[:SHOW_AT_MOST]:
         click.echo(f"  {problem}")
     if len(problems) > SHOW_AT_MOST:
         click.echo(f"  ... and {len(problems) - SHOW_AT_MOST} more (use --json to get every error)")
+
+
+def _skipped_because(report: ImportReport) -> str:
+    """'  (2 errors, 1 repeated address)': the skipped count broken down, so it adds up with the
+    lists below it (every data row is inserted, updated, unchanged or skipped)."""
+    kept = report.skipped - len(report.errors) - report.duplicates
+    parts = [f"{len(report.errors)} with errors" if report.errors else "",
+             f"{report.duplicates} repeated address{'es' if report.duplicates != 1 else ''}" if report.duplicates else "",
+             f"{kept} already contacts (--keep-existing)" if kept > 0 else ""]
+    parts = [p for p in parts if p]
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
@@ -41,7 +52,8 @@ def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
     mapped = [f"{h} -> {t.replace('custom:', 'custom field ')}" for h, t in report.columns.items() if t != "ignore"]
     click.echo("Columns: " + "; ".join(mapped))
     for label in ("inserted", "updated", "unchanged", "skipped"):
-        click.echo(f"  {label:<10}{getattr(report, label):>7}")
+        click.echo(f"  {label:<10}{getattr(report, label):>7}{_skipped_because(report) if label == 'skipped' else ''}")
+    click.echo(f"  {'total':<10}{report.rows:>7}  data rows in the file")
     extras = []
     if report.role_addresses:
         extras.append(f"{report.role_addresses} role address(es) like info@ (a desk, not a person), marked (role) in contacts list")
@@ -53,8 +65,8 @@ def _print_report(report: ImportReport, tags: tuple[str, ...]) -> None:
         click.echo("  " + "; ".join(extras))
     for note in report.notes:
         click.echo(f"Note: {note}")
-    _print_problems("Errors, rows skipped", report.errors)
-    _print_problems("Warnings, rows imported", report.warnings)
+    _print_problems("Errors ({n} rows skipped)", report.errors)
+    _print_problems("Warnings", report.warnings)
     if report.dry_run:
         click.echo("\nRun again without --dry-run to import.")
     elif report.inserted or report.updated:

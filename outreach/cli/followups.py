@@ -114,6 +114,10 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
     New mail is read first, so a reply that just arrived stops its follow-up. Read and edit the
     drafts in your mail program and send them from there; `outreach replies poll` then records
     each one you sent. Running it again never duplicates a draft still waiting.
+
+    \b
+    outreach followups draft
+    outreach followups draft --campaign spring --json
     """
     from outreach.followups.drafts import draft_followups  # see the note at the top
 
@@ -150,6 +154,10 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
     Each goes as a reply in its thread (Re: subject, In-Reply-To, References), with the
     campaign's pacing and caps; new mail is read first so a fresh reply stops its follow-up.
     Exit 3 when some failed.
+
+    \b
+    outreach followups send                  # dry run: .eml files, nothing sent
+    outreach followups send --live --campaign spring
     """
     # see the note at the top
     from outreach.followups.send import send_followups

@@ -25,6 +25,7 @@ def replies_group() -> None:
     \b
     outreach replies poll            # read new mail once (INBOX and Junk)
     outreach replies watch           # keep reading as mail arrives (Ctrl-C stops)
+    outreach replies import Inbox.mbox   # exported mail, when IMAP is blocked
     outreach replies list --since 2026-03-01
     outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
     """
@@ -47,26 +48,59 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     outreach replies poll --json
     """
     result = replies.poll(app.db, app.settings, folders=folders or None)
+    if not as_json:
+        for folder in result.folders:
+            click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
+    _print_result(result, as_json, read="new", nothing="No new mail since the last poll.",
+                  others="answer nothing you sent and were left untouched", drafts_of=app)
+
+
+@replies_group.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object (as `replies poll --json`).")
+@pass_app
+def import_command(app: App, paths: tuple[str, ...], as_json: bool) -> None:
+    """Read replies from exported mail: .eml files, an mbox file or a Maildir folder.
+
+    For accounts that block IMAP: export the mail (most webmail and desktop clients can), then
+    import it. Messages are matched to what you sent exactly as `replies poll` matches them;
+    importing the same files again changes nothing. A file that is not mail is named and skipped.
+
+    \b
+    outreach replies import ~/Downloads/reply.eml
+    outreach replies import Inbox.mbox --json
+    outreach replies import ~/Mail/outreach/        # a Maildir, or a folder of .eml files
+    """
+    from outreach.replies.mailfiles import import_paths  # reads mailbox formats: only this command needs them
+
+    result = import_paths(app.db, app.settings, paths)
+    _print_result(result, as_json, read="read", nothing="No messages found to import.",
+                  others="answer nothing you sent or were imported before")
+
+
+def _print_result(result: replies.PollResult, as_json: bool, *, read: str, nothing: str, others: str,
+                  drafts_of: App | None = None) -> None:
+    """The counts of a poll or an import, then one line per stored reply. `drafts_of`: after a
+    poll (IMAP is there), reconcile that app's follow-up drafts; an import of files never does."""
     for note in result.notes:
         click.echo(f"Note: {note}", err=True)
-    _follow_drafts(app)
+    if drafts_of is not None:
+        _follow_drafts(drafts_of)
     if result.unclassified:  # on stderr with --json, so that stdout stays one JSON document
         click.echo(_unclassified_line(result.unclassified), err=as_json)
     if as_json:
         print_json(result.to_json())
         return
-    for folder in result.folders:
-        click.echo(f"{folder['folder']:<12} {folder['fetched']:>6} new  {folder['matched']:>5} matched")
     counts = result.to_json()
     if not counts["fetched"]:
-        click.echo("No new mail since the last poll.")
+        click.echo(nothing)
         return
     click.echo(
-        f"{counts['matched']} matched of {counts['fetched']} new: {counts['human_reply']} replied, "
+        f"{counts['matched']} matched of {counts['fetched']} {read}: {counts['human_reply']} replied, "
         f"{counts['auto_reply']} auto-replies, {counts['bounce']} bounced, {counts['unsubscribe']} opted out"
     )
     if counts["fetched"] > counts["matched"]:
-        click.echo(f"The other {counts['fetched'] - counts['matched']} answer nothing you sent and were left untouched.")
+        click.echo(f"The other {counts['fetched'] - counts['matched']} {others}.")
     for reply in result.replies:
         click.echo(_reply_line(reply))
     _propose_domains(result.replies)
@@ -96,7 +130,11 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
     """Keep a connection open and process new mail within seconds (IMAP IDLE).
 
     Falls back to polling every --interval seconds on servers without IDLE, and reconnects
-    after a dropped connection. Ctrl-C stops it.
+    after a dropped connection. Ctrl-C stops it (exit 130); `kill` stops it too (exit 0).
+
+    \b
+    outreach replies watch
+    outreach replies watch --interval 120 --json
     """
     stop = threading.Event()
     db, settings = app.db, app.settings
@@ -120,13 +158,17 @@ def watch_command(app: App, interval: float, as_json: bool) -> None:
 
     click.echo(f"Watching {settings.imap.username} on {settings.imap.address} (Ctrl-C to stop)", err=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())  # `kill` stops it cleanly too
+    interrupted = False
     try:
         watch(db, settings, on_result=on_result, stop_event=stop, on_error=on_error, poll_interval=interval)
     except KeyboardInterrupt:
         stop.set()
+        interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo("Stopped.", err=True)
+    if interrupted:
+        click.get_current_context().exit(130)  # Ctrl-C, after the clean stop (INTERFACE.md)
 
 
 @replies_group.command("list")
@@ -188,7 +230,11 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
 @click.argument("email")
 @pass_app
 def dismiss_command(app: App, email: str) -> None:
-    """Stop suggesting this address."""
+    """Stop suggesting this address.
+
+    \b
+    outreach replies dismiss maria.lopez@mercy.example.org
+    """
     replies.dismiss_suggested(app.db, email)
     click.echo(f"Dismissed {email}.")
 

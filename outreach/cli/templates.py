@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from outreach.contacts.store import get_contact, iter_contacts, suppression_reason
+from outreach.contacts.store import NEEDS_SMTPUTF8, get_contact, iter_contacts, needs_smtputf8, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.sending.campaigns import get_campaign
+from outreach.templates.problems import group_problems
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
 
 from . import App, pass_app, print_json, where_option
+
+if TYPE_CHECKING:
+    from outreach.templates.spam import SpamReport
 
 # "Firstname Lastname", not "Your Name": templates also say {{ sender.first_name }} would be grateful.
 PLACEHOLDER_SENDER = Sender("Firstname Lastname", "you@example.com", None)
@@ -52,7 +56,11 @@ def templates_group() -> None:
     A blank field is an error unless the template gives a fallback:
       {{ hospital | or_default("your hospital") }}
       {% if hospital %} at {{ hospital }}{% endif %}
-    Run `outreach templates check NAME --tag TAG` before a campaign.
+
+    \b
+    outreach templates list
+    outreach templates preview observership-request --contact jane.okafor@mercy.example.org
+    outreach templates check observership-request --tag physicians   # before a campaign
     """
 
 
@@ -182,10 +190,11 @@ def _size(size: float) -> str:
 @click.option("--tag", "tags", multiple=True, help="Only contacts with this tag (repeat for several).")
 @where_option
 @click.option("--campaign", "campaign_name", help="Render with this campaign's details.")
+@click.option("--spam", is_flag=True, help="Also run SpamAssassin's local content rules on the first selected contact's letter; exit 1 when one fires (needs spamassassin).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @pass_app
 def check_command(
-    app: App, name: str, tags: tuple[str, ...], where: dict[str, str], campaign_name: str | None, as_json: bool
+    app: App, name: str, tags: tuple[str, ...], where: dict[str, str], campaign_name: str | None, spam: bool, as_json: bool
 ) -> None:
     """Render a template for every selected contact and list every problem.
 
@@ -195,7 +204,12 @@ def check_command(
     Example:
       outreach templates check observership-request --tag physicians
       outreach templates check alumni-introduction --tag alumni --where state=OH
+      outreach templates check my-letter --tag physicians --spam
     """
+    if spam:
+        from outreach.templates.spam import spamassassin_path  # only with --spam: it loads mailbox and tempfile
+
+        spamassassin_path()  # say how to install it before rendering anything
     seen = _Seen()
     try:
         template = loaded = load_template(app.settings.templates_dir, name)
@@ -206,12 +220,17 @@ def check_command(
         first = next(contacts, None)
         if first is None:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
-        contacts = itertools.chain([first], contacts)
-        problems = check_template(loaded, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
+        problems = check_template(loaded, itertools.chain([first], contacts), sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
     if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
         click.echo(f"Warning: {name} is a follow-up template: it belongs in a campaign's sequence "
                    f"(`outreach campaign create ... --followup {name}:3`), not as a first email.", err=True)
+    spam_report = None
+    if spam and not problems and template is not None and seen.first is not None:  # SpamAssassin reads the first selected contact's letter
+        from outreach.templates.spam import check_messages  # only with --spam
+
+        rendered = render_message(template, seen.first, sender=_sender(app), campaign=_campaign(app, campaign_name))
+        [spam_report] = check_messages([(seen.first["email"], rendered.as_bytes())])
     if as_json:
         print_json(
             {
@@ -221,43 +240,78 @@ def check_command(
                 "problems": [
                     {"file": p.template, "line": p.line, "contact": p.contact, "reason": p.reason} for p in problems
                 ],
+                **({"spam": _spam_json(spam_report)} if spam_report is not None else {}),
             }
         )
     else:
-        for problem in problems:
-            where_text = f"{problem.template}:{problem.line}" if problem.line else str(problem.template)
-            click.echo(f"{where_text}  {problem.contact or '-'}  {problem.reason}")
-        if problems:
-            click.echo(f"{len(problems)} problem(s) in {failing} of {seen.count} contact(s); fix them before sending.", err=True)
-        else:
-            click.echo(f"OK: {name} renders for all {seen.count} selected contact(s).", err=True)
-        if seen.roles:
-            shown = ", ".join(seen.roles[:3]) + (" ..." if seen.role_count > 3 else "")
-            click.echo(
-                f"Note: {seen.role_count} of them {'reaches' if seen.role_count == 1 else 'reach'} a desk, not a person ({shown}); "
-                "preview their letter before sending, or untag them.",
-                err=True,
-            )
-    if problems:
+        _print_check(name, problems, seen, failing)
+    if spam_report is not None and not as_json:
+        _print_spam(spam_report)
+    if problems or (spam_report is not None and spam_report.content_hits):
         raise click.exceptions.Exit(1)
 
 
+def _print_check(name: str, problems: list[TemplateError], seen: _Seen, failing: int) -> None:
+    """One line per cause (grouped, with "did you mean"), the verdict, and a note on role addresses."""
+    groups = group_problems(problems, [{"custom": seen.custom_fields}])
+    for group in groups:
+        click.echo(str(group))
+    if problems:
+        click.echo(f"{len(groups)} problem(s) in {failing} of {seen.count} contact(s); fix them before sending.", err=True)
+    else:
+        click.echo(f"OK: {name} renders for all {seen.count} selected contact(s).", err=True)
+    if seen.roles:
+        shown = ", ".join(seen.roles[:3]) + (" ..." if seen.role_count > 3 else "")
+        click.echo(
+            f"Note: {seen.role_count} of them {'reaches' if seen.role_count == 1 else 'reach'} a desk, not a person ({shown}); "
+            "preview their letter before sending, or untag them.",
+            err=True,
+        )
+
+
 class _Seen:
-    """Counts the contacts a check reads as they stream past, and the first role addresses."""
+    """What a check needs to say about the contacts it reads as they stream past: how many, the
+    first one (for --spam), the first role addresses, custom field names (for "did you mean"),
+    and a note for each address that needs SMTPUTF8."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.first: dict[str, Any] | None = None
         self.role_count = 0
         self.roles: list[str] = []
+        self.custom_fields: dict[str, None] = {}
 
     def track(self, contacts: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for contact in contacts:
             self.count += 1
+            if self.first is None:
+                self.first = contact
             if contact.get("is_role_address"):
                 self.role_count += 1
                 if len(self.roles) < 3:
                     self.roles.append(contact["email"])
+            custom = contact.get("custom")
+            if isinstance(custom, dict):
+                self.custom_fields.update(dict.fromkeys(custom))
+            if needs_smtputf8(contact["email"]):
+                click.echo(f"Note: {contact['email']} {NEEDS_SMTPUTF8}; a campaign skips it otherwise.", err=True)
             yield contact
+
+
+def _spam_json(report: SpamReport) -> dict[str, Any]:
+    return {"contact": report.label, "score": report.score,
+            "content_rules": [{"name": h.name, "points": h.points, "description": h.description} for h in report.content_hits],
+            "environment_rules": [h.name for h in report.hits if h.environment]}
+
+
+def _print_spam(report: SpamReport) -> None:
+    if report.content_hits:
+        click.echo(f"SpamAssassin content rules fire on the letter to {report.label}; reword what they point at:", err=True)
+        for hit in report.content_hits:
+            click.echo(f"  {hit.points:+.1f} {hit.name}  {hit.description}", err=True)
+    else:
+        click.echo(f"Spam check: no SpamAssassin content rule fires on the letter to {report.label} (score {report.score:.1f}; "
+                   "rules about how mail travels can't judge a letter not yet sent, and are left out).", err=True)
 
 
 COMMANDS: list[click.Command] = [templates_group]

@@ -147,7 +147,7 @@ def plan_columns(header: list[str], mapping: Mapping[str, str], path: str) -> li
             raise InputFileError(path, "the first line is a # comment, not column names; if this is a list of people not to write to, use `outreach suppress import` instead")
         if any("@" in h and " " not in h.strip() for h in header):
             raise InputFileError(path, "the first line looks like data, not column names; add a header line such as email,first_name,last_name")
-        example = header[0] if header else "E-mail addr"
+        example = header[0] if header and header[0].strip() and header[0].isprintable() else "E-mail addr"
         raise InputFileError(path, f"no email column found; columns are: {shown}; name it with --map '{example}=email'")
     return plan
 

@@ -30,7 +30,15 @@ from sqlite_utils import Database
 
 from outreach.contacts.csv_reader import Malformed, open_csv
 from outreach.contacts.fields import ParsedRow, header_key, is_own_export, named_field, parse_row, plan_columns, unguard
-from outreach.contacts.store import STANDARD_FIELDS, InvalidEmail, SuppressionIndex, add_suppression, dedupe_key, is_role_address
+from outreach.contacts.store import (
+    STANDARD_FIELDS,
+    InvalidEmail,
+    SuppressionIndex,
+    add_suppression,
+    dedupe_key,
+    is_role_address,
+    needs_smtputf8,
+)
 from outreach.db import utc_now
 
 BATCH_SIZE = 1000
@@ -252,6 +260,9 @@ class _Importer:
         if is_role_address(row.email):
             self.report.role_addresses += 1
             self.report.warnings.append(RowProblem(row.line, f"{row.email} is a role address (reaches a desk, not a person); imported, marked (role) in contacts list"))
+        if needs_smtputf8(row.email):
+            self.report.warnings.append(RowProblem(row.line, f"{row.email} has non-ASCII characters before the @ (needs SMTPUTF8): "
+                                                   "imported; campaigns send to it only through a server that offers SMTPUTF8, else skip it"))
         reason = self.suppressions.reason(row.email)
         if reason:
             self.report.suppressed += 1

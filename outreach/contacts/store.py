@@ -52,6 +52,15 @@ _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/
 _VALID_DOMAINS: dict[str, str] = {}  # domain as typed -> normalised, filled by email-validator
 
 
+NEEDS_SMTPUTF8 = "needs SMTPUTF8 (non-ASCII before the @), which the SMTP server must offer; checked when the campaign starts"
+
+
+def needs_smtputf8(email: str) -> bool:
+    """An address whose local part is not ASCII (`zoë.adeyemi@...`): only servers that offer
+    SMTPUTF8 (RFC 6531) can carry it. Domains are stored in their ASCII (IDNA) form already."""
+    return not email.rpartition("@")[0].isascii()
+
+
 def normalise_email(text: str | None) -> str:
     """Trim, validate the syntax (no DNS lookups) and lower-case the domain.
 

@@ -39,6 +39,9 @@ POLICY = email_policy.SMTP.clone(refold_source="none")
 # (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or that has no business in a header (C0, DEL).
 _FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _NAMES = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\0": "a NUL byte"}
+# Messages to an address with non-ASCII before the @ (RFC 6531/6532, sent only with SMTPUTF8):
+# their address headers are UTF-8, so they are written with utf8=True.
+POLICY_UTF8 = POLICY.clone(utf8=True)
 # RFC 2047 "B" words for non-ASCII header text: what Gmail and Outlook send, and the encoder
 # does not have to price every character in both encodings to pick the shorter one.
 _UTF8 = Charset("utf-8")
@@ -64,9 +67,14 @@ class RenderedMessage:
     text: str = ""
     html: str | None = None
 
+    @property
+    def smtputf8(self) -> bool:
+        """True when the recipient's address needs SMTPUTF8 (UTF-8 headers, RFC 6532)."""
+        return not self.to_address.isascii()
+
     def as_bytes(self) -> bytes:
         """The exact RFC 5322 bytes that would be sent."""
-        return self.message.as_bytes(policy=POLICY)
+        return self.message.as_bytes(policy=POLICY_UTF8 if self.smtputf8 else POLICY)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +167,12 @@ def make_address(field_name: str, display_name: str | None, address: str, *, con
     display_name = header_value(f"{field_name} name", (display_name or "").strip(), contact=contact)
     address = header_value(f"{field_name} address", address.strip(), contact=contact)
     try:
+        local, at, domain = address.rpartition("@")
+        if at and not local.isascii():
+            # RFC 6532: UTF-8 before the @. The library's parser refuses it, so check the same
+            # address with the non-ASCII letters stood in for by ASCII ones, then build it by parts.
+            Address(addr_spec="".join(ch if ch.isascii() else "a" for ch in local) + "@" + domain)
+            return Address(display_name=display_name, username=local, domain=domain)
         return Address(display_name=display_name, addr_spec=address)
     except (ValueError, IndexError, HeaderParseError) as error:
         raise HeaderInjectionError(f"{field_name}: {address!r} is not a valid email address ({error})") from None
@@ -199,12 +213,14 @@ def _prepared(name: str, value: str) -> Any:
 
 
 # Boundaries start with "=_", which base64 and quoted-printable never produce, and carry a
-# random token per process, so no 7bit text can contain them; nested parts use different ones.
-_TOKEN = secrets.token_hex(12)
-_MULTIPART = {
-    subtype: _prepared("Content-Type", f'multipart/{subtype}; boundary="=_{subtype[:3]}_{_TOKEN}"')
-    for subtype in ("mixed", "alternative")
-}
+# fresh random token per message, so no 7bit text can contain them and no two messages share
+# one (a boundary seen in one message says nothing about the next); nested parts use different ones.
+def _boundary_types() -> dict[str, Any]:
+    token = secrets.token_hex(12)
+    return {subtype: _prepared("Content-Type", f'multipart/{subtype}; boundary="=_{subtype[:3]}_{token}"')
+            for subtype in ("mixed", "alternative")}
+
+
 _TEXT_TYPES = {subtype: _prepared("Content-Type", f'text/{subtype}; charset="utf-8"') for subtype in ("plain", "html")}
 
 
@@ -217,8 +233,8 @@ def _fill(part: MIMEPart, content_type: Any, cte: str, payload: str, *extra: tup
     return part
 
 
-def _multipart(message: MIMEPart, subtype: str, parts: Iterable[MIMEPart]) -> MIMEPart:
-    message.set_raw("Content-Type", _MULTIPART[subtype])
+def _multipart(message: MIMEPart, content_type: Any, parts: Iterable[MIMEPart]) -> MIMEPart:
+    message.set_raw("Content-Type", content_type)
     for part in parts:
         message.attach(part)
     return message
@@ -244,26 +260,37 @@ def _attachment_headers(attachment: Attachment) -> tuple[str, str]:
     """Content-Type and Content-Disposition for a file, computed once per file and name.
 
     A non-ASCII name goes as RFC 2231 `filename*=utf-8''...` (the standard: Apple Mail, Gmail,
-    Thunderbird, current Outlook) and as an RFC 2047 `name="=?utf-8?b?...?="` on Content-Type,
-    which older Outlook versions read instead.
+    Thunderbird, current Outlook) and the same way as `name*=` on Content-Type. Never as an
+    RFC 2047 encoded word inside a quoted `name="..."`: RFC 2047 section 5 forbids encoded words
+    in a quoted string, and strict parsers then show the raw `=?utf-8?b?...?=` as the name.
     """
     mime = f"{attachment.maintype}/{attachment.subtype}"
     name = attachment.filename
     if name.isascii():
         quoted = '"' + quote(name) + '"'
         return f"{mime}; name={quoted}", f"attachment; filename={quoted}"
-    encoded_word = Header(name, "utf-8", maxlinelen=10_000).encode()
-    return f'{mime}; name="{encoded_word}"', f"attachment; filename*={encode_rfc2231(name, 'utf-8')}"
+    extended = encode_rfc2231(name, "utf-8")
+    return f"{mime}; name*={extended}", f"attachment; filename*={extended}"
 
 
 def _address_header(addresses: Sequence[Address]) -> str:
-    """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted."""
-    for address in addresses:
-        if not address.addr_spec.isascii():
-            raise HeaderInjectionError(
-                f"{address.addr_spec!r}: addresses with non-ASCII characters need SMTPUTF8, which outreach does not use"
-            )
-    return ",\n ".join(formataddr((a.display_name, a.addr_spec), charset=_UTF8) for a in addresses)
+    """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted. An
+    address with non-ASCII before the @ stays UTF-8 (RFC 6532): such a message is only ever
+    handed to a server that offers SMTPUTF8 (campaigns skip the contact otherwise)."""
+    return ",\n ".join(_one_address(a) for a in addresses)
+
+
+def _one_address(address: Address) -> str:
+    """`Name <addr>`; a non-ASCII name as RFC 2047 words of at most 75 characters each
+    (formataddr would make one word of any length, which RFC 2047 section 2 forbids and some
+    clients then show raw), folded between words."""
+    name = address.display_name
+    if not name or name.isascii():
+        return formataddr((name, address.addr_spec), charset=_UTF8)
+    # Lines of at most 76 characters: each continuation line holds " " + a word of <= 75; the
+    # first line leaves room for the longest address header's name ("Reply-To: ").
+    words = Header(name, _UTF8, maxlinelen=76, header_name="Reply-To").encode(splitchars=" ")
+    return f"{words} <{address.addr_spec}>"
 
 
 def _unstructured(name: str, value: str) -> str:
@@ -371,15 +398,16 @@ def build_message(
     message.set_raw("MIME-Version", "1.0")
 
     parts = [_attachment_part(a) for a in attachments]
+    multipart = _boundary_types() if parts or html is not None else {}
     if html is not None:
         alternative = [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), _fill(MIMEPart(policy=POLICY), *_text(html, "html"))]
         if parts:
-            parts.insert(0, _multipart(MIMEPart(policy=POLICY), "alternative", alternative))
+            parts.insert(0, _multipart(MIMEPart(policy=POLICY), multipart["alternative"], alternative))
         else:
             parts = alternative
-        _multipart(message, "mixed" if attachments else "alternative", parts)
+        _multipart(message, multipart["mixed" if attachments else "alternative"], parts)
     elif parts:
-        _multipart(message, "mixed", [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
+        _multipart(message, multipart["mixed"], [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
     else:
         _fill(message, *_text(text, "plain"))
     return RenderedMessage(message, message_id, checked.subject, checked.recipient.addr_spec, [a.info for a in attachments])

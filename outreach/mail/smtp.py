@@ -172,11 +172,15 @@ class SmtpConnection:
         at which nothing has been handed over (the caller's check or test hook)."""
         assert self.client is not None
         client, phase = self.client, "mail"
+        utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded
+        if utf8 and not client.supports_extension("smtputf8"):
+            return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
+        options, encoding = (["SMTPUTF8"], "utf-8") if utf8 else ([], "ascii")
         try:
             if after_mail is None:
-                await client.mail(sender)
+                await client.mail(sender, options=options, encoding=encoding)
             else:
-                command = asyncio.ensure_future(client.mail(sender))
+                command = asyncio.ensure_future(client.mail(sender, options=options, encoding=encoding))
                 await asyncio.sleep(0)  # let it write MAIL FROM
                 try:
                     after_mail()
@@ -189,7 +193,7 @@ class SmtpConnection:
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
             for recipient in recipients:
                 try:
-                    await client.rcpt(recipient)
+                    await client.rcpt(recipient, encoding=encoding)
                 except aiosmtplib.SMTPRecipientRefused as error:
                     if not client.is_connected:
                         raise

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from outreach.classify.classifier import Classification
 
 __all__ = [
-    "PollResult", "poll", "poll_client", "classify_many", "looks_like_bounce", "list_replies", "snippet",
+    "PollResult", "poll", "poll_client", "classify_many", "match_and_store", "select_candidates", "looks_like_bounce", "list_replies", "snippet",
     "list_suggestions", "add_suggested", "dismiss_suggested",
 ]
 
@@ -189,11 +189,10 @@ def _poll_folder(
             classified = batch.classified.result()
         except BrokenExecutor:  # the worker died (killed, out of memory): classify here instead
             classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
-        found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
-            stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]
+            stored = match_and_store(db, settings, mailbox, batch.candidates, batch.bodies, classified, now)
             _save_progress(db, mailbox, batch.last_uid, now)
-        result.add(summary, batch.fetched, [s for s in stored if s is not None], sum(1 for c in classified if c.error))
+        result.add(summary, batch.fetched, stored, sum(1 for c in classified if c.error))
 
     pending: _Batch | None = None
     with _gc_paused(), _Classifier(parallel=len(chunks) > 1) as classifier:
@@ -293,6 +292,26 @@ def _save_progress(db: Database, mailbox: Mailbox, last_uid: int, now: datetime)
            last_uid = excluded.last_uid, polled_at = excluded.polled_at""",
         [mailbox.account, mailbox.folder, mailbox.uidvalidity, last_uid, utc_now(now)],
     )
+
+
+def match_and_store(
+    db: Database, settings: Settings, mailbox: Mailbox, candidates: list[FetchedHeader],
+    bodies: dict[int, tuple[bytes, datetime | None]], classified: list[Classification], now: datetime,
+) -> list[dict[str, Any]]:
+    """Match classified candidates to what we sent and store the matches (inside the caller's
+    transaction); the summaries of the newly stored ones. The one path from a candidate to a
+    stored reply, whether it came from IMAP (`poll`) or from files (`replies import`)."""
+    found = [r for h, c in zip(candidates, classified) if (r := _match(db, h, bodies[h.uid], c)) is not None]
+    stored = [store_reply(db, settings, reply, mailbox, now) for reply in found]
+    return [s for s in stored if s is not None]
+
+
+def select_candidates(
+    db: Database, settings: Settings, mailbox: Mailbox, headers: list[FetchedHeader]
+) -> list[FetchedHeader]:
+    """The messages among `headers` that may answer something we sent and are not stored yet
+    (the cheap header check `poll` runs before fetching bodies)."""
+    return _candidates(db, mailbox, headers, own_addresses(settings), _sent_addresses(db))
 
 
 def classify_many(raws: list[bytes], today: date) -> list[Classification]:

@@ -23,7 +23,15 @@ from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.contacts.conversation import conversation_reason
-from outreach.contacts.store import dedupe_key, do_not_contact_reason, get_contact_by_id, select_contacts
+from outreach.contacts.store import (
+    NEEDS_SMTPUTF8,
+    dedupe_key,
+    do_not_contact_reason,
+    get_contact_by_id,
+    iter_contacts,
+    needs_smtputf8,
+    select_contacts,
+)
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
@@ -294,10 +302,13 @@ def _named(selection: Mapping[str, Any], contact: Mapping[str, Any]) -> bool:
     return bool(named) and dedupe_key(named) == dedupe_key(contact["email"])
 
 
-def skip_reasons(db: Database, campaign: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str | None]:
+def skip_reasons(
+    db: Database, campaign: Mapping[str, Any], *, smtputf8: bool = False
+) -> Callable[[Mapping[str, Any]], str | None]:
     """Why the campaign would not write to a selected contact (None: it would): never-write rules,
-    another campaign with the same template, a conversation already going on. One rule for the
-    plan, the dry run and the freeze."""
+    another campaign with the same template, a conversation already going on, an address that
+    needs SMTPUTF8 when the server (`smtputf8`) does not offer it. One rule for the plan, the dry
+    run and the freeze."""
     selection = campaign["selection"]
     elsewhere = _already_contacted(db, campaign)
     include_replied = bool(campaign["options"].get("include_replied"))
@@ -308,16 +319,19 @@ def skip_reasons(db: Database, campaign: Mapping[str, Any]) -> Callable[[Mapping
             reason = elsewhere[contact["id"]]
         if reason is None and not include_replied and not _named(selection, contact):
             reason = conversation_reason(db, contact)
+        if reason is None and not smtputf8 and needs_smtputf8(contact["email"]):
+            reason = NEEDS_SMTPUTF8  # skipped with its reason, never a template problem for the whole campaign
         return reason
 
     return reason_for
 
 
-def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
-    """Who the campaign would write to if it started now. Pure read: nothing is stored."""
+def plan_selection(db: Database, campaign: Mapping[str, Any], *, smtputf8: bool = False) -> Selection:
+    """Who the campaign would write to if it started now. Pure read: nothing is stored.
+    `smtputf8`: the SMTP server offers SMTPUTF8, so addresses with non-ASCII before the @ can go."""
     selection = campaign["selection"]
     contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
-    reason_for = skip_reasons(db, campaign)
+    reason_for = skip_reasons(db, campaign, smtputf8=smtputf8)
     plan = Selection()
     for contact in contacts:
         if reason := reason_for(contact):
@@ -372,6 +386,16 @@ def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[d
     return rendered
 
 
+def needs_smtputf8_probe(db: Database, campaign: Mapping[str, Any]) -> bool:
+    """Whether starting this campaign now would skip someone only for want of SMTPUTF8 (then
+    it is worth asking the server whether it offers it)."""
+    if campaign["started_at"]:
+        return False
+    selection = campaign["selection"]
+    contacts = iter_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
+    return any(needs_smtputf8(contact["email"]) for contact in contacts)  # streamed: memory flat in the list's size
+
+
 @dataclass
 class DryRun:
     """What a draft's dry run rendered and where; the database keeps only the list of files."""
@@ -394,7 +418,9 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any]) -> Dr
     return DryRun(planned, planned.included, folder)
 
 
-def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def freeze_campaign(
+    db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None, smtputf8: bool = False,
+) -> dict[str, Any]:
     """Start the campaign: store the selection and queue one message per included contact.
 
     Renders everything first (a template problem stops here, before any row or email exists),
@@ -408,7 +434,7 @@ def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any
     from outreach.sending import freeze
 
     try:
-        freeze.freeze(db, settings, campaign, skip_reasons(db, campaign), now=now)
+        freeze.freeze(db, settings, campaign, skip_reasons(db, campaign, smtputf8=smtputf8), now=now)
     except freeze.TemplateProblems as error:
         raise CampaignTemplateError(campaign["template"], error.problems) from None
     return get_campaign(db, campaign["name"])

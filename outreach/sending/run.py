@@ -71,6 +71,7 @@ class SendReport:
     waiting: int = 0  # messages this run left for later because pacing would wait too long, or the contact is away
     away: int = 0  # of those, held until the contact is back
     next_send_at: datetime | None = None
+    wait_reason: str | None = None  # what holds the earliest waiting message: the window, a cap, a retry
     stopped: str | None = None  # why the run ended before the outbox was empty
     error: OutreachError | None = None  # a fatal error (login, TLS, quota): the run stopped there
     warnings: list[str] = field(default_factory=list)
@@ -331,7 +332,10 @@ class Run:
             when = self._when(message, now)
             if (when - now).total_seconds() > MAX_WAIT:
                 report.waiting += 1
-                report.next_send_at = min(filter(None, (report.next_send_at, when)))
+                if report.next_send_at is None or when < report.next_send_at:  # name the window, the cap or the retry
+                    _at, delay = self.pacer.explain(now=now, domain=message.to_domain or "", state=message.contact_state)
+                    report.wait_reason = delay.reason if delay and delay.until >= when else "a retry after a temporary refusal"
+                    report.next_send_at = when
                 queue.put_back(message)
                 continue
             return message, now, when

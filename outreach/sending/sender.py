@@ -27,6 +27,7 @@ from outreach.sending import campaigns, outbox
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Clock, Limits, Pacer
 from outreach.sending.run import AccountPaused, Progress, Run, SendReport
+from outreach.sending.smtputf8 import offers_smtputf8
 from outreach.templates.render import Sender
 
 
@@ -81,7 +82,9 @@ async def send_campaign(
         campaign = campaigns.get_campaign(db, campaign["name"])  # as it is now that no one else sends
         check_may_send(db, campaign, clock.now())  # a paused draft stays a draft
         if not campaign["started_at"]:
-            campaign = campaigns.freeze_campaign(db, settings, campaign)
+            # someone has non-ASCII before the @: they are queued only if the server offers SMTPUTF8
+            smtputf8 = campaigns.needs_smtputf8_probe(db, campaign) and await offers_smtputf8(settings)
+            campaign = campaigns.freeze_campaign(db, settings, campaign, smtputf8=smtputf8)
             check_may_send(db, campaign, clock.now())  # its account is known now
         account = campaign["account"]
         outbox.recover_interrupted(db)
