@@ -119,8 +119,9 @@ def _register_commands() -> None:
     # the command modules import App from this one: load them once it is defined
     from . import campaign, classify, contacts, followups, replies, templates
     from . import outcomes, report, status
+    from . import intros
 
-    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status):
+    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status, intros):
         for command in module.COMMANDS:
             cli.add_command(command)
 
