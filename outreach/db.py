@@ -62,6 +62,23 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database
     return db
 
 
+def is_empty(db: Database) -> bool:
+    """True when no table holds a row (the migrations' own bookkeeping aside)."""
+    for table in db.table_names():
+        if table.startswith(("_sqlite", "sqlite_")) or "_fts" in table:
+            continue
+        if db.execute(f"SELECT 1 FROM [{table}] LIMIT 1").fetchone():
+            return False
+    return True
+
+
+def remove_db_files(path: str | Path) -> None:
+    """Delete a database with its WAL and shared-memory files."""
+    path = Path(path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def utc_now(now: datetime | None = None) -> str:
     """ISO-8601 UTC timestamp with seconds precision (sorts correctly as text)."""
     now = now or datetime.now(timezone.utc)

@@ -285,6 +285,13 @@ def m020_replies_explained(db: Database) -> None:
 
 
 @migrations()
+def m050_campaign_profile(db: Database) -> None:
+    """The named account (profile) a campaign sends from, so `send` signs in to the right one;
+    NULL means the plain OUTREACH_* account."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN profile TEXT")
+
+
+@migrations()
 def m080_intros(db: Database) -> None:
     """Warm introductions, owned by outreach/intros/ (the capture by outreach/replies/introductions.py).
 

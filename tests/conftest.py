@@ -22,6 +22,8 @@ def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("OUTREACH_"):
             monkeypatch.delenv(name)
+    # Never read the real user's config folder (~/.config/outreach): point it into the test's folder.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

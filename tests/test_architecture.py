@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"templates"},
     {"sending"},
     {"replies"},
-    {"reports", "followups", "intros"},
+    {"reports", "followups", "intros", "onboard"},
     {"cli"},
     {"__main__"},
 ]

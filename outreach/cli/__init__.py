@@ -15,9 +15,9 @@ from typing import Any
 import click
 from sqlite_utils import Database
 
-from outreach.config import Settings, load_settings
+from outreach.config import AUTO, Settings, load_settings
 from outreach.contacts.store import parse_where
-from outreach.db import database_error, open_db, parse_utc
+from outreach.db import database_error, is_empty, open_db, parse_utc, remove_db_files
 from outreach.errors import OutreachError
 
 
@@ -29,6 +29,7 @@ class App:
     env_file: str | None
     _settings: Settings | None = field(default=None, repr=False)
     _db: Database | None = field(default=None, repr=False)
+    _new_db: bool = field(default=False, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -43,8 +44,31 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = open_db(self.settings.db_path, busy_timeout=self.settings.busy_timeout)
+            path = self.settings.db_path
+            self._new_db = not path.exists()
+            self._db = open_db(path, busy_timeout=self.settings.busy_timeout)
         return self._db
+
+    def use_profile(self, profile: str | None) -> None:
+        """Settings for this account from now on (a campaign remembers the profile it sends from)."""
+        if profile and profile != self.settings.profile:
+            if self.flags.get("profile") and self.flags["profile"].lower() != profile:
+                raise OutreachError(
+                    f"this campaign sends from profile {profile!r}, not {self.flags['profile']!r}: drop --profile"
+                )
+            self._settings = load_settings({**self.flags, "profile": profile}, env_file=self.env_file)
+
+    def discard_new_empty_db(self) -> None:
+        """A command that failed leaves no database behind if it created an empty one."""
+        if self._db is None or not self._new_db:
+            return
+        db, self._db = self._db, None
+        try:
+            empty = is_empty(db)
+        finally:
+            db.close()
+        if empty:
+            remove_db_files(self.settings.db_path)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -87,41 +111,62 @@ class OutreachGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OutreachError as error:
+            _discard(ctx)
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
         except sqlite3.Error as error:
             app = ctx.obj if isinstance(ctx.obj, App) else None
             path = app._settings.db_path if app is not None and app._settings is not None else None
             click.echo(f"Error: {database_error(error, path)}", err=True)
+            _discard(ctx)
             ctx.exit(1)
+        except click.exceptions.Exit as stop:
+            if stop.exit_code:
+                _discard(ctx)
+            raise
+        except BaseException:
+            _discard(ctx)
+            raise
+
+
+def _discard(ctx: click.Context) -> None:
+    """After a failure: remove the database this command created, if it is still empty."""
+    if isinstance(ctx.obj, App):
+        try:
+            ctx.obj.discard_new_empty_db()
+        except Exception:  # a broken or locked database is left as it is; the error above says why
+            pass
 
 
 @click.group(cls=OutreachGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="outreach")
 @click.option("--db", "db", type=click.Path(dir_okay=False), help="SQLite database (env OUTREACH_DB, default ./outreach.db).")
 @click.option("--templates-dir", type=click.Path(file_okay=False), help="Template folder (env OUTREACH_TEMPLATES_DIR, default ./templates).")
-@click.option("--env-file", default=".env", show_default=True, help="Settings file read after the environment.")
+@click.option("--env-file", type=click.Path(dir_okay=False), help="Settings file read after the environment "
+              "(default: ./.env, else the user's config folder, ~/.config/outreach/.env).")
+@click.option("--profile", metavar="NAME", help="Use account NAME (OUTREACH_PROFILE_<NAME>_* settings; env OUTREACH_PROFILE).")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file: str) -> None:
+def cli(ctx: click.Context, db: str | None, templates_dir: str | None, env_file: str | None, profile: str | None) -> None:
     """Personal outreach email from your own mailbox: contacts, templates, campaigns, replies.
 
     \b
     Start with:
+      outreach init                            # who you are, your mail account, starter templates
+      outreach doctor                          # checks the sign-in before the first send
       outreach contacts import contacts/physicians.csv --tag physicians
       outreach templates preview observership-request --contact jane.okafor@mercy.example.org
       outreach campaign create spring --template observership-request --tag physicians
       outreach campaign send spring            # a dry run: writes .eml files, sends nothing
     """
-    ctx.obj = App(flags={"db": db, "templates_dir": templates_dir}, env_file=env_file)
+    ctx.obj = App(flags={"db": db, "templates_dir": templates_dir, "profile": profile}, env_file=env_file or AUTO)
 
 
 def _register_commands() -> None:
     # the command modules import App from this one: load them once it is defined
     from . import campaign, classify, contacts, followups, replies, templates
-    from . import outcomes, report, status
-    from . import intros
+    from . import intros, onboard, outcomes, report, status
 
-    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status, intros):
+    for module in (contacts, templates, campaign, replies, classify, followups, outcomes, report, status, onboard, intros):
         for command in module.COMMANDS:
             cli.add_command(command)
 

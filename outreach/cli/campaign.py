@@ -10,6 +10,7 @@ from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.errors import OutreachError
 from outreach.followups import sequence
 from outreach.sending import campaigns, outbox, sender
+from outreach.sending.account import account_of
 from outreach.sending.eml import eml_folder
 from outreach.sending.pacing import SystemClock
 from outreach.templates.render import load_template
@@ -52,10 +53,11 @@ def campaign_group() -> None:
 @click.option("--no-followups", is_flag=True, help="No follow-ups: the campaign is just the first email.")
 @click.option("--include-replied", is_flag=True, help="Also write to people already in a conversation (replied, declined); "
               "a template can ask for this with `include_replied: true` in its front matter.")
+@click.option("--profile", metavar="NAME", help="Send from account NAME (OUTREACH_PROFILE_<NAME>_*); every later send uses it.")
 @pass_app
 def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dict[str, str], gap: str | None,
            daily_cap: int | None, hourly_cap: int | None, domain_cap: int | None, send_window: str | None, tz: str | None,
-           followups: tuple[str, ...], no_followups: bool, include_replied: bool) -> None:
+           followups: tuple[str, ...], no_followups: bool, include_replied: bool, profile: str | None) -> None:
     """Create a campaign (a draft: nothing is frozen or sent until the first live send).
 
     Pacing given here is kept with the campaign and used by every `send`; a flag on `send` wins
@@ -68,6 +70,7 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
     outreach campaign create spring --template observership-request --daily-cap 20 --send-window "Mon-Fri 9-16"
     outreach campaign create spring --template observership-request --followup followup-1:4 --followup followup-2:10
     """
+    app.use_profile(profile)
     options = {k: v for k, v in {"gap": gap, "daily_cap": daily_cap, "hourly_cap": hourly_cap, "domain_cap": domain_cap}.items() if v is not None}
     # a typo fails now, not at send time
     campaigns.campaign_limits(app.settings, {"options": options, "send_window": send_window, "timezone": tz})
@@ -76,7 +79,7 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
     steps, missing = _followup_steps(app, template, followups, no_followups)
     campaign = campaigns.create_campaign(
         app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
-        send_window=send_window, timezone=tz, options=options, followups=steps,
+        send_window=send_window, timezone=tz, options=options, followups=steps, **account_of(app.settings),
     )
     plan = campaigns.plan_selection(app.db, campaign)
     skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""
@@ -144,6 +147,7 @@ def show(app: App, name: str, as_json: bool) -> None:
     db = app.db
     now = SystemClock().now()
     summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
+    app.use_profile(summary.get("profile"))
     limits = campaigns.campaign_limits(app.settings, summary)
     next_at = sender.next_send_time(db, summary, limits, now)
     if not summary["started_at"]:
@@ -165,6 +169,8 @@ def show(app: App, name: str, as_json: bool) -> None:
     click.echo(f"  sequence:  {sequence.describe(sequence.campaign_steps(db, summary))}")
     click.echo(f"  selection: {'tags ' + ', '.join(sel['tags']) if sel.get('tags') else 'every contact'}" + (f"; where {where}" if where else ""))
     click.echo(f"  pacing:    {limits}")
+    if summary.get("profile"):
+        click.echo(f"  account:   profile {summary['profile']} ({summary['account'] or app.settings.from_address})")
     if summary["started_at"]:
         click.echo(f"  started:   {_day(datetime.fromisoformat(summary['started_at']))} from {summary['account']}")
         click.echo(f"  messages:  {_counts_line(summary['counts'])}")

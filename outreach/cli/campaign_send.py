@@ -147,6 +147,7 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
     if gap is not None:
         parse_gap(gap)
     campaign = campaigns.get_campaign(app.db, name)
+    app.use_profile(campaign.get("profile"))
     limits = campaigns.campaign_limits(app.settings, campaign, gap=gap, daily_cap=daily_cap, hourly_cap=hourly_cap, domain_cap=domain_cap)
     err = Console(stderr=True)
     try:

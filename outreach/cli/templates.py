@@ -84,6 +84,11 @@ def list_command(app: App, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
+    if not rows and app.settings.source == "none" and not folder.exists():
+        raise ConfigError(
+            "nothing is set up here: run `outreach init` (it writes .env and copies the starter templates and "
+            "example contacts), or cd to the folder you set up"
+        )
     if not rows:
         click.echo(
             f"No templates in {folder}/ (a template is NAME.txt with a front-matter block). "

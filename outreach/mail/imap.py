@@ -24,8 +24,10 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 from imapclient.imapclient import SocketTimeout
 
 from outreach.config import Settings
-from outreach.errors import ConfigError, MailServerError
+from outreach.errors import MailServerError
+from outreach.mail.auth import imap_credentials, imap_login
 from outreach.mail.tls import require_safe_login, ssl_context
+from outreach.providers import login_refused_hint
 
 SENT = b"\\Sent"
 DRAFTS = b"\\Drafts"
@@ -48,11 +50,7 @@ def connect_imap(settings: Settings, *, timeout: SocketTimeout | None = None) ->
     """
     server = settings.imap
     require_safe_login(server, settings, what="IMAP")
-    if not server.username or not server.password:
-        raise ConfigError(
-            "IMAP username or password missing: set OUTREACH_IMAP_USERNAME (or OUTREACH_FROM) "
-            "and OUTREACH_IMAP_PASSWORD in the environment or .env"
-        )
+    creds = imap_credentials(server)
     timeout = timeout or SocketTimeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     host, port = server.host, server.port
     context = ssl_context(settings) if server.security in ("tls", "starttls") else None
@@ -61,7 +59,7 @@ def connect_imap(settings: Settings, *, timeout: SocketTimeout | None = None) ->
         client = IMAPClient(host, port, ssl=server.security == "tls", ssl_context=context, timeout=timeout)
         if server.security == "starttls":
             client.starttls(context)
-        client.login(server.username, server.password)
+        imap_login(client, creds)
         return client
     except BaseException as error:
         if client is not None:
@@ -78,8 +76,8 @@ def imap_error(error: Exception, settings: Settings, *, doing: str) -> MailServe
         return error
     if isinstance(error, LoginError):
         return LoginRefused(
-            f"IMAP login refused for {settings.imap.username}: check OUTREACH_IMAP_USERNAME and "
-            "OUTREACH_IMAP_PASSWORD (Gmail, Outlook, Yahoo and iCloud need an app password)",
+            f"IMAP login refused for {settings.imap.username}: "
+            f"{login_refused_hint(settings.provider, settings.imap.auth_method, 'IMAP')}",
             host=host,
             port=port,
         )

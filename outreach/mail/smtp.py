@@ -27,7 +27,9 @@ import aiosmtplib
 
 from outreach.config import Settings
 from outreach.errors import ConfigError, MailServerError
+from outreach.mail.auth import credentials, smtp_login
 from outreach.mail.tls import require_safe_login, ssl_context
+from outreach.providers import login_refused_hint
 
 IDLE_CHECK = 30.0  # seconds idle after which the connection is checked with NOOP before use
 
@@ -93,8 +95,7 @@ class SmtpConnection:
     async def open(self) -> None:
         server, settings = self.server, self.settings
         require_safe_login(server, settings, what="SMTP")
-        if server.username and not server.password:
-            raise ConfigError("OUTREACH_SMTP_PASSWORD is not set (put it in .env; it is never stored or printed)")
+        creds = credentials(server)
         secure = server.security in ("tls", "starttls")
         client = aiosmtplib.SMTP(
             hostname=server.host,
@@ -111,16 +112,19 @@ class SmtpConnection:
             if isinstance(cause, ssl.SSLError) or "STARTTLS" in str(error) or "TLS" in str(error):
                 raise self._error(SmtpTlsError, f"secure connection failed ({cause or error}); check OUTREACH_SMTP_SECURITY and OUTREACH_CA_FILE. Nothing more was sent") from None
             raise self._error(MailServerError, f"cannot connect to the SMTP server ({error}); check OUTREACH_SMTP_HOST/PORT and your network") from None
-        if server.username:
+        if creds.method != "none":
             try:
-                await client.login(server.username, server.password or "")
+                await smtp_login(client, creds)
             except aiosmtplib.SMTPAuthenticationError as error:
                 client.close()
                 raise self._error(
                     SmtpLoginError,
-                    f"login refused for {server.username} ({error.code} {error.message}); check OUTREACH_SMTP_USERNAME and "
-                    "OUTREACH_SMTP_PASSWORD (Gmail, Yahoo and iCloud need an app password). Stopped without retrying",
+                    f"login refused for {server.username} ({error.code} {error.message}): "
+                    f"{login_refused_hint(settings.provider, creds.method, 'SMTP')}. Stopped without retrying",
                 ) from None
+            except ConfigError:
+                client.close()
+                raise
             except (aiosmtplib.SMTPException, OSError) as error:
                 client.close()
                 raise self._error(MailServerError, f"login failed ({error}); stopped without retrying") from None

@@ -20,10 +20,11 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
 
 
 def require_safe_login(server: ServerSettings, settings: Settings, *, what: str) -> None:
-    """Refuse to send a password unencrypted to anything but this machine."""
+    """Refuse to send a password unencrypted to anything but this machine (a relay that needs no
+    login, username set empty, sends no password)."""
     if server.host is None:
         raise ConfigError(f"no {what} server set: set OUTREACH_{what}_HOST or OUTREACH_PROVIDER")
-    if server.security == "none" and not server.is_loopback and not settings.allow_plaintext_login:
+    if server.security == "none" and server.auth_method != "none" and not server.is_loopback and not settings.allow_plaintext_login:
         raise ConfigError(
             f"{what} security is 'none' for {server.address}: the password would cross the network "
             f"unencrypted. Use OUTREACH_{what}_SECURITY=tls or starttls "

@@ -1,0 +1,1 @@
+"""Getting started: `outreach init` (settings file, starter templates) and `outreach doctor`."""
