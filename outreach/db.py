@@ -62,6 +62,23 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database
     return db
 
 
+@contextmanager
+def durable_commits(db: Database) -> Iterator[None]:
+    """Commits made inside survive a power cut, not only a killed process.
+
+    WAL with synchronous=NORMAL (open_db) syncs at checkpoints: a commit survives a crash of the
+    process but can vanish with the machine's power. For the send run that matters: a message
+    recorded `sending` (before DATA) or `sent` that comes back as `queued` after a power cut
+    would be sent twice. synchronous=FULL syncs the WAL at every commit (cost: bench/send_bench.py).
+    """
+    previous = db.execute("PRAGMA synchronous").fetchone()[0]
+    db.execute("PRAGMA synchronous = FULL")
+    try:
+        yield
+    finally:
+        db.execute(f"PRAGMA synchronous = {int(previous)}")
+
+
 def is_empty(db: Database) -> bool:
     """True when no table holds a row (the migrations' own bookkeeping aside)."""
     for table in db.table_names():

@@ -125,14 +125,16 @@ def test_a_reply_in_another_campaign_stops_this_one(world):
     assert people[0]["email"] not in emails(due(db, settings, as_of=date(2026, 3, 5)))
 
 
-def test_a_closing_outcome_stops_follow_ups_once_outcomes_exist(world):
+def test_any_recorded_outcome_stops_follow_ups(world):
     db, settings, people = world
-    assert closing_outcome(db, people[0]) is None
-    db.execute("UPDATE contacts SET outcome = 'Declined' WHERE id = ?", [people[0]["id"]])
-    db.execute("UPDATE contacts SET outcome = 'interested' WHERE id = ?", [people[1]["id"]])
+    assert closing_outcome(db, {"id": people[0]["id"]}) is None
+    db.execute("UPDATE contacts SET outcome = 'declined' WHERE id = ?", [people[0]["id"]])
+    db.execute("UPDATE contacts SET outcome = 'call' WHERE id = ?", [people[1]["id"]])  # talking already: no nudge
     db.conn.commit()
     assert closing_outcome(db, {"id": people[0]["id"]}) == "declined"
-    assert emails(due(db, settings, as_of=date(2026, 3, 5))) == {people[1]["email"]: 2, people[2]["email"]: 2}
+    assert emails(due(db, settings, as_of=date(2026, 3, 5))) == {people[2]["email"]: 2}
+    reasons = {c.email: c.reason for c in candidates(db, settings, as_of=date(2026, 3, 5))}
+    assert reasons[people[1]["email"]] == "no more follow-ups: outcome call"
 
 
 def test_away_contacts_are_due_the_business_day_after_they_are_back(world):

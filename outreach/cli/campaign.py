@@ -81,9 +81,9 @@ def create(app: App, name: str, template: str, tags: tuple[str, ...], where: dic
         app.db, name, template=template, templates_dir=app.settings.templates_dir, tags=tags, where=where,
         send_window=send_window, timezone=tz, options=options, followups=steps, **account_of(app.settings),
     )
-    plan = campaigns.plan_selection(app.db, campaign)
+    plan = campaigns.plan_counts(app.db, campaign)
     skipped = f", {len(plan.skipped)} would be skipped (see `outreach campaign show {name}`)" if plan.skipped else ""
-    click.echo(f"Created campaign {name!r} with template {template!r}: {contacts_count(len(plan.included))} selected{skipped}.")
+    click.echo(f"Created campaign {name!r} with template {template!r}: {contacts_count(plan.included)} selected{skipped}.")
     click.echo(f"  Sequence: {sequence.describe(sequence.campaign_steps(app.db, campaign))}")
     if missing:
         click.echo(f"Warning: no template {', '.join(missing)} in {app.settings.templates_dir}: create it before the follow-ups "
@@ -151,8 +151,8 @@ def show(app: App, name: str, as_json: bool) -> None:
     limits = campaigns.campaign_limits(app.settings, summary)
     next_at = sender.next_send_time(db, summary, limits, now)
     if not summary["started_at"]:
-        plan = campaigns.plan_selection(db, summary)
-        summary["would_include"] = len(plan.included)
+        plan = campaigns.plan_counts(db, summary)
+        summary["would_include"] = plan.included
         summary["skipped"] = [{"email": c["email"], "reason": r} for c, r in plan.skipped]
     summary["next_send_at"] = next_at
     summary["uncertain_messages"] = outbox.uncertain_messages(db, summary["id"])

@@ -65,6 +65,11 @@ class _Display:
 
         return ask
 
+    @property
+    def wants_eta(self) -> bool:
+        """Only the live status line shows the ETA (sending/run.py skips the forecast otherwise)."""
+        return self.status is not None
+
     def __call__(self, info: dict[str, Any]) -> None:
         wait = (info["next_at"] - datetime.now(timezone.utc)).total_seconds()
         if not self.status:
@@ -214,10 +219,9 @@ def _dry_run_draft(app: App, campaign: dict[str, Any], limit: int | None) -> tup
         lines += [f"    {c['email']}: {reason}" for c, reason in plan.skipped]
     else:
         lines.append("  No selected contact is skipped.")
-    away = [c for c in plan.included if c["status"] == "away"]
-    if away:
-        lines.append(f"  {contacts_count(len(away))} away: their message waits until they are back "
-                     f"({', '.join(c['email'] for c in away[:3])}{', ...' if len(away) > 3 else ''}).")
+    if plan.away_count:
+        lines.append(f"  {contacts_count(plan.away_count)} away: their message waits until they are back "
+                     f"({', '.join(plan.away)}{', ...' if plan.away_count > 3 else ''}).")
     if rendered:
         lines.append(f"  The first live run would send {first} of them (--limit N or --no-limit to change), "
                      f"paced: {campaigns.campaign_limits(app.settings, campaign)}.")

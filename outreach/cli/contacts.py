@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,9 @@ import click
 from sqlite_utils import Database
 
 from outreach.contacts import store
+from outreach.contacts.export import export_csv, write_csv, write_json
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv, import_suppressions
-from outreach.errors import InputFileError, OutreachError
+from outreach.errors import OutreachError
 from outreach.contacts.fields import parse_mapping
 from outreach.reports.outcomes import check_outcome, known_outcomes
 from . import App, local_time, pass_app, print_json, where_option
@@ -150,22 +150,22 @@ def _display_name(contact: dict[str, Any]) -> str:
     )
 
 
-def _write_csv(handle: Any, contacts: list[dict[str, Any]]) -> None:
-    header, rows = store.export_rows(contacts)
-    writer = csv.writer(handle)
-    writer.writerow(header)
-    writer.writerows(rows)
+PAGE = 50  # rows in the terminal table; --all for every row, --csv/--json for machines
 
 
 @contacts_group.command("list")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only contacts with this tag (repeat: all of them).")
 @where_option
 @click.option("--outcome", help="Only contacts whose current outcome is this (positive, call, declined, offer, ...).")
-@click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field.")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout (formula cells neutralised).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of contacts with every field (every match).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout, every match (formula cells neutralised).")
+@click.option("--all", "show_all", is_flag=True, help=f"Show every match in the table, not only the first {PAGE}.")
 @pass_app
-def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome: str | None, as_json: bool, as_csv: bool) -> None:
+def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome: str | None, as_json: bool, as_csv: bool, show_all: bool) -> None:
     """List contacts, optionally by tag and field values.
+
+    The table shows the first 50 matches and how many there are; --all shows every one, and
+    --csv / --json write every match for other programs.
 
     \b
     Examples:
@@ -179,32 +179,72 @@ def list_command(app: App, tags: tuple[str, ...], where: dict[str, str], outcome
         raise click.UsageError("choose one of --json and --csv")
     if outcome:
         where = {**where, "outcome": check_outcome(outcome, known_outcomes(app.settings.outcomes)) or ""}
-    found = store.select_contacts(app.db, tags=tags, where=where)
+    stdout = sys.stdout
     if as_json:
-        print_json(found)
+        write_json(store.iter_contacts(app.db, tags=tags, where=where), stdout)
         return
     if as_csv:
-        buffer = io.StringIO()
-        _write_csv(buffer, found)
-        click.echo(buffer.getvalue(), nl=False)
+        write_csv(app.db, stdout, tags=tags, where=where)
         return
-    if not found:
+    total = store.count_contacts(app.db, tags=tags, where=where)
+    if not total:
         click.echo("No contacts match." if tags or where else "No contacts yet. Start with: outreach contacts import contacts/physicians.csv --tag physicians")
         return
-    # rich's table loads only when there is one to print (startup time)
+    found = store.iter_contacts(app.db, tags=tags, where=where)
+    _print_table(found if show_all else itertools.islice(found, PAGE), total)
+
+
+COLUMNS = ("email", "name", "specialty", "hospital", "state", "tags", "status", "stage")
+
+
+def _print_table(contacts: Iterable[dict[str, Any]], total: int) -> None:
+    """Contacts as a rich table, then how many there are.
+
+    A long list (--all) prints PAGE rows at a time, each page a table with the first page's
+    column widths and no header of its own, so it prints as it reads instead of holding every row."""
+    # lazy: start-up time (rich loads only when there is a table to print)
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(show_lines=False, box=None, header_style="bold")
-    table.add_column("email", no_wrap=True)
-    for column in ("name", "specialty", "hospital", "state", "tags", "status", "stage"):
-        table.add_column(column, overflow="fold")
-    for contact in found:
-        email = contact["email"] + (" (role)" if contact["is_role_address"] else "")
-        table.add_row(email, _display_name(contact), contact["specialty"] or "", contact["hospital"] or "", contact["state"] or "", ", ".join(contact["tags"]), contact["status"], contact["stage"])
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(table)
-    console.print(f"{len(found)} contact(s)", style="dim")
+    widths: list[int] | None = None
+    first: list[tuple[str, ...]] = []
+    count = 0
+    for number, page in enumerate(_pages(contacts, PAGE)):
+        rows = [_table_row(contact) for contact in page]
+        if number == 1:  # a second page: fix the widths to the first page's (long cells fold)
+            widths = [min(max(len(column), *(len(row[i]) for row in first)), 60) for i, column in enumerate(COLUMNS)]
+        table = Table(show_lines=False, box=None, header_style="bold", show_header=number == 0)
+        for index, column in enumerate(COLUMNS):
+            width = widths[index] if widths else None
+            if column == "email":
+                table.add_column(column, no_wrap=True, width=width)
+            else:
+                table.add_column(column, overflow="fold", width=width)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        first, count = rows, count + len(rows)
+    if count < total:
+        console.print(f"Showing the first {count:,} of {total:,} contact(s); every one: --all, or --csv / --json for a file.", style="dim")
+    else:
+        console.print(f"{total} contact(s)", style="dim")
+
+
+def _table_row(contact: dict[str, Any]) -> tuple[str, ...]:
+    email = contact["email"] + (" (role)" if contact["is_role_address"] else "")
+    return (email, _display_name(contact), contact["specialty"] or "", contact["hospital"] or "", contact["state"] or "", ", ".join(contact["tags"]), contact["status"], contact["stage"])
+
+
+def _pages(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 @contacts_group.command("show")
@@ -310,13 +350,8 @@ def export_command(app: App, path: Path, tags: tuple[str, ...], where: dict[str,
     Example:
       outreach contacts export --csv physicians.csv --tag physicians
     """
-    found = store.select_contacts(app.db, tags=tags, where=where)
-    try:
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            _write_csv(handle, found)
-    except OSError as error:
-        raise InputFileError(str(path), f"cannot write: {error.strerror}; choose another path") from None
-    click.echo(f"Wrote {len(found)} contact(s) to {path}")
+    written = export_csv(app.db, path, tags=tags, where=where)
+    click.echo(f"Wrote {written} contact(s) to {path}")
 
 
 @contacts_group.command("delete")

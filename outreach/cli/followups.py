@@ -44,7 +44,7 @@ def followups_group() -> None:
 
     A campaign's sequence is its first email plus follow-up steps (default: followup-1 three
     business days later, followup-2 seven business days after that; see `campaign steps`).
-    Nobody who replied, opted out, bounced, is suppressed or has a closing outcome is ever due;
+    Nobody who replied, opted out, bounced, is suppressed or has an outcome recorded is ever due;
     someone away is due after they are back.
 
     \b

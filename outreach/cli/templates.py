@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from outreach.contacts.store import get_contact, select_contacts, suppression_reason
+from outreach.contacts.store import get_contact, iter_contacts, suppression_reason
 from outreach.errors import ConfigError, NotFoundError, OutreachError, TemplateError
 from outreach.sending.campaigns import get_campaign
 from outreach.templates.render import ATTACHMENT_AS, Sender, check_template, load_template, render_message, template_names
@@ -193,14 +195,17 @@ def check_command(
       outreach templates check observership-request --tag physicians
       outreach templates check alumni-introduction --tag alumni --where state=OH
     """
+    seen = _Seen()
     try:
         template = load_template(app.settings.templates_dir, name)
     except TemplateError as error:
-        template, problems, contacts = None, [error], []
+        template, problems = None, [error]
     else:
-        contacts = select_contacts(app.db, tags=tags, where=where)
-        if not contacts:
+        contacts = seen.track(iter_contacts(app.db, tags=tags, where=where))
+        first = next(contacts, None)
+        if first is None:
             raise NotFoundError("no contacts match this selection; check the --tag/--where values (outreach contacts list)")
+        contacts = itertools.chain([first], contacts)
         problems = check_template(template, contacts, sender=_sender(app), campaign=_campaign(app, campaign_name))
     failing = len({p.contact for p in problems if p.contact})
     if template is not None and template.is_followup:  # checked here as a first email: no thread, no previous message
@@ -210,7 +215,7 @@ def check_command(
         print_json(
             {
                 "template": name,
-                "checked": len(contacts),
+                "checked": seen.count,
                 "failing_contacts": failing,
                 "problems": [
                     {"file": p.template, "line": p.line, "contact": p.contact, "reason": p.reason} for p in problems
@@ -222,19 +227,36 @@ def check_command(
             where_text = f"{problem.template}:{problem.line}" if problem.line else str(problem.template)
             click.echo(f"{where_text}  {problem.contact or '-'}  {problem.reason}")
         if problems:
-            click.echo(f"{len(problems)} problem(s) in {failing} of {len(contacts)} contact(s); fix them before sending.", err=True)
+            click.echo(f"{len(problems)} problem(s) in {failing} of {seen.count} contact(s); fix them before sending.", err=True)
         else:
-            click.echo(f"OK: {name} renders for all {len(contacts)} selected contact(s).", err=True)
-        roles = [c["email"] for c in contacts if c.get("is_role_address")]
-        if roles:
-            shown = ", ".join(roles[:3]) + (" ..." if len(roles) > 3 else "")
+            click.echo(f"OK: {name} renders for all {seen.count} selected contact(s).", err=True)
+        if seen.roles:
+            shown = ", ".join(seen.roles[:3]) + (" ..." if seen.role_count > 3 else "")
             click.echo(
-                f"Note: {len(roles)} of them {'reaches' if len(roles) == 1 else 'reach'} a desk, not a person ({shown}); "
+                f"Note: {seen.role_count} of them {'reaches' if seen.role_count == 1 else 'reach'} a desk, not a person ({shown}); "
                 "preview their letter before sending, or untag them.",
                 err=True,
             )
     if problems:
         raise click.exceptions.Exit(1)
+
+
+class _Seen:
+    """Counts the contacts a check reads as they stream past, and the first role addresses."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.role_count = 0
+        self.roles: list[str] = []
+
+    def track(self, contacts: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for contact in contacts:
+            self.count += 1
+            if contact.get("is_role_address"):
+                self.role_count += 1
+                if len(self.roles) < 3:
+                    self.roles.append(contact["email"])
+            yield contact
 
 
 COMMANDS: list[click.Command] = [templates_group]

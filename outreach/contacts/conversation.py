@@ -2,7 +2,7 @@
 
 A courteous applicant never sends "bringing my note back to the top" to someone who answered,
 and never starts a fresh cold email to someone who already said yes or no. Two questions:
-- `closing_outcome`: the recorded outcome that ends all outreach to them (declined, offer, ...);
+- `closing_outcome`: the recorded outcome that ends their follow-ups (declined, offer, a call, ...);
 - `conversation_reason`: why a new campaign should leave them out (replied, closed, opted out).
 """
 
@@ -13,37 +13,18 @@ from typing import Any
 
 from sqlite_utils import Database
 
-CLOSING_OUTCOMES = frozenset(
-    {"declined", "not_interested", "offer", "accepted", "completed", "placed", "closed", "no_positions", "do_not_contact"}
-)
-"""Outcomes after which nobody is followed up (the lead may extend this set when outcomes land)."""
-
-
-def _has_column(db: Database, table: str, column: str) -> bool:
-    """Asked once per schema version, not once per contact (PRAGMA table_info costs a parse)."""
-    version = db.execute("PRAGMA schema_version").fetchone()[0]
-    key = (id(db.conn), version, table, column)
-    if key not in _column_cache:
-        _column_cache[key] = column in {row[1] for row in db.execute(f"PRAGMA table_info([{table}])").fetchall()}
-    return _column_cache[key]
-
-
-_column_cache: dict[tuple[int, int, str, str], bool] = {}
-
-
 def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:
-    """The contact's outcome when it closes the outreach (declined, offer, completed, ...), else None.
+    """The contact's recorded outcome (`contacts.outcome`: positive, call, declined, offer,
+    completed, a letter, or the user's own), else None. Any outcome means the conversation has
+    moved past the cold email: no follow-up nudges them again.
 
-    The single place that decides it: until the outcomes feature stores one, this reads whatever
-    exists (a `contacts.outcome` column); add new sources here, not at the callers."""
-    outcome = contact.get("outcome")
-    if "outcome" not in contact and contact.get("id") is not None and _has_column(db, "contacts", "outcome"):
-        row = db.execute("SELECT outcome FROM contacts WHERE id = ?", [contact["id"]]).fetchone()
+    The single place that decides it; add new sources here, not at the callers."""
+    if "outcome" in contact:
+        outcome = contact["outcome"]
+    else:
+        row = db.execute("SELECT outcome FROM contacts WHERE id = ?", [contact.get("id")]).fetchone()
         outcome = row[0] if row else None
-    if not outcome:
-        return None
-    key = str(outcome).strip().lower().replace("-", "_").replace(" ", "_")
-    return key if key in CLOSING_OUTCOMES else None
+    return str(outcome).strip().lower() or None if outcome else None
 
 
 def has_replied(db: Database, contact: Mapping[str, Any]) -> str | None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlite_utils import Database
 
 from outreach.db import parse_utc, record_event, utc_now
@@ -35,6 +34,8 @@ STANDARD_FIELDS = (
     "npi",
     "notes",
 )
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs such cells (contacts/export.py)
+EXPORT_COLUMNS = ("email",) + STANDARD_FIELDS + ("tags", "status", "stage", "is_role_address", "away_until", "replied_at", "source", "created_at", "updated_at")
 ROLE_LOCAL_PARTS = frozenset(
     "info office admin admissions contact hello help hr jobs mail marketing noreply no-reply "
     "postmaster recruiting sales support team webmaster gme residency fellowship education "
@@ -67,6 +68,8 @@ def normalise_email(text: str | None) -> str:
     known = _VALID_DOMAINS.get(domain)
     if known and len(local) <= 64 and len(local) + len(known) < 254 and _DOT_ATOM.match(local):
         return f"{local}@{known}"
+    from email_validator import EmailNotValidError, validate_email  # lazy: start-up time (its regexes)
+
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as error:
@@ -93,14 +96,22 @@ def _decode(row: Mapping[str, Any], tags: list[str]) -> dict[str, Any]:
     return contact
 
 
-def _tags_by_contact(db: Database, contact_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
-    sql = "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id"
+def _tags_by_contact(db: Database, contact_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Tags (sorted by name) of these contacts only; a selection reads them a batch at a time."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    # One index range over contact_tags' primary key covers the batch (ids outside it are dropped).
+    rows = db.execute(
+        "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id"
+        " WHERE ct.contact_id BETWEEN ? AND ? ORDER BY t.name",
+        [ids[0], ids[-1]],
+    ).fetchall()
+    wanted = set(ids)
     tags: dict[int, list[str]] = {}
-    for contact_id, name in db.execute(sql + " ORDER BY t.name").fetchall():
-        tags.setdefault(contact_id, []).append(name)
-    if contact_ids is not None:
-        wanted = set(contact_ids)
-        tags = {k: v for k, v in tags.items() if k in wanted}
+    for contact_id, name in rows:
+        if contact_id in wanted:
+            tags.setdefault(contact_id, []).append(name)
     return tags
 
 
@@ -133,30 +144,71 @@ def get_contact_by_id(db: Database, contact_id: int) -> dict[str, Any] | None:
     return _decode(rows[0], _tags_by_contact(db, [contact_id]).get(contact_id, [])) if rows else None
 
 
+def selection_sql(tags: Iterable[str], where: Mapping[str, str] | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `contacts c` for a tag/field selection, and their parameters.
+
+    Tags are EXISTS lookups on contact_tags' primary key, so reading the selection a batch at a
+    time costs the same per batch however many contacts carry the tag."""
+    clauses, params = [], []
+    for tag in tags:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.contact_id = c.id AND t.name = ?)"
+        )
+        params.append(tag)
+    for field, value in (where or {}).items():
+        if field in STANDARD_FIELDS or field in ("email", "status", "stage", "outcome"):
+            clauses.append(f"lower(c.[{field}]) = lower(?)")
+        else:
+            clauses.append("lower(json_extract(c.custom, ?)) = lower(?)")
+            params.append(f'$."{field}"')
+        params.append(value)
+    return clauses, params
+
+
+SELECT_BATCH = 1000  # contacts per query when a selection is read in batches
+
+
+def iter_contacts(
+    db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None, batch: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The selection of select_contacts, in id order, read `batch` contacts at a time.
+
+    Memory stays flat in the number of contacts (a 1,000,000-row list is never held at once), and
+    no read cursor stays open between batches, so the caller may write to the database while it
+    iterates (each batch starts after the last id seen).
+    """
+    batch = batch or SELECT_BATCH
+    clauses, params = selection_sql(tuple(tags), where)
+    sql = "SELECT c.* FROM contacts c WHERE " + " AND ".join(["c.id > ?", *clauses]) + " ORDER BY c.id LIMIT ?"
+    last = 0
+    while True:
+        rows = list(db.query(sql, [last, *params, batch]))
+        if not rows:
+            return
+        tags_by_id = _tags_by_contact(db, (row["id"] for row in rows))
+        for row in rows:
+            yield _decode(row, tags_by_id.get(row["id"], []))
+        if len(rows) < batch:
+            return
+        last = rows[-1]["id"]
+
+
+def count_contacts(db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None) -> int:
+    """How many contacts select_contacts would return, without reading them."""
+    clauses, params = selection_sql(tuple(tags), where)
+    sql = "SELECT count(*) FROM contacts c" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+    return db.execute(sql, params).fetchone()[0]
+
+
 def select_contacts(
     db: Database, *, tags: Iterable[str] = (), where: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Contacts carrying every tag in `tags` and matching every `field=value` in `where`.
 
     `where` matches standard columns exactly (case-insensitive) and custom CSV fields by name.
+    A list for small selections; anything that can be long should use iter_contacts.
     """
-    clauses, params = [], []
-    for tag in tags:
-        clauses.append(
-            "id IN (SELECT ct.contact_id FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id WHERE t.name = ?)"
-        )
-        params.append(tag)
-    for field, value in (where or {}).items():
-        if field in STANDARD_FIELDS or field in ("email", "status", "stage", "outcome"):
-            clauses.append(f"lower([{field}]) = lower(?)")
-        else:
-            clauses.append("lower(json_extract(custom, ?)) = lower(?)")
-            params.append(f'$."{field}"')
-        params.append(value)
-    sql = "SELECT * FROM contacts" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
-    rows = list(db.query(sql, params))
-    tags_by_id = _tags_by_contact(db)
-    return [_decode(row, tags_by_id.get(row["id"], [])) for row in rows]
+    return list(iter_contacts(db, tags=tags, where=where))
 
 
 def parse_where(items: Iterable[str]) -> dict[str, str]:
@@ -389,12 +441,6 @@ class SuppressionIndex:
         return None
 
 
-# --- Export ---------------------------------------------------------------------------------
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-EXPORT_COLUMNS = ("email",) + STANDARD_FIELDS + ("tags", "status", "stage", "is_role_address", "away_until", "replied_at", "source", "created_at", "updated_at")
-
-
 def spreadsheet_safe(value: Any) -> Any:
     """A cell a spreadsheet will show as text: `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`.
 
@@ -404,31 +450,3 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
         return "'" + value  # also `'=x`, so that import can take exactly one ' off again
     return value
-
-
-def export_rows(contacts: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows for a CSV export: standard columns, then every custom field, all cells safe.
-
-    Tags are joined with `;`. The header uses the names `contacts import` recognises, so an
-    export can be edited and imported again.
-    """
-    contacts = list(contacts)
-    custom_keys: list[str] = []
-    for contact in contacts:
-        for key in contact.get("custom") or {}:
-            if key not in custom_keys and key not in EXPORT_COLUMNS:
-                custom_keys.append(key)
-    header = list(EXPORT_COLUMNS) + custom_keys
-    rows = []
-    for contact in contacts:
-        row = []
-        for column in header:
-            if column == "tags":
-                value: Any = ";".join(contact.get("tags") or [])
-            elif column in EXPORT_COLUMNS:
-                value = contact.get(column)
-            else:
-                value = (contact.get("custom") or {}).get(column)
-            row.append(spreadsheet_safe("" if value is None else value))
-        rows.append(row)
-    return header, rows

@@ -4,7 +4,7 @@ Read-only: nothing here changes the database. For every contact whose first emai
 campaign went out, the next step of the sequence is due `delay_days` business days after the
 step before it, in the recipient's time zone - unless the conversation has moved on. Never due:
 anyone who replied (any human reply or opt-out, in any campaign), bounced, is suppressed or
-opted out, has a closing outcome (declined, offer, ...), or whose campaign is paused. Someone
+opted out, has any outcome recorded (a call, declined, an offer, ...), or whose campaign is paused. Someone
 away is due on the first business day after their return date.
 """
 
@@ -89,8 +89,6 @@ def candidates(db: Database, settings: Settings, *, campaign: str | None = None,
             chains.setdefault(row["contact_id"], []).append(dict(row))
         contacts = {row["id"]: dict(row) for row in db.query(
             "SELECT * FROM contacts WHERE id IN (SELECT contact_id FROM messages WHERE campaign_id = ?)", [camp["id"]])}
-        for contact in contacts.values():
-            contact.setdefault("outcome", None)  # SELECT * has it where the column exists; else they have none
         for contact_id, chain in chains.items():
             if chain[0]["step"] != 0 or chain[0]["state"] not in ("sent", "bounced"):
                 continue  # the first email has not gone yet: `campaign send` is its business

@@ -13,12 +13,15 @@ import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import aiosmtplib
 from imapclient import IMAPClient
 
 from outreach.config import ServerSettings
 from outreach.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: `replies poll` needs no SMTP library
+    import aiosmtplib
 
 COMMAND_TIMEOUT = 30.0
 REUSE_SECONDS = 60.0

@@ -278,6 +278,50 @@ def _sender_header(name: str, address: str) -> tuple[Address, str]:
     return sender, _address_header([sender])
 
 
+@dataclass(frozen=True)
+class _Headers:
+    """The checked, encoded address and reference headers of one message."""
+
+    subject: str
+    sender: Address
+    from_header: str
+    recipient: Address
+    to_header: str
+    cc_header: str | None
+    reply_to_header: str | None
+    in_reply_to: str | None
+    refs: list[str]
+
+
+def _checked_headers(
+    *, from_name: str, from_address: str, to_name: str | None, to_address: str, subject: str,
+    cc: Sequence[Address], reply_to: Sequence[Address], attachments: Sequence[Attachment],
+    in_reply_to: str | None, references: Sequence[str] | None, contact: str | None,
+) -> _Headers:
+    """Every check build_message makes, in its order (the first failure is the one reported)."""
+    subject = header_value("Subject", subject.strip(), contact=contact)
+    sender, from_header = _sender_header(from_name, from_address)
+    recipient = make_address("To", to_name, to_address, contact=contact)
+    to_header = _address_header([recipient])
+    cc_header = _address_header(cc) if cc else None
+    reply_to_header = _address_header(reply_to) if reply_to else None
+    refs = [header_value("References", ref.strip(), contact=contact) for ref in (references or []) if ref.strip()]
+    if in_reply_to:
+        in_reply_to = header_value("In-Reply-To", in_reply_to.strip(), contact=contact)
+        if in_reply_to not in refs:
+            refs.append(in_reply_to)
+    for attachment in attachments:
+        header_value("attachment filename", attachment.filename, contact=contact)
+    return _Headers(subject, sender, from_header, recipient, to_header, cc_header, reply_to_header, in_reply_to, refs)
+
+
+def check_message(**fields: Any) -> None:
+    """Raise the HeaderInjectionError build_message would raise for these keyword arguments, without
+    building the message: `templates check` needs the verdict, not the MIME tree (half its time)."""
+    defaults = {"cc": (), "reply_to": (), "attachments": (), "in_reply_to": None, "references": None, "contact": None}
+    _checked_headers(**{**defaults, **fields})
+
+
 def build_message(
     *,
     from_name: str,
@@ -302,33 +346,30 @@ def build_message(
     stored pre-encoded so that 10,000 messages are not each parsed and re-folded (the parsing
     header API is ~5x slower); reading a header back still gives the usual parsed object.
     """
-    subject = header_value("Subject", subject.strip(), contact=contact)
-    sender, from_header = _sender_header(from_name, from_address)
-    recipient = make_address("To", to_name, to_address, contact=contact)
-    message_id = make_msgid(domain=sender.domain)
+    attachments = list(attachments)
+    checked = _checked_headers(
+        from_name=from_name, from_address=from_address, to_name=to_name, to_address=to_address, subject=subject,
+        cc=cc, reply_to=reply_to, attachments=attachments, in_reply_to=in_reply_to, references=references, contact=contact,
+    )
+    message_id = make_msgid(domain=checked.sender.domain)
 
     message = EmailMessage(policy=POLICY)
-    message.set_raw("From", from_header)
-    message.set_raw("To", _address_header([recipient]))
-    if cc:
-        message.set_raw("Cc", _address_header(cc))
-    if reply_to:
-        message.set_raw("Reply-To", _address_header(reply_to))
-    message.set_raw("Subject", _unstructured("Subject", subject))
+    message.set_raw("From", checked.from_header)
+    message.set_raw("To", checked.to_header)
+    if checked.cc_header:
+        message.set_raw("Cc", checked.cc_header)
+    if checked.reply_to_header:
+        message.set_raw("Reply-To", checked.reply_to_header)
+    message.set_raw("Subject", _unstructured("Subject", checked.subject))
     message.set_raw("Date", format_datetime(date or datetime.now().astimezone()))
     message.set_raw("Message-ID", message_id)
-    refs = [header_value("References", ref.strip(), contact=contact) for ref in (references or []) if ref.strip()]
-    if in_reply_to:
-        in_reply_to = header_value("In-Reply-To", in_reply_to.strip(), contact=contact)
-        message.set_raw("In-Reply-To", in_reply_to)
-        if in_reply_to not in refs:
-            refs.append(in_reply_to)
-    if refs:
-        message.set_raw("References", "\n ".join(refs))
+    if checked.in_reply_to:
+        message.set_raw("In-Reply-To", checked.in_reply_to)
+    if checked.refs:
+        message.set_raw("References", "\n ".join(checked.refs))
     message.set_raw("MIME-Version", "1.0")
 
-    attachments = list(attachments)
-    parts = [_attachment_part(a, contact=contact) for a in attachments]
+    parts = [_attachment_part(a) for a in attachments]
     if html is not None:
         alternative = [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), _fill(MIMEPart(policy=POLICY), *_text(html, "html"))]
         if parts:
@@ -340,11 +381,11 @@ def build_message(
         _multipart(message, "mixed", [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
     else:
         _fill(message, *_text(text, "plain"))
-    return RenderedMessage(message, message_id, subject, recipient.addr_spec, [a.info for a in attachments])
+    return RenderedMessage(message, message_id, checked.subject, checked.recipient.addr_spec, [a.info for a in attachments])
 
 
-def _attachment_part(attachment: Attachment, *, contact: str | None) -> MIMEPart:
-    header_value("attachment filename", attachment.filename, contact=contact)
+def _attachment_part(attachment: Attachment) -> MIMEPart:
+    """The base64 part of a file whose name _checked_headers has checked."""
     content_type, disposition = attachment.headers
     return _fill(MIMEPart(policy=POLICY), content_type, "base64", attachment.base64, ("Content-Disposition", disposition))
 

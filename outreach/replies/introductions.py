@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.classify.reply_text import readable
 from outreach.contacts.store import InvalidEmail, normalise_email
 from outreach.db import record_event
 from outreach.replies.suggestions import _EMAIL, _name_before, _split_name
@@ -40,7 +39,10 @@ def capture_introduction(
     requests = list(db.query("SELECT * FROM intro_requests WHERE alumnus_id = ? AND status = 'asked' ORDER BY id", [alumnus["id"]]))
     if not requests:
         return []
-    people = _people(header, text, excluded=own | {alumnus["email"].lower()})
+    # lazy: start-up time (most replies answer no introduction request)
+    from outreach.classify.reply_text import readable
+
+    people = _people(header, text, excluded=own | {alumnus["email"].lower()}, readable=readable)
     for request in requests:
         found = _target_in(db, request, people, text)
         if found is None:
@@ -65,7 +67,7 @@ def capture_introduction(
     return []
 
 
-def _people(header: Any, text: str, *, excluded: set[str]) -> list[Person]:
+def _people(header: Any, text: str, *, excluded: set[str], readable: Any) -> list[Person]:
     """Everyone on the message but us and the alumnus, then the addresses named in its words."""
     out: dict[str, Person] = {}
     for field in ("To", "Cc"):

@@ -14,23 +14,19 @@ transaction per fetch batch together with the folder's progress.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from sqlite_utils import Database
 
-from outreach.classify.bounces import is_daemon_address
-from outreach.classify.classifier import Classification, classify_message
 from outreach.config import Settings
 from outreach.db import utc_now
 from outreach.mail.imap import (
@@ -39,6 +35,11 @@ from outreach.mail.imap import (
 from outreach.replies.authority import writes_for
 from outreach.replies.store import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
 from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_suggestions
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from outreach.classify.classifier import Classification
 
 __all__ = [
     "PollResult", "poll", "poll_client", "classify_many", "looks_like_bounce", "list_replies", "snippet",
@@ -180,7 +181,7 @@ def _poll_folder(
         """Match and store a classified batch, with the folder's progress, in one transaction."""
         try:
             classified = batch.classified.result()
-        except BrokenProcessPool:  # the worker died (killed, out of memory): classify here instead
+        except BrokenExecutor:  # the worker died (killed, out of memory): classify here instead
             classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
         found = [r for h, c in zip(batch.candidates, classified) if (r := _match(db, h, batch.bodies[h.uid], c)) is not None]
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
@@ -251,14 +252,19 @@ class _Classifier:
 
     def __init__(self, parallel: bool) -> None:
         self.pool: ProcessPoolExecutor | None = None
-        if parallel and "fork" in multiprocessing.get_all_start_methods():
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        if parallel:
+            # lazy: start-up time (a poll with nothing new never forks)
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            if "fork" in multiprocessing.get_all_start_methods():
+                self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
 
     def submit(self, raws: list[bytes], today: date) -> Future[list[Classification]]:
         if self.pool is not None and raws:
             try:
                 return self.pool.submit(classify_many, raws, today)
-            except BrokenProcessPool:
+            except BrokenExecutor:
                 self.pool.shutdown(wait=False)
                 self.pool = None
         done: Future[list[Classification]] = Future()
@@ -284,6 +290,8 @@ def _save_progress(db: Database, mailbox: Mailbox, last_uid: int, now: datetime)
 
 def classify_many(raws: list[bytes], today: date) -> list[Classification]:
     """Classify messages in order (in whichever process calls it)."""
+    from outreach.classify.classifier import classify_message  # lazy: start-up time (nothing new, nothing to classify)
+
     return [classify_message(raw, today=today) for raw in raws]
 
 
@@ -323,6 +331,8 @@ def looks_like_bounce(header: Message | HeaderFields) -> bool:
 
 
 def _looks_like_bounce(header: Message | HeaderFields, sender: str) -> bool:
+    from outreach.classify.bounces import is_daemon_address  # lazy: start-up time
+
     if is_daemon_address(sender):
         return True
     if header.get("Return-Path", "").strip() == "<>" or header.get("X-Failed-Recipients"):

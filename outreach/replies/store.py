@@ -14,19 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime, parseaddr
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlite_utils import Database
 
-from outreach.classify.classifier import Classification
 from outreach.config import Settings
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
 from outreach.db import parse_utc, record_event, utc_now
-from outreach.classify.reply_text import readable
 from outreach.replies.introductions import capture_introduction
 from outreach.replies.suggestions import suggest_contacts
 from outreach.sending import outbox
 from outreach.sending.campaigns import get_campaign
+
+if TYPE_CHECKING:
+    from outreach.classify.classifier import Classification
 
 SOFT_BOUNCE_LIMIT = 3
 SNIPPET_LENGTH = 100
@@ -98,6 +99,8 @@ def store_reply(
     Returns a summary, or None when this message was already stored (a resync)."""
     rfc_id = (reply.header.get("Message-ID") or "").strip() or None
     received = written_at(reply.header, reply.internaldate)
+    from outreach.classify.reply_text import readable  # lazy: start-up time (a poll with nothing new stores nothing)
+
     subject = readable(reply.header.get("Subject"))
     if _already_stored(db, rfc_id, reply.from_address, subject, received):
         return None

@@ -10,11 +10,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.classify.bounces import is_daemon_address
 from outreach.contacts.store import InvalidEmail, add_tags, get_contact, normalise_email
 from outreach.db import record_event, utc_now
 from outreach.errors import NotFoundError
-from outreach.classify.reply_text import readable
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _NO_REPLY_LOCALS = {"noreply", "no-reply", "donotreply", "do-not-reply"}
@@ -29,6 +27,10 @@ def suggest_contacts(
     reply's transaction. Returns the addresses suggested."""
     if "@" not in text and len(recipients) <= 1 and "," not in "".join(recipients):
         return []  # to us alone, naming nobody: the common case, kept cheap
+    # lazy: start-up time (a poll with nothing new suggests nothing)
+    from outreach.classify.bounces import is_daemon_address
+    from outreach.classify.reply_text import readable
+
     found: dict[str, str | None] = {}
     for name, address in getaddresses([str(v) for v in recipients]):
         found.setdefault(address, readable(name) or None)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -28,10 +28,12 @@ from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import eml_folder, read_frozen, write_eml, write_preview
+from outreach.sending.eml import eml_folder, read_frozen
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Limits
-from outreach.templates.render import Sender, check_template, load_template, render_message
+
+if TYPE_CHECKING:
+    from outreach.sending.freeze import Planned
 
 MESSAGE_STATES = ("queued", "sending", "deferred", "sent", "failed", "uncertain", "bounced", "cancelled")
 OPEN_STATES = ("queued", "deferred", "sending", "uncertain")
@@ -99,6 +101,9 @@ def create_campaign(
     `followups` are the sequence's later steps, (template, business days after the step before);
     a template whose front matter says `include_replied: true` also writes to people who replied."""
     name = check_campaign_name(name)
+    # lazy: start-up time (Jinja2 loads when a campaign is made, not for `replies poll`)
+    from outreach.templates.render import load_template
+
     if load_template(templates_dir, template).include_replied:
         options = {**(options or {}), "include_replied": True}
     if db.execute("SELECT 1 FROM campaigns WHERE name = ?", [name]).fetchone():
@@ -290,24 +295,46 @@ def _named(selection: Mapping[str, Any], contact: Mapping[str, Any]) -> bool:
     return bool(named) and dedupe_key(named) == dedupe_key(contact["email"])
 
 
-def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
-    """Who the campaign would write to if it started now. Pure read: nothing is stored."""
+def skip_reasons(db: Database, campaign: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], str | None]:
+    """Why the campaign would not write to a selected contact (None: it would): never-write rules,
+    another campaign with the same template, a conversation already going on. One rule for the
+    plan, the dry run and the freeze."""
     selection = campaign["selection"]
-    contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
     elsewhere = _already_contacted(db, campaign)
     include_replied = bool(campaign["options"].get("include_replied"))
-    plan = Selection()
-    for contact in contacts:
+
+    def reason_for(contact: Mapping[str, Any]) -> str | None:
         reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"), where=selection.get("where"))
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
         if reason is None and not include_replied and not _named(selection, contact):
             reason = conversation_reason(db, contact)
-        if reason:
+        return reason
+
+    return reason_for
+
+
+def plan_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
+    """Who the campaign would write to if it started now. Pure read: nothing is stored."""
+    selection = campaign["selection"]
+    contacts = select_contacts(db, tags=selection.get("tags", ()), where=selection.get("where") or None)
+    reason_for = skip_reasons(db, campaign)
+    plan = Selection()
+    for contact in contacts:
+        if reason := reason_for(contact):
             plan.skipped.append((contact, reason))
         else:
             plan.included.append(contact)
     return plan
+
+
+def plan_counts(db: Database, campaign: Mapping[str, Any]) -> Planned:
+    """plan_selection as counts (and the skipped, with why), read in batches: for `campaign
+    create` and `show` on a list of any length."""
+    # lazy: start-up time (freeze.py brings the template engine)
+    from outreach.sending import freeze
+
+    return freeze.plan(db, campaign, skip_reasons(db, campaign))
 
 
 def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
@@ -329,87 +356,62 @@ def frozen_selection(db: Database, campaign: Mapping[str, Any]) -> Selection:
 
 
 def render_all(settings: Settings, campaign: Mapping[str, Any], contacts: list[dict[str, Any]]) -> list[RenderedMessage]:
-    """Render every contact's message, or raise CampaignTemplateError listing every problem."""
+    """Render every contact's message once, or raise CampaignTemplateError listing every problem."""
+    # lazy: start-up time (Jinja2 loads when a campaign renders, not for `replies poll`)
+    from outreach.templates.render import Sender, load_template, render_or_problems
+
     sender = Sender.from_settings(settings)
     template = load_template(settings.templates_dir, campaign["template"])
-    problems = check_template(template, contacts, sender=sender, campaign=dict(campaign))
+    rendered, problems = [], []
+    for contact in contacts:
+        message, found = render_or_problems(template, contact, sender=sender, campaign=dict(campaign))
+        problems.extend(found)
+        if message is not None:
+            rendered.append(message)
     if problems:
-        raise CampaignTemplateError(campaign["template"], list(problems))
-    try:
-        return [render_message(template, contact, sender=sender, campaign=dict(campaign)) for contact in contacts]
-    except TemplateError as error:  # check_template should have caught it; never send half a campaign
-        raise CampaignTemplateError(campaign["template"], [error]) from error
+        raise CampaignTemplateError(campaign["template"], problems)
+    return rendered
 
 
 @dataclass
 class DryRun:
     """What a draft's dry run rendered and where; the database keeps only the list of files."""
 
-    plan: Selection
+    plan: Planned
     rendered: int
     folder: Path
 
 
 def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any]) -> DryRun:
-    """Render every selected contact's message into the campaign's folder, for the user to read."""
-    plan = plan_selection(db, campaign)
-    rendered = render_all(settings, campaign, plan.included)
-    folder = eml_folder(settings, campaign)
-    row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
-    written = write_preview(folder, rendered, previous=json.loads(row[0] if row and row[0] else "[]"))
-    with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
-        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
-    return DryRun(plan, len(rendered), folder)
+    """Render every selected contact's message into the campaign's folder, for the user to read.
+    One pass in batches, each message rendered once (sending/freeze.py)."""
+    # lazy: start-up time (Jinja2 loads when a campaign renders)
+    from outreach.sending import freeze
+
+    try:
+        planned, folder = freeze.dry_run(db, settings, campaign, skip_reasons(db, campaign))
+    except freeze.TemplateProblems as error:
+        raise CampaignTemplateError(campaign["template"], error.problems) from None
+    return DryRun(planned, planned.included, folder)
 
 
 def freeze_campaign(db: Database, settings: Settings, campaign: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """Start the campaign: store the selection and queue one message per included contact.
 
     Renders everything first (a template problem stops here, before any row or email exists),
-    then writes the .eml files and commits the selection and the queued messages together.
+    then writes the .eml files and commits the selection and the queued messages together; one
+    pass in batches, each message rendered once (sending/freeze.py). Only one freeze wins when
+    two processes race.
     """
     if campaign["started_at"]:
         return dict(campaign)
-    plan = plan_selection(db, campaign)
-    rendered = render_all(settings, campaign, plan.included)
-    account = campaign["account"] or Sender.from_settings(settings).address
-    folder = eml_folder(settings, campaign)
-    at = utc_now(now)
-    rows = []
-    for index, (contact, message) in enumerate(zip(plan.included, rendered), start=1):
-        path = write_eml(folder, index, message.to_address, message.as_bytes())
-        rows.append(
-            {
-                "kind": "campaign",
-                "campaign_id": campaign["id"],
-                "contact_id": contact["id"],
-                "step": 0,
-                "template": campaign["template"],
-                "account": account,
-                "from_address": account,
-                "to_address": message.to_address,
-                "to_domain": email_domain(message.to_address),
-                "subject": message.subject,
-                "message_id": message.message_id,
-                "attachments": json.dumps([{"name": a.name, "size": a.size, "sha256": a.sha256} for a in message.attachments]),
-                "eml_path": str(path),
-                "queued_at": at,
-                "updated_at": at,
-            }
-        )
-    with db.atomic():
-        # Another process may have started it meanwhile: only one freeze wins.
-        cursor = db.execute(
-            "UPDATE campaigns SET status = 'active', status_reason = NULL, started_at = ?, account = ? WHERE id = ? AND started_at IS NULL",
-            [at, account, campaign["id"]],
-        )
-        if cursor.rowcount == 1:
-            db.table("campaign_contacts").insert_all(
-                [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 1, "skip_reason": None, "added_at": at} for c in plan.included]
-                + [{"campaign_id": campaign["id"], "contact_id": c["id"], "included": 0, "skip_reason": r, "added_at": at} for c, r in plan.skipped]
-            )
-            outbox.queue_messages(db, rows)
-            record_event(db, "campaign_started", campaign_id=campaign["id"], at=at, queued=len(rows), skipped=len(plan.skipped))
+    # lazy: start-up time (Jinja2 loads when a campaign renders)
+    from outreach.sending import freeze
+
+    try:
+        freeze.freeze(db, settings, campaign, skip_reasons(db, campaign), now=now)
+    except freeze.TemplateProblems as error:
+        raise CampaignTemplateError(campaign["template"], error.problems) from None
     return get_campaign(db, campaign["name"])
 
 

@@ -26,11 +26,16 @@ def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
     return folder
 
 
-def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
+def eml_name(index: int, to_address: str) -> str:
     """`0001-jane.okafor@mercy.example.org.eml`: sorted as sent, named for whom it is."""
-    folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^\w.@+-]", "_", to_address)
-    path = folder / f"{index:04d}-{safe}.eml"
+    return f"{index:04d}-{safe}.eml"
+
+
+def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
+    """The message as FOLDER/eml_name(...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / eml_name(index, to_address)
     path.write_bytes(raw)
     return path
 
@@ -39,11 +44,17 @@ def write_preview(folder: Path, rendered: Iterable[RenderedMessage], *, previous
     """A dry run's files, replacing the previous dry run's: only the files it recorded writing
     (`previous`) are deleted, never a glob of a folder that may hold the user's own files.
     Returns the paths written, for the next dry run."""
+    remove_preview(folder, previous)
+    return [str(write_eml(folder, index, m.to_address, m.as_bytes())) for index, m in enumerate(rendered, start=1)]
+
+
+def remove_preview(folder: Path, previous: Iterable[str]) -> None:
+    """Delete the files a previous dry run recorded writing (.eml files directly in `folder`, no
+    symlinks), never a glob of a folder that may hold the user's own files."""
     for old in previous:
         path = Path(old)
         if path.parent == folder and path.suffix == ".eml" and path.is_file() and not path.is_symlink():
             path.unlink()
-    return [str(write_eml(folder, index, m.to_address, m.as_bytes())) for index, m in enumerate(rendered, start=1)]
 
 
 def read_frozen(path: str | None, message_id: str) -> bytes | None:

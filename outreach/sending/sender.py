@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, normalise_email
-from outreach.db import parse_utc, utc_now
+from outreach.db import durable_commits, parse_utc, utc_now
 from outreach.errors import OutreachError
 from outreach.mail.smtp import Outcome
 from outreach.sending import campaigns, outbox
@@ -75,7 +75,9 @@ async def send_campaign(
     Raises before anything is sent when the campaign is paused or the account is quota-paused;
     a fatal error during the run is returned in `report.error` along with what was done.
     """
-    with outbox.send_lock(settings.db_path):
+    # every commit of the run (a message marked `sending` before DATA, recorded `sent` after) is
+    # synced to disk: after a power cut the outbox still tells what went (cost: bench/send_bench.py)
+    with outbox.send_lock(settings.db_path), durable_commits(db):
         campaign = campaigns.get_campaign(db, campaign["name"])  # as it is now that no one else sends
         check_may_send(db, campaign, clock.now())  # a paused draft stays a draft
         if not campaign["started_at"]:
@@ -152,7 +154,7 @@ async def send_test(db: Database, settings: Settings, campaign: dict[str, Any], 
         "queued_at": at, "updated_at": at,
     })
     limits = Limits(gap=(0, 0), daily_cap=0, hourly_cap=0, domain_cap=0)
-    with outbox.send_lock(settings.db_path):
+    with outbox.send_lock(settings.db_path), durable_commits(db):
         run = Run(db, settings, limits=limits, clock=clock, account=account)
         try:
             outcome = await run.send_row(queued, raw)

@@ -39,6 +39,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from outreach.mail.message import (
     AttachmentInfo,
     RenderedMessage,
     build_message,
+    check_message,
     header_value,
     load_attachment,
     parse_address_list,
@@ -83,6 +85,7 @@ __all__ = [
     "list_templates",
     "load_template",
     "render_message",
+    "render_or_problems",
     "salutation",
     "template_names",
 ]
@@ -404,8 +407,17 @@ class _Renderer:
 
 
 def _resolve(folder: Path, text: str) -> Path:
+    """The real path of an attachment (relative to the templates folder)."""
     path = Path(text).expanduser()
-    return Path(os.path.realpath(path if path.is_absolute() else folder / path))
+    return _realpath(os.path.abspath(path if path.is_absolute() else folder / path))
+
+
+@lru_cache(maxsize=4096)
+def _realpath(absolute: str) -> Path:
+    """Cached by absolute path, as every contact names the same few files (realpath per
+    contact was an eighth of `templates check`); abspath first, so a change of the current
+    folder never returns another folder's file."""
+    return Path(os.path.realpath(absolute))
 
 
 def _literal_folder(folder: Path, source: str) -> Path:
@@ -442,8 +454,11 @@ def _render(
     previous_subject: str | None = None,
     now: datetime | None = None,
     previous: Mapping[str, Any] | None = None,
+    build: bool = True,
 ) -> tuple[RenderedMessage | None, list[TemplateError]]:
-    """The message, or (with `collect`) None and every problem found; without it, the first raises."""
+    """The message, or (with `collect`) None and every problem found; without it, the first raises.
+
+    `build=False` checks everything build_message checks but builds nothing (message is None)."""
     run = _Renderer(template, contact, collect=collect)
     parts = template._parts
     context = _context(contact, sender=sender, campaign=campaign, today=today or date.today(),
@@ -489,6 +504,16 @@ def _render(
             run.problem(f"attachment {value.strip()!r} {reason} (looked for {path})", file=part.file, line=part.offset + 1)
 
     if run.problems or subject is None or text is None:
+        return None, run.problems
+    if not build:  # a check: the verdict of build_message without the MIME tree
+        try:
+            check_message(
+                from_name=sender.name, from_address=sender.address, to_name=full_name(contact),
+                to_address=str(contact.get("email") or ""), subject=subject, cc=cc, reply_to=reply_to,
+                attachments=attachments, in_reply_to=in_reply_to, references=references, contact=run.contact_label,
+            )
+        except HeaderInjectionError as error:
+            run.problem(str(error), injection=True)
         return None, run.problems
     try:
         rendered = build_message(
@@ -542,6 +567,15 @@ def render_message(
     return rendered
 
 
+def render_or_problems(
+    template: Template, contact: dict, *, sender: Sender, campaign: dict | None = None, today: date | None = None
+) -> tuple[RenderedMessage | None, list[TemplateError]]:
+    """The message and no problems, or None and every problem: a check that keeps what it rendered,
+    so a campaign renders each message once. Bounded work per message, as render_message."""
+    with budget():
+        return _render(template, contact, sender=sender, campaign=campaign, today=today, collect=True)
+
+
 def check_template(
     template: Template, contacts: Iterable[dict], *, sender: Sender, campaign: dict | None = None
 ) -> list[TemplateError]:
@@ -549,7 +583,7 @@ def check_template(
     problems: list[TemplateError] = []
     for contact in contacts:
         with budget():
-            found = _render(template, contact, sender=sender, campaign=campaign, collect=True)[1]
+            found = _render(template, contact, sender=sender, campaign=campaign, collect=True, build=False)[1]
         problems.extend(found)
         if any(p.reason.startswith(TOO_MUCH) for p in found):
             break  # a runaway loop runs away for every contact: one report, not one minute each
