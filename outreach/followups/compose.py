@@ -21,7 +21,8 @@ from outreach.db import record_event
 from outreach.errors import TemplateError
 from outreach.followups.due import Candidate
 from outreach.followups.sequence import local_date
-from outreach.mail.message import RenderedMessage, reply_subject, set_subject, thread_subject
+from outreach.mail.message import RenderedMessage, set_subject
+from outreach.mail.replying import reply_subject, thread_subject
 from outreach.sending import outbox
 from outreach.templates.helpers import us_date
 from outreach.templates.render import Sender, load_template, render_message
