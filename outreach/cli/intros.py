@@ -62,7 +62,12 @@ def ask_command(app: App, alumnus: str, target_email: str | None, target_name: s
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of asks.")
 @pass_app
 def list_command(app: App, as_json: bool) -> None:
-    """Every introduction you asked for: sent, answered, introduced."""
+    """Every introduction you asked for: sent, answered, introduced.
+
+    \b
+    Example:
+      outreach intros list
+    """
     from outreach.intros.run import list_requests  # lazy: the stage loads Jinja2 and the IMAP client
 
     rows = list_requests(app.db)
@@ -82,7 +87,13 @@ def list_command(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print [{"email","introduced_by","received_at"}], oldest first.')
 @pass_app
 def due_command(app: App, as_json: bool) -> None:
-    """Introductions not yet answered, oldest first (answer within one business day)."""
+    """Introductions not yet answered, oldest first (answer within one business day).
+
+    \b
+    Example:
+      outreach intros due
+      outreach intros due --json
+    """
     from outreach.intros.answer import unanswered  # lazy: the stage loads Jinja2 and the IMAP client
 
     items = unanswered(app.db, app.settings)
@@ -104,7 +115,12 @@ def due_command(app: App, as_json: bool) -> None:
 @pass_app
 def draft_command(app: App, no_poll: bool) -> None:
     """Save the answers to introductions (Reply-All, the introducer moved to Bcc and thanked in the
-    first line) and the thank-yous owed to introducers in your Drafts folder. Nothing is sent."""
+    first line) and the thank-yous owed to introducers in your Drafts folder. Nothing is sent.
+
+    \b
+    Example:
+      outreach intros draft
+    """
     from outreach.intros.run import draft_intros  # lazy: the stage loads Jinja2 and the IMAP client
 
     report = draft_intros(app.db, app.settings, poll_first=not no_poll)
@@ -125,7 +141,13 @@ def draft_command(app: App, no_poll: bool) -> None:
 @pass_app
 def report_command(app: App, as_json: bool) -> None:
     """Warm against cold (reply rate, positive outcomes) and, per alumnus, the introductions made
-    and where they led."""
+    and where they led.
+
+    \b
+    Example:
+      outreach intros report
+      outreach intros report --json
+    """
     from outreach.intros.chain import intros_report  # lazy: the stage loads Jinja2 and the IMAP client
 
     report = intros_report(app.db)
