@@ -289,3 +289,51 @@ def m050_campaign_profile(db: Database) -> None:
     """The named account (profile) a campaign sends from, so `send` signs in to the right one;
     NULL means the plain OUTREACH_* account."""
     db.execute("ALTER TABLE campaigns ADD COLUMN profile TEXT")
+
+
+@migrations()
+def m080_intros(db: Database) -> None:
+    """Warm introductions, owned by outreach/intros/ (the capture by outreach/replies/introductions.py).
+
+    `contacts.introduced_by` is the alumnus (a contact) who introduced this one. `intro_requests`
+    are the asks (alumnus, target, the campaign that carries the ask); `introductions` the
+    introduction threads: the message that made it, the answer drafted into Drafts (written before
+    the APPEND, stamped after it) and the thank-you owed to the alumnus once it led somewhere."""
+    db.executescript(
+        """
+        ALTER TABLE contacts ADD COLUMN introduced_by INTEGER REFERENCES contacts(id);
+        CREATE TABLE intro_requests (
+            id INTEGER PRIMARY KEY,
+            alumnus_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+            target_id INTEGER REFERENCES contacts(id),
+            target_name TEXT,
+            target_hospital TEXT,
+            campaign_id INTEGER REFERENCES campaigns(id),
+            status TEXT NOT NULL DEFAULT 'asked',      -- asked, introduced
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX intro_requests_alumnus ON intro_requests(alumnus_id, status);
+        CREATE TABLE introductions (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL UNIQUE REFERENCES contacts(id) ON DELETE CASCADE,
+            introducer_id INTEGER NOT NULL REFERENCES contacts(id),
+            request_id INTEGER REFERENCES intro_requests(id),
+            reply_id INTEGER REFERENCES replies(id),
+            how TEXT NOT NULL,                         -- cc, forward, named
+            rfc_message_id TEXT,                       -- the introduction message (answered in its thread)
+            refs TEXT NOT NULL DEFAULT '',             -- its References, space-separated
+            subject TEXT,
+            recipients TEXT NOT NULL DEFAULT '[]',     -- JSON: everyone on it (Reply-All keeps them)
+            received_at TEXT NOT NULL,
+            answer_message_id TEXT,                    -- our drafted answer's Message-ID
+            answer_eml TEXT,
+            answer_saved_at TEXT,                      -- APPENDed to Drafts
+            answered_at TEXT,                          -- found in Sent (or the target wrote back)
+            thanks_message_id TEXT,                    -- the thank-you to the introducer
+            thanks_eml TEXT,
+            thanks_owed_at TEXT,                       -- when an outcome called for it
+            thanks_outcome TEXT,                       -- offer, completed, lor_received
+            thanks_saved_at TEXT
+        );
+        """
+    )

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "outreach"
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"providers", "timezones", "migrations"},
+    {"providers", "timezones", "migrations", "business_days"},
     {"config", "db"},
     {"mail", "classify"},
     {"contacts"},

@@ -2,15 +2,13 @@
 subprocesses in an empty folder, settings in `.env`, a live send through the SMTP fixture, and a
 reply, an out-of-office and a bounce arriving in the Dovecot fixture.
 
-`outreach init` was not on main when this was written: the folder is set up by copying the
-starter templates and example contacts and writing `.env`, which `init` will do (LEAD mark below).
+It starts with `outreach init` in an empty folder, as the README does.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -53,16 +51,20 @@ def out_of_office(sent: Sent, back: date) -> bytes:
 def test_the_daily_journey_from_an_empty_folder(mail_env, smtp_server, imap_account, tmp_path):
     folder = tmp_path / "journey"
     folder.mkdir()
-    # LEAD: when `outreach init` lands (branch onboard-setup), replace the next five lines with
-    #   init = outreach("init", ".", "--address", "ada@example.com", "--name", "Ada Obi", "--provider", "custom",
-    #                   "--smtp-host", <fixture host>, "--smtp-port", <port>, "--smtp-security", "starttls",
-    #                   "--imap-host", ..., "--yes", folder=folder)   # then append the fixture's other settings
-    #   and assert (folder / ".env").stat().st_mode & 0o777 == 0o600 and (folder / "templates").is_dir()
-    shutil.copytree(REPO / "templates", folder / "templates")
-    shutil.copytree(REPO / "contacts", folder / "contacts")
-    # 1. Tell it who you are (.env: the README's `cp .env.example .env`, then edit).
-    (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in mail_env.items()))
-    (folder / ".env").chmod(0o600)
+    # 1. Tell it who you are: `outreach init` in the empty folder, then the fixture's secrets in .env.
+    init = outreach(
+        "init", ".", "--address", "ada@example.com", "--name", "Ada Obi", "--provider", "custom",
+        "--smtp-host", mail_env["OUTREACH_SMTP_HOST"], "--smtp-port", mail_env["OUTREACH_SMTP_PORT"],
+        "--smtp-security", mail_env["OUTREACH_SMTP_SECURITY"], "--imap-host", mail_env["OUTREACH_IMAP_HOST"],
+        "--imap-port", mail_env["OUTREACH_IMAP_PORT"], "--imap-security", mail_env["OUTREACH_IMAP_SECURITY"], "--yes",
+        folder=folder,
+    )
+    assert init.returncode == 0, init.stderr
+    env_file = folder / ".env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert (folder / "templates" / "observership-request.txt").is_file() and (folder / "contacts" / "physicians.csv").is_file()
+    written = [line for line in env_file.read_text().splitlines() if line.split("=", 1)[0].strip() not in mail_env]
+    env_file.write_text("\n".join([*written, *(f"{k}={v}" for k, v in mail_env.items())]) + "\n")  # the user pastes the password
 
     # 2. Import your contact lists.
     imported = outreach("contacts", "import", "contacts/physicians.csv", "--tag", "physicians", "--json", folder=folder)

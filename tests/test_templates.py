@@ -150,7 +150,7 @@ def test_alumni_introduction_uses_target_fields_or_asks_for_a_colleague(db):
     first = render_message(template, named, sender=SENDER)
     assert first.subject == "Could you introduce me to Dr. Maria Chen (the UCSF cardiology fellowship)?"
     assert "introducing me to Dr. Maria Chen (the UCSF cardiology fellowship)?" in first.text
-    assert "    Ada Obí is an international medical graduate from KNUST" in first.text  # forwardable paragraph
+    assert "    Dr. Maria Chen, may I introduce Ada Obí, an international medical graduate from KNUST" in first.text  # forwardable paragraph
     assert "<blockquote>" in first.html  # the Markdown alternative
     second = render_message(template, plain, sender=SENDER)
     assert second.subject == "Could you introduce me to a colleague?"

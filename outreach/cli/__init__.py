@@ -148,6 +148,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "doctor": (("onboard",), "Check the account before sending: sign-in to SMTP and IMAP, TLS and its certificate, the\n"
                "Sent / Drafts / Junk folders, the caps and window in force. Sends nothing; exit 1 when a\n"
                "check fails, with what to do for each problem."),
+    "intros": (("intros",), "Warm introductions: ask an alumnus, answer the introduction, thank them when it leads somewhere."),
     "status": (("status",), "What happened since you last looked: sends in the last 24 h against the daily cap, new\n"
                "replies (who, a snippet), follow-ups due and paused campaigns with the reason."),
 }

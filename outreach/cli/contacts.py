@@ -274,10 +274,14 @@ def show_command(app: App, email: str, as_json: bool) -> None:
     contact = store.require_contact(app.db, email)
     history = store.contact_history(app.db, contact["id"])
     suppressed = store.suppression_reason(app.db, contact["email"])
+    from outreach.intros.chain import chain_line, introduced_by  # lazy: the stage loads Jinja2 and the IMAP client
+
+    chain = introduced_by(app.db, contact)
     if as_json:
-        print_json({**contact, "suppressed": suppressed, **history})
+        print_json({**contact, "introduced_by": chain["email"] if chain else None, "outcome": contact.get("outcome"),
+                    "suppressed": suppressed, **history})
         return
-    click.echo(f"{_display_name(contact) or '(no name)'} <{contact['email']}>")
+    click.echo(f"{_display_name(contact) or '(no name)'} <{contact['email']}>" + (f", {chain_line(chain)}" if chain else ""))
     rows = [(field, contact.get(field)) for field in store.STANDARD_FIELDS]
     rows += [("tags", ", ".join(contact["tags"]) or None), ("status", contact["status"]), ("stage", contact["stage"])]
     rows += [("away until", contact["away_until"]), ("replied", local_time(contact["replied_at"]) or None)]

@@ -11,6 +11,7 @@ import sys
 import click
 
 from outreach.contacts import store
+from outreach.errors import OutreachError
 from outreach.reports import triage as triage_stage
 from outreach.reports.outcomes import check_outcome, known_outcomes, set_outcome
 
@@ -44,6 +45,30 @@ def outcome_command(app: App, email: str, outcome: str, note: str | None) -> Non
     change = set_outcome(app.db, contact, value, note=note)
     before = f" (was {change.previous})" if change.previous and change.previous != value else ""
     click.echo(f"{contact['email']}: outcome {value or 'cleared'}{before}" + (f" - {note}" if note else ""))
+    _thank_introducer(app, contact["id"], value)
+
+
+def _thank_introducer(app: App, contact_id: int, outcome: str | None) -> None:
+    """An introduction that led to an offer, an observership or a letter: a thank-you to the
+    alumnus who made it, drafted once (now when IMAP is set up, else by `outreach intros draft`)."""
+    from outreach.intros.thanks import owe_thanks  # lazy: the stage loads Jinja2 and the IMAP client
+
+    introducer = owe_thanks(app.db, contact_id, outcome)
+    if introducer is None:
+        return
+    if not app.settings.imap.host:
+        click.echo(f"A thank-you to {introducer} is owed: `outreach intros draft` saves it in your Drafts folder.")
+        return
+    from outreach.intros.run import draft_intros  # lazy: the stage loads Jinja2 and the IMAP client
+
+    try:
+        drafted = draft_intros(app.db, app.settings, poll_first=False)
+    except OutreachError as error:  # the outcome is recorded; the thank-you waits for the next `intros draft`
+        click.echo(f"A thank-you to {introducer} is owed, but saving it in Drafts failed ({error}): "
+                   "run `outreach intros draft` later.", err=True)
+        return
+    for t in drafted.thanks:
+        click.echo(f"Thank-you to {t['email']} for the introduction saved in {t['folder']}: review and send it.")
 
 
 def _show(item: triage_stage.PendingReply, position: int, total: int) -> None:
@@ -112,6 +137,8 @@ def _walk(app: App, pending: list[triage_stage.PendingReply]) -> int:
             continue
         outcome = KEYS.get(key)
         triage_stage.triage(app.db, item, outcome)
+        if item.contact_id is not None:
+            _thank_introducer(app, item.contact_id, outcome)
         click.echo(f"-> {outcome or 'skipped'}")
         done += 1
     return done

@@ -37,8 +37,11 @@ def status_command(app: App, as_json: bool, peek: bool) -> None:
     outreach status --json
     """
     status = build_status(app.db, app.settings, now=datetime.now(timezone.utc), mark_seen=not peek, followups_due=_followups_due(app))
+    from outreach.intros.answer import unanswered  # lazy: the stage loads Jinja2 and the IMAP client
+
+    intros_due = unanswered(app.db, app.settings)
     if as_json:
-        print_json(status.to_json())
+        print_json({**status.to_json(), "introductions_due": len(intros_due)})
         return
     cap = f" of {status.daily_cap} allowed" if status.daily_cap else " (no daily cap)"
     click.echo(f"Sent in the last 24 h: {status.sent_last_24h}{cap}" + (f" from {status.account}" if status.account else ""))
@@ -57,6 +60,9 @@ def status_command(app: App, as_json: bool, peek: bool) -> None:
         click.echo(f"Replies waiting for an outcome: {status.untriaged} (outreach replies review)")
     due = "unavailable (the follow-up stage is not installed yet)" if status.followups_due is None else str(status.followups_due)
     click.echo(f"Follow-ups due: {due}")
+    if intros_due:
+        click.echo(f"Introductions to answer: {len(intros_due)}, oldest from {intros_due[0].introducer_name} "
+                   f"(answer by {intros_due[0].due_on:%a %d %b}; outreach intros draft)")
     if not status.paused:
         click.echo("Paused campaigns: none")
     for c in status.paused:

@@ -9,7 +9,6 @@ email's subject>` (never "Re: Re:"), `In-Reply-To` the last message we sent this
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -23,20 +22,10 @@ from outreach.errors import NotFoundError, TemplateError
 from outreach.followups.due import Candidate
 from outreach.followups.sequence import local_date
 from outreach.mail.message import RenderedMessage, set_subject
+from outreach.mail.replying import reply_subject, thread_subject
 from outreach.sending import outbox
 from outreach.templates.helpers import us_date
 from outreach.templates.render import Sender, load_template, render_message
-
-_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
-
-
-def thread_subject(subject: str | None) -> str:
-    """The subject without reply prefixes: "Re: RE: Observership" -> "Observership"."""
-    return _REPLY_PREFIX.sub("", subject or "").strip()
-
-
-def reply_subject(original: str | None) -> str:
-    return f"Re: {thread_subject(original)}"
 
 
 def message_text(path: str | None) -> str | None:

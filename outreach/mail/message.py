@@ -426,3 +426,4 @@ def set_subject(rendered: RenderedMessage, subject: str) -> None:
     del rendered.message["Subject"]
     rendered.message.set_raw("Subject", _unstructured("Subject", subject))
     rendered.subject = subject
+

@@ -21,6 +21,7 @@ from sqlite_utils import Database
 from outreach.config import Settings
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
 from outreach.db import parse_utc, record_event, utc_now
+from outreach.replies.introductions import capture_introduction
 from outreach.replies.suggestions import suggest_contacts
 from outreach.sending import outbox
 from outreach.sending.campaigns import get_campaign
@@ -259,6 +260,8 @@ def _apply(
             effects.append(f"{cancelled} pending follow-up(s) cancelled")
     if kind == "human_reply" and contact:
         header = reply.header
+        effects += capture_introduction(db, header=header, text=reply.classification.own_text or "", alumnus=contact,
+                                        own=set(own_addresses(settings)), reply_id=reply_id, received_at=row["received_at"], at=at)
         added = suggest_contacts(
             db, recipients=(header.get_all("Cc") or []) + (header.get_all("To") or []),
             text=reply.classification.own_text or "",
