@@ -91,7 +91,7 @@ def asked(mail_env, smtp_server, imap_account):
     add_contacts(db, 4)
     first = ask_introduction(db, s, EZE, target_email=CHEN, now=START)
     second = ask_introduction(db, s, BELLO, target_name="Dr. Sam Patel", target_hospital="Mercy Heart Institute", now=START)
-    cold = campaigns.create_campaign(db, "spring", template="hello", templates_dir=s.templates_dir, tags=["physicians"])
+    campaigns.create_campaign(db, "spring", template="hello", templates_dir=s.templates_dir, tags=["physicians"])
     for name in (first.campaign, second.campaign, "spring"):
         campaign = campaigns.freeze_campaign(db, s, campaigns.get_campaign(db, name), now=START)
         asyncio.run(sender.send_campaign(db, s, campaign, limits=limits(), clock=FakeClock(START)))

@@ -90,6 +90,7 @@ def ask_introduction(
             "alumnus_id": alumnus["id"], "target_id": target["id"] if target else None, "target_name": physician,
             "target_hospital": program, "campaign_id": created["id"], "status": "asked", "created_at": at,
         }).last_pk
+        assert request_id is not None  # an insert always has a key
         record_event(db, "intro_asked", contact_id=alumnus["id"], campaign_id=created["id"], at=at, target=physician)
     rendered = _preview(db, settings, alumnus["email"], template, created)
     label = f"{physician} ({target['email']})" if target else (f"{physician}, {program}" if program else physician)

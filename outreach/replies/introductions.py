@@ -121,4 +121,6 @@ def _contact(db: Database, person: Person, request: dict[str, Any], alumnus: dic
     }
     if not request["target_hospital"] and person.email.split("@")[1] == alumnus["email"].split("@")[1]:
         contact.update(hospital=alumnus.get("hospital"), city=alumnus.get("city"), state=alumnus.get("state"))
-    return db.table("contacts").insert(contact).last_pk
+    contact_id = db.table("contacts").insert(contact).last_pk
+    assert contact_id is not None  # an insert always has a key
+    return contact_id
