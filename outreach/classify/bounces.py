@@ -2,33 +2,33 @@
 
 `detect_bounce` answers three questions about a message: is it a delivery report at all, did
 delivery fail for good (hard), fail for now (soft) or merely get delayed, and which of our
-recipients it is about. RFC 3464 reports are parsed here; for the free-form kinds (Postfix, Exim,
-qmail, Exchange, Gmail, Yahoo, Lotus...) flufl.bounce's detectors find the addresses, with our own
-patterns as a fallback for formats it does not know.
+recipients it is about. RFC 3464 reports are parsed here; finding the failed address in the
+free-form kinds (flufl.bounce's scanners, our own patterns) is bounce_addresses.py.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import Parser
 from email.policy import compat32
-from email.utils import getaddresses
 
-from outreach.classify.reply_text import body_text, decode_bytes, header, headers, part_text
+from outreach.classify.bounce_addresses import (  # noqa: F401 (re-exported)
+    ADDRESS,
+    addresses_in,
+    dsn_address,
+    failed_addresses,
+    in_report_headers,
+    is_daemon_address,
+    original_parts,
+)
+from outreach.classify.reply_text import body_text, decode_bytes, header, headers
 
 __all__ = ["BounceInfo", "detect_bounce", "bounce_type_from_text"]
 
-# flufl.bounce logs a traceback for every detector that trips on odd mail; we guard each call.
-logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
-logging.getLogger("flufl.bounce").propagate = False
-
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
 MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
 
-_DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "mdaemon", "mail.delivery.system", "bounce", "bounces"}
 _DAEMON_NAMES = re.compile(r"mail delivery (?:system|subsystem|service)|mailer[- ]daemon|postmaster|microsoft outlook|mail administrator|internet mail delivery|e-?mail delivery", re.I)
 
 _BOUNCE_SUBJECT = re.compile(
@@ -102,18 +102,6 @@ class BounceInfo:
     evidence: str = ""
 
 
-def is_daemon_address(address: str) -> bool:
-    """A mail system's address (MAILER-DAEMON@, postmaster@, bounces@…), never a person."""
-    local = address.split("@", 1)[0].lower()
-    if local in _DAEMON_LOCALPARTS:
-        return True
-    squashed = re.sub(r"[-_.]", "", local)  # "post_master", "mailer.daemon"
-    return squashed.startswith(("mailerdaemon", "postmaster", "maildaemon", "bounce"))
-
-
-def _addresses_in(value: str) -> list[str]:
-    return [a.lower() for _, a in getaddresses([value]) if "@" in a]
-
 
 def _parse_block_text(text: str) -> list[Message]:
     """A delivery-status body that the parser left as a string: split into header blocks."""
@@ -161,25 +149,8 @@ def bounce_type_from_text(text: str) -> str:
     return _type_of("", text)
 
 
-def _original_parts(msg: Message) -> list[Message]:
-    """The returned original: a message/rfc822 part or the headers of a text/rfc822-headers part."""
-    originals: list[Message] = []
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/rfc822":
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                originals.extend(p for p in payload if isinstance(p, Message))
-            elif isinstance(payload, str):
-                originals.append(Parser(policy=compat32).parsestr(payload, headersonly=True))
-        elif ctype in ("text/rfc822-headers", "text/rfc822-header", "message/rfc822-headers"):
-            text = part_text(part)
-            originals.append(Parser(policy=compat32).parsestr(text.lstrip() + "\n\n", headersonly=True))
-    return originals
-
-
 def _original_ids(msg: Message, body: str) -> list[str]:
-    originals = _original_parts(msg)
+    originals = original_parts(msg)
     ids: list[str] = []
     for original in originals:
         value = header(original, "Message-ID")
@@ -189,94 +160,6 @@ def _original_ids(msg: Message, body: str) -> list[str]:
         for match in re.finditer(r"^[ \t>]*Message-I[dD][ \t]*:[ \t]*(?:\n[ \t]+)?(<[^<>\s]+>)", body, re.M | re.I):
             ids.append(match.group(1))
     return list(dict.fromkeys(ids))
-
-
-_REPORT_HEADERS = ("From", "To", "Cc", "Return-Path", "Reply-To", "Sender", "Delivered-To", "X-Original-To", "Envelope-To")
-
-
-def _report_addresses(msg: Message) -> set[str]:
-    """The report's own envelope and headers: our account and the reporting server."""
-    ours: set[str] = set()
-    for name in _REPORT_HEADERS:
-        for value in headers(msg, name):
-            ours.update(_addresses_in(value))
-    return ours
-
-
-def _in_report_headers(msg: Message, address: str) -> bool:
-    """Is this address one of the report's own (ours or the server's)? Headers are parsed only
-    when the address appears in them as text: the common answer, no, costs a substring test."""
-    for name in _REPORT_HEADERS:
-        for value in headers(msg, name):
-            if address in value.lower() and address in _addresses_in(value):
-                return True
-    return False
-
-
-def _own_addresses(msg: Message) -> set[str]:
-    """Addresses that are us or the reporting server, never the failed recipient: the report's
-    headers and the sender of the original it returns (parsing that costs; free-form reports only)."""
-    ours = _report_addresses(msg)
-    originals = _original_parts(msg)
-    for original in originals:
-        for name in ("From", "Sender", "Reply-To", "Return-Path"):
-            ours.update(_addresses_in(header(original, name)))
-    return ours
-
-
-# What flufl.bounce's detectors raise on mail they were not written for (an 8-bit From, a Header
-# object where they expect str, a part without the payload they look for). One detector tripping
-# must not lose what the next one would find; anything else is a bug and reaches classify_message.
-_DETECTOR_ERRORS = (AttributeError, TypeError, ValueError, UnicodeError, IndexError, KeyError, LookupError)
-
-
-def _flufl(msg: Message) -> tuple[set[str], set[str], str]:
-    """flufl.bounce's scanners, in its own order, first one that recognises the format wins (as
-    `flufl.bounce.all_failures` does, but each detector guarded: the public call gives up on the
-    first that raises). Returns (temporary, permanent, detector name)."""
-    # flufl.bounce loads only when a message may be a bounce (its scanners are slow to import)
-    from flufl.bounce._scan import _DETECTORS
-
-    for detector in _DETECTORS:
-        try:
-            found_temporary, found_permanent = detector().process(msg)
-        except _DETECTOR_ERRORS:
-            continue
-        if found_temporary or found_permanent:
-            return _clean(found_temporary), _clean(found_permanent), detector.__name__
-    return set(), set(), ""
-
-
-def _clean(values) -> set[str]:
-    out = set()
-    for value in values:
-        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        found = ADDRESS.search(text)
-        if found:
-            out.add(found.group(0).lower().strip("."))
-    return out
-
-
-# Lines that name the failed recipient in free-form bounces, by MTA.
-_RECIPIENT_LINES = [
-    re.compile(r"^[ \t]*<(?P<a>[^<>\s]+@[^<>\s]+)>[:.]", re.M),  # Postfix, qmail, Yahoo
-    re.compile(r"^[ \t]*(?P<a>[^<>\s:]+@[^<>\s:]+?)[ \t]*(?:\n[ \t]+(?:SMTP error|host |Mailbox|unrouteable|retry|all hosts|\(generated))", re.M | re.I),  # Exim
-    re.compile(r"<?(?P<a>[^<>\s]+@[^<>\s]+?)>?\.\.\.[ \t]*(?:user unknown|unknown|mailbox|no such|deferred|service unavailable)", re.I),  # Sendmail
-    re.compile(r"^[ \t]*<?(?P<a>[^<>\s]+@[^<>\s]+?)>?[ \t]+\((?:user|recipient|mailbox|address|account|no such)[^)\n]*\)", re.M | re.I),  # GroupWise, Notes
-    re.compile(r"\bRCPT TO:[ \t]*<?(?P<a>[^\s<>]+@[^\s<>]+?)>?(?=[\s:>]|$)", re.I | re.M),  # transcripts, "Message details"
-    re.compile(r"(?:wasn't|was not|couldn't be|could not be) delivered to (?P<a>[^\s<>]+@[^\s<>]+?)(?=[.,]*(?:\s|$))", re.I),  # Gmail
-    re.compile(r"(?:delivery has failed to these recipients or groups|your message to|could not be delivered to|not delivered to|failed recipient|recipient address|original-recipient|final-recipient|unable to deliver (?:your )?message to|delivery to the following recipients? failed(?: permanently)?|cannot be reached)[:\s]{0,200}[^\n@]{0,60}?<?(?P<a>[^\s<>\"'():;,]+@[^\s<>\"'():;,]+?)>?(?=[.,;:)]*(?:\s|$))", re.I),
-]
-
-
-def _recipients_from_text(text: str) -> list[str]:
-    found: list[str] = []
-    for pattern in _RECIPIENT_LINES:
-        for match in pattern.finditer(text):
-            address = match.group("a").strip(".;:,'\"").lower()
-            if ADDRESS.fullmatch(address):
-                found.append(address)
-    return found
 
 
 _RETURNED = re.compile(
@@ -292,22 +175,6 @@ def _before_returned_original(body: str) -> str:
     """The report's own words, without the copy of our message that most bounces append."""
     match = _RETURNED.search(body)
     return body[: match.start()] if match and match.start() > 0 else body
-
-
-def _lone_addresses(text: str) -> list[str]:
-    """Addresses standing alone on a line (how most NDRs list failed recipients)."""
-    found = []
-    for line in text.split("\n"):
-        line = re.sub(r"mailto:|[<>()\[\]\"']", " ", line).strip(" \t:;,.")
-        words = line.split()
-        if words and all(ADDRESS.fullmatch(w) for w in words) and len(set(w.lower() for w in words)) == 1:
-            found.append(words[0].lower())
-    return found
-
-
-def _pasted_to(body: str) -> list[str]:
-    """The To: header of an original pasted into a plain-text bounce."""
-    return [a for m in re.finditer(r"^[ \t>]*To:[ \t]*(.+)$", body, re.M) for a in _addresses_in(m.group(1))]
 
 
 @dataclass(frozen=True)
@@ -332,7 +199,7 @@ def _from_daemon(sender: str) -> bool:
     squashed = re.sub(r"[-_.]", "", sender.lower())
     if not any(word in squashed for word in ("daemon", "postmaster", "bounce", "maildeliverysystem")):
         return False
-    return any(is_daemon_address(a) for a in _addresses_in(sender))
+    return any(is_daemon_address(a) for a in addresses_in(sender))
 
 
 def _header_signals(msg: Message) -> _HeaderSignals:
@@ -354,7 +221,7 @@ def _looks_like_bounce(msg: Message, signals: _HeaderSignals, body: str) -> tupl
     head = body[:6000]
     body_hit = bool(_BODY_MARKERS.search(head))
     from_daemon, subject_hit = signals.from_daemon, signals.subject_hit
-    has_original = (from_daemon or subject_hit) and bool(_original_parts(msg))
+    has_original = (from_daemon or subject_hit) and bool(original_parts(msg))
     score = sum([from_daemon * 2, signals.null_sender, subject_hit * 2, body_hit * 2, signals.explicit * 3, has_original])
     delay = signals.delay_subject or (bool(_DELAY_BODY.search(head)) and not re.search(r"permanent|failed permanently|could not be delivered", head, re.I))
     return score >= 3 or (signals.delay_subject and (from_daemon or signals.null_sender)), delay
@@ -372,7 +239,7 @@ def _dsn_failures(blocks: list[Message]) -> tuple[dict[str, str], list[str], boo
         status = header(block, "Status")
         failing = action.startswith("fail") or (not action and status.startswith(("5", "4")))
         # Original-Recipient is the address we wrote to; Final-Recipient may be an internal alias.
-        candidates = [_dsn_address(header(block, name)) for name in ("Original-Recipient", "Final-Recipient", "X-Actual-Recipient")]
+        candidates = [dsn_address(header(block, name)) for name in ("Original-Recipient", "Final-Recipient", "X-Actual-Recipient")]
         address = next((a for a in candidates if ADDRESS.fullmatch(a)), "")
         if not address:
             unnamed = unnamed or failing
@@ -386,13 +253,6 @@ def _dsn_failures(blocks: list[Message]) -> tuple[dict[str, str], list[str], boo
     return failed, delayed, unnamed, evidence
 
 
-def _dsn_address(value: str) -> str:
-    """'rfc822; <Jane@Example.org> (Jane)' -> 'jane@example.org'."""
-    value = value.split(";", 1)[-1].strip()
-    found = ADDRESS.search(value)
-    return found.group(0).lower().strip(".") if found else ""
-
-
 def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     """Classify a possible delivery report. status 'none' means it is not one.
 
@@ -400,7 +260,7 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     delivery-status part and no header that hints at a report is ruled out before any body is read.
     The failed address comes from the report's own structure (the delivery-status part, then
     X-Failed-Recipients); when that names none, from flufl.bounce's scanners, then our free-form
-    patterns. Never our own address nor a mail system's.
+    patterns (bounce_addresses.py). Never our own address nor a mail system's.
     """
     blocks = _status_blocks(msg)
     content_type = str(msg.get("Content-Type", "")).lower()
@@ -411,59 +271,47 @@ def detect_bounce(msg: Message, *, body: str | None = None) -> BounceInfo:
     body = body_text(msg) if body is None else body
     unnamed = False
     if dsn and blocks is not None:  # dsn already implies blocks; said again for the type checker
-        failed, delayed, unnamed, evidence = _dsn_failures(blocks)
-        ids = _original_ids(msg, body)
-        usable_failed = {a: t for a, t in failed.items() if not is_daemon_address(a) and not _in_report_headers(msg, a)}
-        if usable_failed:
-            kind = "hard" if "hard" in usable_failed.values() else "soft"
-            return BounceInfo("failed", kind, list(usable_failed), ids, "DSN part (message/delivery-status)", evidence[:200])
-        if any(header(b, "Action") for b in blocks) and not unnamed and not failed:
-            if delayed:
-                return BounceInfo("delayed", None, [], ids, "DSN part (Action: delayed)", delayed[0])
-            return BounceInfo("none", None, [], ids)
+        decided, unnamed = _from_dsn(msg, blocks, body)
+        if decided is not None:
+            return decided
     is_bounce, delay = _looks_like_bounce(msg, signals, body)
     if not is_bounce and not dsn:
         return BounceInfo("none")
+    return _from_report_text(msg, signals, body, dsn=dsn, delay=delay, unnamed=unnamed)
+
+
+def _from_dsn(msg: Message, blocks: list[Message], body: str) -> tuple[BounceInfo | None, bool]:
+    """(the delivery-status part's verdict, or None when the report's words must decide; whether
+    a failing block named no usable address)."""
+    failed, delayed, unnamed, evidence = _dsn_failures(blocks)
+    ids = _original_ids(msg, body)
+    usable_failed = {a: t for a, t in failed.items() if not is_daemon_address(a) and not in_report_headers(msg, a)}
+    if usable_failed:
+        kind = "hard" if "hard" in usable_failed.values() else "soft"
+        return BounceInfo("failed", kind, list(usable_failed), ids, "DSN part (message/delivery-status)", evidence[:200]), unnamed
+    if any(header(b, "Action") for b in blocks) and not unnamed and not failed:
+        if delayed:
+            return BounceInfo("delayed", None, [], ids, "DSN part (Action: delayed)", delayed[0]), unnamed
+        return BounceInfo("none", None, [], ids), unnamed
+    return None, unnamed
+
+
+def _from_report_text(msg: Message, signals: _HeaderSignals, body: str, *, dsn: bool, delay: bool, unnamed: bool) -> BounceInfo:
+    """A report the delivery-status part did not settle: delayed or failed by its words, the
+    failed address from bounce_addresses.failed_addresses."""
     ids = _original_ids(msg, body)
     text_before_original = _before_returned_original(body)
     if delay and not unnamed and not re.search(r"permanent|fatal|failed permanently|could not be delivered|wasn't delivered|5\.\d\.\d", text_before_original, re.I):
         return BounceInfo("delayed", None, [], ids, "delay wording", _first_words(text_before_original))
-
-    ours = _own_addresses(msg)
-
-    def usable(candidates) -> list[str]:
-        return [a for a in dict.fromkeys(candidates) if a not in ours and not is_daemon_address(a)]
-
-    temporary: set[str] = set()
-    permanent: set[str] = set()
-    source, addresses = "", []
-    explicit = usable(a for v in headers(msg, "X-Failed-Recipients") for a in _addresses_in(v))
-    if explicit:
-        source, addresses = "X-Failed-Recipients header", explicit
-    if not addresses:
-        temporary, permanent, detector = _flufl(msg)
-        addresses = usable(sorted(permanent | temporary))
-        source = f"flufl.bounce {detector} scanner" if addresses else ""
-    for name, finder in _FREE_FORM:
-        if addresses:
-            break
-        addresses = usable(finder(msg, body, text_before_original))
-        source = name
-    if temporary and not permanent and not explicit and not _ENHANCED.search(text_before_original):
+    found = failed_addresses(msg, body, text_before_original)
+    addresses = found.addresses
+    if found.temporary and not found.permanent and not found.explicit and not _ENHANCED.search(text_before_original):
         kind = "soft"
     else:
         kind = bounce_type_from_text(text_before_original)
     why = _bounce_reason(signals, dsn)
-    return BounceInfo("failed", kind, addresses, ids, why + (f"; address from {source}" if addresses else "; no address found"),
+    return BounceInfo("failed", kind, addresses, ids, why + (f"; address from {found.source}" if addresses else "; no address found"),
                       addresses[0] if addresses else _first_words(text_before_original))
-
-
-_FREE_FORM = [
-    ("the report's recipient lines", lambda msg, body, own: _recipients_from_text(own)),
-    ("an address alone on a line", lambda msg, body, own: _lone_addresses(own)),
-    ("the returned original's To", lambda msg, body, own: [a for o in _original_parts(msg) for a in _addresses_in(header(o, "To"))]),
-    ("a pasted To: line", lambda msg, body, own: _pasted_to(body)),
-]
 
 
 def _bounce_reason(signals: _HeaderSignals, dsn: bool) -> str:

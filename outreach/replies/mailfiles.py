@@ -3,7 +3,7 @@
 Many hospital and university accounts block IMAP, but their users can still export mail: `.eml`
 files (one message each, or a folder of them), an mbox file, or a Maildir folder. Every message
 found goes through the same header check, classifier, matching and storing as `replies poll`
-(poll.select_candidates, poll.match_and_store), so a file and a mailbox give the same answer.
+(matching.select_candidates, matching.match_and_store), so a file and a mailbox give the same answer.
 
 Re-importing changes nothing. A message with a Message-ID is recognised by it (also when `poll`
 already read it from the server); one without is recognised by a hash of its bytes, stored where
@@ -29,7 +29,8 @@ from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.mail.imap import FetchedHeader, HeaderFields
-from outreach.replies.poll import PollResult, classify_many, match_and_store, select_candidates
+from outreach.replies.matching import match_and_store, select_candidates
+from outreach.replies.poll import PollResult, classify_many
 from outreach.replies.store import Mailbox
 
 IMPORT_MAILBOX = Mailbox(account="", folder="(imported)", uidvalidity=0)
