@@ -38,8 +38,8 @@ from outreach.mail.imap import (
     open_folder,
     request_bodies,
     request_headers,
-    resolve_folder,
 )
+from outreach.mail.imap_folders import resolve_folder
 from outreach.replies.authority import writes_for
 from outreach.replies.store import Mailbox, MatchedReply, list_replies, own_addresses, snippet, store_reply, written_at
 from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_suggestions
