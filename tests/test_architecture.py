@@ -31,9 +31,6 @@ LONG = "# long:"
 
 BUSY = "being changed on another branch now (issue 10 faults, classification, onboarding, performance)"
 PENDING_SPLITS: dict[str, str] = {
-    "outreach/templates/render.py": f"template time limits (#10.11) {BUSY}; split loading from rendering once merged",
-    "outreach/templates/render.py:_render": f"template time limits (#10.11) {BUSY}",
-    "outreach/templates/render.py:load_template": f"{BUSY}; goes with the split of render.py",
     "outreach/cli/contacts.py": f"streaming list/export {BUSY}; suppress commands go to cli/suppress.py after",
     "outreach/contacts/store.py": f"contact import and export fixes {BUSY}; suppression goes to contacts/suppression.py after",
     "outreach/contacts/fields.py:parse_row": f"control characters in cells (#10.8) {BUSY}",
