@@ -31,9 +31,6 @@ LONG = "# long:"
 
 BUSY = "being changed on another branch now (issue 10 faults, classification, onboarding, performance)"
 PENDING_SPLITS: dict[str, str] = {
-    "outreach/templates/render.py": f"template time limits (#10.11) {BUSY}; split loading from rendering once merged",
-    "outreach/templates/render.py:_render": f"template time limits (#10.11) {BUSY}",
-    "outreach/templates/render.py:load_template": f"{BUSY}; goes with the split of render.py",
     "outreach/classify/bounces.py": f"bounce blame (#10.6) and classification {BUSY}",
     "outreach/classify/bounces.py:detect_bounce": f"bounce blame (#10.6) and classification {BUSY}",
     "outreach/replies/poll.py": f"forged threading (#10.5) changes the matching here {BUSY}",
