@@ -31,17 +31,6 @@ LONG = "# long:"
 
 BUSY = "being changed on another branch now (issue 10 faults, classification, onboarding, performance)"
 PENDING_SPLITS: dict[str, str] = {
-    "outreach/templates/render.py": f"template time limits (#10.11) {BUSY}; split loading from rendering once merged",
-    "outreach/templates/render.py:_render": f"template time limits (#10.11) {BUSY}",
-    "outreach/templates/render.py:load_template": f"{BUSY}; goes with the split of render.py",
-    "outreach/cli/contacts.py": f"streaming list/export {BUSY}; suppress commands go to cli/suppress.py after",
-    "outreach/contacts/store.py": f"contact import and export fixes {BUSY}; suppression goes to contacts/suppression.py after",
-    "outreach/contacts/fields.py:parse_row": f"control characters in cells (#10.8) {BUSY}",
-    "outreach/contacts/importer.py:import_csv": f"mixed encodings and export round trip (#10.8-9) {BUSY}",
-    "outreach/mail/imap.py": f"Sent/IMAP checks of doctor and replies import {BUSY}; incremental fetching goes to mail/imap_fetch.py after",
-    "outreach/mail/message.py": "encoded words, RFC 2231 names and boundaries (#16) just merged with header checks (#14); header encoding goes to mail/headers.py",
-    "outreach/mail/message.py:build_message": "one line over since the #16 merge; goes with the split of message.py",
-    "outreach/sending/campaigns.py": f"campaign name checks (#10.7), sequences and batched freezing {BUSY}",
 }
 """Known debt, each with its reason: the limits apply once the branches that change these land.
 An entry that is no longer over its limit fails the test, so the list only shrinks."""

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.contacts.store import add_suppression
-from outreach.mail.imap import append_to_sent, find_in_sent
+from outreach.mail.imap_folders import append_to_sent, find_in_sent
 from outreach.sending import campaigns
 from outreach.sending.window import SendWindow
 from tests.campaign_fixtures import (

@@ -14,16 +14,8 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.errors import ConfigError, MailServerError
-from outreach.mail.imap import (
-    DRAFTS,
-    JUNK,
-    SENT,
-    append_to_sent,
-    connect_imap,
-    find_in_sent,
-    find_special_folder,
-    save_draft,
-)
+from outreach.mail.imap import DRAFTS, JUNK, SENT, connect_imap
+from outreach.mail.imap_folders import append_to_sent, find_in_sent, find_special_folder, save_draft
 from tests.mailservers import DovecotServer, free_port
 
 

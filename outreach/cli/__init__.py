@@ -136,7 +136,7 @@ where_option = click.option(
 # anything). A new command is one line here; tests/test_perf_startup.py checks the help matches.
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "contacts": (("contacts", "outcomes"), "Import, list, tag and export the people you write to."),
-    "suppress": (("contacts",), "Addresses and domains that must never be written to, whatever list they come back in."),
+    "suppress": (("suppress",), "Addresses and domains that must never be written to, whatever list they come back in."),
     "templates": (("templates",), "Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."),
     "campaign": (("campaign",), "Campaigns: send one template to a selection of contacts, safely paced."),
     "replies": (("replies", "outcomes"), "Replies: who answered, who bounced, who is away, and who they pointed you to."),

@@ -306,6 +306,58 @@ def extract_address(cell: str) -> tuple[str, str | None]:
     return text, warning
 
 
+def _cell_value(raw: str, target: str, name: str, warnings: list[str]) -> str | None:
+    """A cell cleaned for its target column (None when empty); raises InvalidEmail for an unusable email cell."""
+    raw, controls = strip_controls(raw)
+    if controls and target == "email":
+        raise InvalidEmail(f"the email cell contains control character(s) {', '.join(controls)}; retype the address and import again")
+    if controls:
+        warnings.append(f"{name}: removed control character(s) {', '.join(controls)}")
+    value = clean_cell(raw)
+    if not value:
+        return None
+    if target == "email" and ("\n" in value or "\r" in value):
+        raise InvalidEmail('the email cell runs over several lines: a quote (") opened in this row is never closed, so the lines after it were read into one cell')
+    if target != "notes":
+        value = one_line(value)
+    return value
+
+
+def _apply_field(target: str, value: str, fields: dict[str, Any], custom: dict[str, str], tags: list[str], warnings: list[str]) -> None:
+    """Put one cleaned cell where its target column says (everything but email and name)."""
+    if target == "tags":
+        tags.extend(t.strip() for t in re.split(r"[;,]", value) if t.strip())
+    elif target.startswith("custom:"):
+        custom[target[7:]] = value
+    elif target == "title":
+        honorific = HONORIFICS.get(value.lower().rstrip("."))
+        if honorific:
+            fields["title"] = honorific
+        else:  # "Program Director": a job title, not a form of address
+            custom.setdefault("job_title", value)
+    elif target == "state":
+        code = state_code(value)
+        if code is None:
+            warnings.append(f"state {value!r} is not a US state; kept as written")
+        fields["state"] = code or value
+    elif target == "graduation_year":
+        year = parse_year(value)
+        if year is None:
+            warnings.append(f"graduation year {value!r} is not a plausible year; left empty")
+        else:
+            fields["graduation_year"] = year
+    elif target == "npi":
+        npi, problem = parse_npi(value)
+        if problem:
+            warnings.append(problem)
+        if npi:
+            fields["npi"] = npi
+    elif target == "suffix":
+        fields["suffix"] = ", ".join(SUFFIXES.get(s.lower().replace(".", ""), s) for s in re.split(r"[,\s]+", value) if s)
+    else:
+        fields[target] = value
+
+
 def parse_row(line: int, cells: list[str], header: list[str], plan: list[str]) -> ParsedRow:
     """One CSV row -> ParsedRow; raises InvalidEmail (the row's error) if the address is unusable."""
     fields: dict[str, Any] = {}
@@ -317,58 +369,20 @@ def parse_row(line: int, cells: list[str], header: list[str], plan: list[str]) -
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
         warnings.append(f"{len(cells)} cells but {len(header)} columns; extra cells ignored (a stray delimiter?)")
     for index, target in enumerate(plan):
-        raw = cells[index] if index < len(cells) else ""
         if target == "ignore":
             continue
-        raw, controls = strip_controls(raw)
-        if controls and target == "email":
-            raise InvalidEmail(f"the email cell contains control character(s) {', '.join(controls)}; retype the address and import again")
-        if controls:
-            warnings.append(f"{header[index] or 'column ' + str(index + 1)}: removed control character(s) {', '.join(controls)}")
-        value = clean_cell(raw)
-        if not value:
+        raw = cells[index] if index < len(cells) else ""
+        value = _cell_value(raw, target, header[index] or "column " + str(index + 1), warnings)
+        if value is None:
             continue
-        if target == "email" and ("\n" in value or "\r" in value):
-            raise InvalidEmail('the email cell runs over several lines: a quote (") opened in this row is never closed, so the lines after it were read into one cell')
-        if target != "notes":
-            value = one_line(value)
         if value.startswith(FORMULA_START) and target != "email":
             warnings.append(f"{header[index]} {value[:40]!r} looks like a spreadsheet formula; imported as text")
         if target == "email":
             email_cell = value
         elif target == "name":
             name_cell = value
-        elif target == "tags":
-            tags.extend(t.strip() for t in re.split(r"[;,]", value) if t.strip())
-        elif target.startswith("custom:"):
-            custom[target[7:]] = value
-        elif target == "title":
-            honorific = HONORIFICS.get(value.lower().rstrip("."))
-            if honorific:
-                fields["title"] = honorific
-            else:  # "Program Director": a job title, not a form of address
-                custom.setdefault("job_title", value)
-        elif target == "state":
-            code = state_code(value)
-            if code is None:
-                warnings.append(f"state {value!r} is not a US state; kept as written")
-            fields["state"] = code or value
-        elif target == "graduation_year":
-            year = parse_year(value)
-            if year is None:
-                warnings.append(f"graduation year {value!r} is not a plausible year; left empty")
-            else:
-                fields["graduation_year"] = year
-        elif target == "npi":
-            npi, problem = parse_npi(value)
-            if problem:
-                warnings.append(problem)
-            if npi:
-                fields["npi"] = npi
-        elif target == "suffix":
-            fields["suffix"] = ", ".join(SUFFIXES.get(s.lower().replace(".", ""), s) for s in re.split(r"[,\s]+", value) if s)
         else:
-            fields[target] = value
+            _apply_field(target, value, fields, custom, tags, warnings)
     if name_cell:
         for key, value in split_name(name_cell).items():
             fields.setdefault(key, value)

@@ -21,14 +21,14 @@ Decisions (the README repeats them):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from outreach.contacts.csv_reader import Malformed, open_csv
+from outreach.contacts.csv_reader import CsvSource, Malformed, open_csv
 from outreach.contacts.fields import ParsedRow, header_key, is_own_export, named_field, parse_row, plan_columns, unguard
 from outreach.contacts.store import (
     STANDARD_FIELDS,
@@ -124,52 +124,77 @@ def import_csv(
             with db.atomic():
                 job = _Importer(db, report, tags, policy, Path(path).name)
                 import_id = None if dry_run else db.table("imports").insert({"file": str(path), "started_at": utc_now()}).last_pk
-                batch: list[ParsedRow] = []
-                for line, cells in source.rows:
-                    if not cells or not any(c.strip() for c in cells):
-                        continue  # blank lines and ",,,," rows from spreadsheets are not contacts
-                    report.rows += 1
-                    if isinstance(cells, Malformed):
-                        report.errors.append(RowProblem(line, f"malformed CSV: {cells[0]}"))
-                        report.skipped += 1
-                        continue
-                    if own_export:
-                        cells = [unguard(c) for c in cells]
-                    try:
-                        batch.append(parse_row(line, cells, source.header, plan))
-                    except InvalidEmail as error:
-                        report.errors.append(RowProblem(line, str(error)))
-                        report.skipped += 1
-                        continue
-                    if len(batch) >= batch_size:
-                        with db.atomic():
-                            job.write(batch)
-                        batch = []
-                        if progress:
-                            progress(source.position(), source.size)
-                with db.atomic():
-                    job.write(batch)
-                if progress:
-                    progress(source.size, source.size)
+                rows = _parsed_rows(source, report, plan, own_export=own_export)
+                _write_batches(db, job, rows, source, batch_size=batch_size, progress=progress)
                 if dry_run:
                     raise _DryRun
                 assert import_id is not None  # inserted above unless dry_run
-                db.table("imports").update(
-                    import_id,
-                    {
-                        "finished_at": utc_now(),
-                        "inserted": report.inserted,
-                        "updated": report.updated,
-                        "unchanged": report.unchanged,
-                        "skipped": report.skipped,
-                        "errors": json.dumps(report.to_json()["errors"]),
-                    },
-                )
+                _record_import(db, import_id, report)
         except _DryRun:
             pass
     report.errors.sort(key=lambda p: p.line)
     report.warnings.sort(key=lambda p: p.line)
     return report
+
+
+def _parsed_rows(source: CsvSource, report: ImportReport, plan: list[str], *, own_export: bool) -> Iterator[ParsedRow]:
+    """The file's contact rows, parsed; blank, malformed and unusable rows are counted and skipped."""
+    for line, cells in source.rows:
+        if not cells or not any(c.strip() for c in cells):
+            continue  # blank lines and ",,,," rows from spreadsheets are not contacts
+        report.rows += 1
+        if isinstance(cells, Malformed):
+            report.errors.append(RowProblem(line, f"malformed CSV: {cells[0]}"))
+            report.skipped += 1
+            continue
+        if own_export:
+            cells = [unguard(c) for c in cells]
+        try:
+            parsed = parse_row(line, cells, source.header, plan)
+        except InvalidEmail as error:
+            report.errors.append(RowProblem(line, str(error)))
+            report.skipped += 1
+            continue
+        yield parsed
+
+
+def _write_batches(
+    db: Database,
+    job: _Importer,
+    rows: Iterable[ParsedRow],
+    source: CsvSource,
+    *,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Write the rows `batch_size` at a time, each batch in its own savepoint, reporting progress."""
+    batch: list[ParsedRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            with db.atomic():
+                job.write(batch)
+            batch = []
+            if progress:
+                progress(source.position(), source.size)
+    with db.atomic():
+        job.write(batch)
+    if progress:
+        progress(source.size, source.size)
+
+
+def _record_import(db: Database, import_id: Any, report: ImportReport) -> None:
+    db.table("imports").update(
+        import_id,
+        {
+            "finished_at": utc_now(),
+            "inserted": report.inserted,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+            "errors": json.dumps(report.to_json()["errors"]),
+        },
+    )
 
 
 def _note_header(report: ImportReport, header: list[str], plan: list[str]) -> None:

@@ -1,4 +1,7 @@
-"""The contact store: normalised addresses, fields, tags, selection and the suppression list.
+"""The contact store: fields, tags, selection and the do-not-contact rule.
+
+Address syntax lives in `addresses.py`, the suppression list in `suppression.py` (both
+re-exported here).
 
 Reading CSV files lives in `csv_import.py` (with `csv_read.py` and `fields.py`); everything that
 later stages need to ask about a contact (who is selected, may we write to them, what fields
@@ -8,13 +11,25 @@ does a template see) lives here.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlite_utils import Database
 
+from outreach.contacts.addresses import (  # noqa: F401 (re-exported)
+    InvalidEmail,
+    dedupe_key,
+    email_domain,
+    normalise_email,
+)
+from outreach.contacts.suppression import (  # noqa: F401 (re-exported)
+    SuppressionIndex,
+    add_suppression,
+    list_suppressions,
+    remove_suppression,
+    suppression_reason,
+)
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError
 from outreach.timezones import recipient_timezone
@@ -43,15 +58,6 @@ ROLE_LOCAL_PARTS = frozenset(
 )
 
 
-class InvalidEmail(ValueError):
-    """An address that fails syntax validation; the message is the human-readable reason."""
-
-
-# Plain ASCII local parts (RFC 5322 dot-atom) need no normalisation beyond what this regex checks.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
-_VALID_DOMAINS: dict[str, str] = {}  # domain as typed -> normalised, filled by email-validator
-
-
 NEEDS_SMTPUTF8 = "needs SMTPUTF8 (non-ASCII before the @), which the SMTP server must offer; checked when the campaign starts"
 
 
@@ -59,38 +65,6 @@ def needs_smtputf8(email: str) -> bool:
     """An address whose local part is not ASCII (`zoë.adeyemi@...`): only servers that offer
     SMTPUTF8 (RFC 6531) can carry it. Domains are stored in their ASCII (IDNA) form already."""
     return not email.rpartition("@")[0].isascii()
-
-
-def normalise_email(text: str | None) -> str:
-    """Trim, validate the syntax (no DNS lookups) and lower-case the domain.
-
-    email-validator checks every address; once it has accepted a domain, further plain ASCII
-    addresses at that domain skip its slow IDNA checks (a 100,000-row list has a few hundred
-    domains), with the same result.
-    """
-    candidate = (text or "").strip().strip("<>").strip()
-    if not candidate:
-        raise InvalidEmail("email is blank")
-    if any(ch in candidate for ch in "\r\n\0"):
-        raise InvalidEmail("email contains a line break")
-    local, _, domain = candidate.rpartition("@")
-    known = _VALID_DOMAINS.get(domain)
-    if known and len(local) <= 64 and len(local) + len(known) < 254 and _DOT_ATOM.match(local):
-        return f"{local}@{known}"
-    from email_validator import EmailNotValidError, validate_email  # lazy: start-up time (its regexes)
-
-    try:
-        result = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise InvalidEmail(f"invalid email {candidate!r}: {error}") from None
-    normalised = result.ascii_domain.lower()
-    if len(_VALID_DOMAINS) < 100_000:
-        _VALID_DOMAINS[domain] = normalised
-    return f"{result.local_part}@{normalised}"
-
-
-def email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].lower()
 
 
 def is_role_address(email: str) -> bool:
@@ -122,16 +96,6 @@ def _tags_by_contact(db: Database, contact_ids: Iterable[int]) -> dict[int, list
         if contact_id in wanted:
             tags.setdefault(contact_id, []).append(name)
     return tags
-
-
-def dedupe_key(email: str) -> str:
-    """The identity of an address: the whole address lower-cased.
-
-    RFC 5321 lets a server treat `Jane.Okafor@` and `jane.okafor@` as different mailboxes, but no
-    real provider does, and a list with both spellings means one person. So contacts and
-    suppressions match case-insensitively; the first spelling seen is the one kept.
-    """
-    return email.lower()
 
 
 def get_contact(db: Database, email: str) -> dict[str, Any] | None:
@@ -352,59 +316,6 @@ def mark_contacted(db: Database, message_row_id: int, at: str) -> None:
     )
 
 
-# --- Suppression ---------------------------------------------------------------------------
-
-
-def _suppression_key(value: str) -> tuple[str, str]:
-    """An address normalises like a contact's (and matches any letter case); anything without @
-    is a domain, which also covers its subdomains."""
-    value = value.strip()
-    if "@" in value.lstrip("@"):
-        return dedupe_key(normalise_email(value)), "address"
-    domain = value.lstrip("@").strip().lower().rstrip(".")
-    if not domain or "." not in domain or any(ch.isspace() for ch in domain):
-        raise InvalidEmail(f"{value!r} is neither an email address nor a domain")
-    return domain, "domain"
-
-
-def add_suppression(db: Database, value: str, *, reason: str | None = None, source: str = "manual") -> bool:
-    """Suppress an address or a whole domain. True if it was new."""
-    key, kind = _suppression_key(value)
-    cursor = db.execute(
-        "INSERT OR IGNORE INTO suppressions (value, kind, reason, source, created_at) VALUES (?, ?, ?, ?, ?)",
-        [key, kind, reason, source, utc_now()],
-    )
-    return cursor.rowcount == 1
-
-
-def _suppression_candidates(email: str) -> list[str]:
-    """The keys that would cover this address: itself, then each parent domain
-    (a@dept.mercy.example.org is covered by dept.mercy.example.org, mercy.example.org, example.org)."""
-    key = dedupe_key(email)
-    parts = email_domain(key).split(".")
-    return [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
-
-
-def _describe_suppression(value: str, kind: str, why: str) -> str:
-    what = "address" if kind == "address" else f"domain {value}"
-    return f"suppressed {what} ({why})"
-
-
-def suppression_reason(db: Database, email: str) -> str | None:
-    """Why this address must never be written to, or None. Checks the address and its domain(s)."""
-    try:
-        email = normalise_email(email)
-    except InvalidEmail:
-        return None
-    candidates = _suppression_candidates(email)
-    marks = ",".join("?" * len(candidates))
-    row = db.execute(f"SELECT value, kind, reason, source FROM suppressions WHERE value IN ({marks}) LIMIT 1", candidates).fetchone()
-    if not row:
-        return None
-    value, kind, reason, source = row
-    return _describe_suppression(value, kind, reason or source)
-
-
 NEVER_WRITE_STATUSES = ("bounced", "opted_out")
 
 
@@ -424,30 +335,6 @@ def do_not_contact_reason(
     if outcome == "declined" and not named:
         return "declined earlier (outcome); to write anyway, name them: --where email=" + email
     return None
-
-
-def list_suppressions(db: Database) -> list[dict[str, Any]]:
-    return list(db.query("SELECT value, kind, reason, source, created_at FROM suppressions ORDER BY value"))
-
-
-def remove_suppression(db: Database, value: str) -> bool:
-    """Lift a suppression (the exact address or domain that was added). True if it existed."""
-    key, _ = _suppression_key(value)
-    return db.execute("DELETE FROM suppressions WHERE value = ?", [key]).rowcount == 1
-
-
-class SuppressionIndex:
-    """Every suppression in memory, for checking thousands of addresses without a query each."""
-
-    def __init__(self, db: Database) -> None:
-        self._entries = {row[0]: (row[1], row[2] or row[3]) for row in db.execute("SELECT value, kind, reason, source FROM suppressions")}
-
-    def reason(self, email: str) -> str | None:
-        for candidate in _suppression_candidates(email):
-            if candidate in self._entries:
-                kind, why = self._entries[candidate]
-                return _describe_suppression(candidate, kind, why)
-        return None
 
 
 def spreadsheet_safe(value: Any) -> Any:

@@ -30,7 +30,8 @@ from outreach.db import record_event, utc_now
 from outreach.errors import ConfigError, MailServerError
 from outreach.followups.compose import Composed, add_row, compose_all
 from outreach.followups.due import due
-from outreach.mail.imap import DRAFTS, SENT, delete_by_message_id, exists_in, find_copy, imap_session, save_draft, special_folder
+from outreach.mail.imap import DRAFTS, SENT, imap_session
+from outreach.mail.imap_folders import delete_by_message_id, exists_in, find_copy, save_draft, special_folder
 from outreach.replies.poll import poll
 from outreach.sending import outbox
 from outreach.sending.campaigns import CampaignTemplateError

@@ -28,7 +28,8 @@ from outreach.config import Settings
 from outreach.contacts.store import email_domain, get_contact_by_id
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import ConfigError
-from outreach.mail.imap import DRAFTS, SENT, exists_in, find_copy, imap_session, save_draft, special_folder
+from outreach.mail.imap import DRAFTS, SENT, imap_session
+from outreach.mail.imap_folders import exists_in, find_copy, save_draft, special_folder
 from outreach.mail.message import RenderedMessage, make_address, set_subject
 from outreach.mail.replying import reply_subject, set_copies, thread_subject
 from outreach.sending import outbox

@@ -1,8 +1,7 @@
 """Build one outgoing email, in one place, with the email package (never string concatenation).
 
-Everything a header receives passes through `header_value`, which rejects CR, LF and NUL so that
-contact data can never add a header. Addresses are validated as `email.headerregistry.Address`
-objects and encoded by the library (`formataddr`), so non-ASCII names are encoded correctly. Attachments are read and hashed once per file
+Everything a header receives passes through `header_value` (mail/headers.py, with the address
+validation and encoding), which rejects CR, LF and NUL so that contact data can never add a header. Attachments are read and hashed once per file
 version (path, size, mtime) however many messages carry them.
 """
 
@@ -20,32 +19,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy as email_policy
-from email.charset import BASE64, Charset
-from email.errors import HeaderParseError
-from email.header import Header
-from email.headerregistry import Address, AddressHeader, HeaderRegistry
+from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from email.utils import encode_rfc2231, format_datetime, formataddr, make_msgid, quote
-from functools import cached_property, lru_cache
+from email.utils import encode_rfc2231, format_datetime, make_msgid, quote
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from outreach.errors import HeaderInjectionError
+from outreach.mail.headers import (  # noqa: F401 (re-exported)
+    _FORBIDDEN,
+    _UTF8,
+    _address_header,
+    _one_address,
+    _sender_header,
+    _unstructured,
+    header_value,
+    make_address,
+    parse_address_list,
+)
 
 # SMTP line endings. Headers are stored already encoded and folded by the email package's own
 # encoders (formataddr, Header, encode_rfc2231), so the policy must not re-fold them.
 POLICY = email_policy.SMTP.clone(refold_source="none")
-# CR, LF and NUL, and every other character Python's str.splitlines() treats as a line end
-# (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or that has no business in a header (C0, DEL).
-_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
-_NAMES = {"\r": "a carriage return (CR)", "\n": "a line break (LF)", "\0": "a NUL byte"}
 # Messages to an address with non-ASCII before the @ (RFC 6531/6532, sent only with SMTPUTF8):
 # their address headers are UTF-8, so they are written with utf8=True.
 POLICY_UTF8 = POLICY.clone(utf8=True)
-# RFC 2047 "B" words for non-ASCII header text: what Gmail and Outlook send, and the encoder
-# does not have to price every character in both encodings to pick the shorter one.
-_UTF8 = Charset("utf-8")
-_UTF8.header_encoding = BASE64
 
 
 @dataclass(frozen=True)
@@ -144,57 +142,6 @@ def load_attachment(path: Path, *, filename: str | None = None) -> Attachment:
     return attachment
 
 
-def header_value(field_name: str, value: str, *, contact: str | None = None) -> str:
-    """`value` unchanged if it is safe for a header; HeaderInjectionError naming field and contact.
-
-    CR/LF/NUL are the classic injection; the other line-end characters matter too, because the
-    email package splits header text on whatever str.splitlines() splits on.
-    """
-    found = _FORBIDDEN.search(value)
-    if found:
-        char = found.group()
-        what = _NAMES.get(char, f"the control character U+{ord(char):04X}")
-        who = f" for contact {contact}" if contact else ""
-        raise HeaderInjectionError(
-            f"{field_name}{who} contains {what}: {value!r}. Line breaks in a header could add "
-            "headers of their own; fix the contact's data or the template so this value is one line."
-        )
-    return value
-
-
-def make_address(field_name: str, display_name: str | None, address: str, *, contact: str | None = None) -> Address:
-    """An Address object from a name and an addr-spec, both checked for header injection."""
-    display_name = header_value(f"{field_name} name", (display_name or "").strip(), contact=contact)
-    address = header_value(f"{field_name} address", address.strip(), contact=contact)
-    try:
-        local, at, domain = address.rpartition("@")
-        if at and not local.isascii():
-            # RFC 6532: UTF-8 before the @. The library's parser refuses it, so check the same
-            # address with the non-ASCII letters stood in for by ASCII ones, then build it by parts.
-            Address(addr_spec="".join(ch if ch.isascii() else "a" for ch in local) + "@" + domain)
-            return Address(display_name=display_name, username=local, domain=domain)
-        return Address(display_name=display_name, addr_spec=address)
-    except (ValueError, IndexError, HeaderParseError) as error:
-        raise HeaderInjectionError(f"{field_name}: {address!r} is not a valid email address ({error})") from None
-
-
-def parse_address_list(field_name: str, text: str, *, contact: str | None = None) -> list[Address]:
-    """`"A <a@x>, b@y"` -> Address objects, via the library's header parser."""
-    header_value(field_name, text, contact=contact)
-    if not text.strip():
-        return []
-    try:
-        header = HeaderRegistry()("to", text)
-        assert isinstance(header, AddressHeader)  # "to" always maps to an AddressHeader
-        addresses = list(header.addresses)
-        defects = list(header.defects)
-    except (ValueError, IndexError, HeaderParseError) as error:
-        raise HeaderInjectionError(f"{field_name}: cannot read {text!r} as addresses ({error})") from None
-    if defects or not addresses or any(not a.username or not a.domain for a in addresses):
-        raise HeaderInjectionError(f"{field_name}: {text!r} is not a list of email addresses")
-    return addresses
-
-
 def _prepared(name: str, value: str) -> Any:
     """A header parsed once, for values that repeat in every message, written exactly as given.
 
@@ -271,39 +218,6 @@ def _attachment_headers(attachment: Attachment) -> tuple[str, str]:
         return f"{mime}; name={quoted}", f"attachment; filename={quoted}"
     extended = encode_rfc2231(name, "utf-8")
     return f"{mime}; name*={extended}", f"attachment; filename*={extended}"
-
-
-def _address_header(addresses: Sequence[Address]) -> str:
-    """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted. An
-    address with non-ASCII before the @ stays UTF-8 (RFC 6532): such a message is only ever
-    handed to a server that offers SMTPUTF8 (campaigns skip the contact otherwise)."""
-    return ",\n ".join(_one_address(a) for a in addresses)
-
-
-def _one_address(address: Address) -> str:
-    """`Name <addr>`; a non-ASCII name as RFC 2047 words of at most 75 characters each
-    (formataddr would make one word of any length, which RFC 2047 section 2 forbids and some
-    clients then show raw), folded between words."""
-    name = address.display_name
-    if not name or name.isascii():
-        return formataddr((name, address.addr_spec), charset=_UTF8)
-    # Lines of at most 76 characters: each continuation line holds " " + a word of <= 75; the
-    # first line leaves room for the longest address header's name ("Reply-To: ").
-    words = Header(name, _UTF8, maxlinelen=76, header_name="Reply-To").encode(splitchars=" ")
-    return f"{words} <{address.addr_spec}>"
-
-
-def _unstructured(name: str, value: str) -> str:
-    """Subject-style text, RFC 2047-encoded when it is not plain ASCII, folded to short lines."""
-    plain = value.isascii() and "=?" not in value
-    return Header(value, "us-ascii" if plain else _UTF8, header_name=name).encode()
-
-
-@lru_cache(maxsize=16)
-def _sender_header(name: str, address: str) -> tuple[Address, str]:
-    """The same account sends every message of a run: validate and encode it once."""
-    sender = make_address("From", name, address)
-    return sender, _address_header([sender])
 
 
 @dataclass(frozen=True)
@@ -396,7 +310,12 @@ def build_message(
     if checked.refs:
         message.set_raw("References", "\n ".join(checked.refs))
     message.set_raw("MIME-Version", "1.0")
+    _fill_body(message, text, html, attachments)
+    return RenderedMessage(message, message_id, checked.subject, checked.recipient.addr_spec, [a.info for a in attachments])
 
+
+def _fill_body(message: EmailMessage, text: str, html: str | None, attachments: list[Attachment]) -> None:
+    """The body of build_message's message: plain text, + HTML alternative, + attachments."""
     parts = [_attachment_part(a) for a in attachments]
     multipart = _boundary_types() if parts or html is not None else {}
     if html is not None:
@@ -410,7 +329,6 @@ def build_message(
         _multipart(message, multipart["mixed"], [_fill(MIMEPart(policy=POLICY), *_text(text, "plain")), *parts])
     else:
         _fill(message, *_text(text, "plain"))
-    return RenderedMessage(message, message_id, checked.subject, checked.recipient.addr_spec, [a.info for a in attachments])
 
 
 def _attachment_part(attachment: Attachment) -> MIMEPart:

@@ -10,7 +10,8 @@ import re
 from collections.abc import Sequence
 from email.headerregistry import Address
 
-from outreach.mail.message import RenderedMessage, _address_header
+from outreach.mail.headers import _address_header
+from outreach.mail.message import RenderedMessage
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.I)
 

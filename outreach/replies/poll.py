@@ -33,8 +33,8 @@ from outreach.mail.imap import (
     open_folder,
     request_bodies,
     request_headers,
-    resolve_folder,
 )
+from outreach.mail.imap_folders import resolve_folder
 from outreach.replies.matching import (  # noqa: F401 (re-exported)
     find_candidates,
     looks_like_bounce,

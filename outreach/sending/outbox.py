@@ -39,7 +39,7 @@ from outreach.config import Settings
 from outreach.contacts.store import add_suppression, back_at, do_not_contact_reason, mark_contacted, set_contact_state
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import OutreachError
-from outreach.mail.imap import find_in_sent
+from outreach.mail.imap_folders import find_in_sent
 from outreach.sending.pacing import SentRecord
 
 PENDING_STATES = ("queued", "deferred")

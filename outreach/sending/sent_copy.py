@@ -9,7 +9,8 @@ from imapclient import IMAPClient
 
 from outreach.config import Settings
 from outreach.errors import ConfigError
-from outreach.mail.imap import append_to_sent, connect_imap
+from outreach.mail.imap import connect_imap
+from outreach.mail.imap_folders import append_to_sent
 
 
 def copies_wanted(settings: Settings) -> bool:

@@ -1,0 +1,84 @@
+"""The suppression list: addresses and whole domains that must never be written to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from outreach.contacts.addresses import InvalidEmail, dedupe_key, email_domain, normalise_email
+from outreach.db import utc_now
+
+
+def _suppression_key(value: str) -> tuple[str, str]:
+    """An address normalises like a contact's (and matches any letter case); anything without @
+    is a domain, which also covers its subdomains."""
+    value = value.strip()
+    if "@" in value.lstrip("@"):
+        return dedupe_key(normalise_email(value)), "address"
+    domain = value.lstrip("@").strip().lower().rstrip(".")
+    if not domain or "." not in domain or any(ch.isspace() for ch in domain):
+        raise InvalidEmail(f"{value!r} is neither an email address nor a domain")
+    return domain, "domain"
+
+
+def add_suppression(db: Database, value: str, *, reason: str | None = None, source: str = "manual") -> bool:
+    """Suppress an address or a whole domain. True if it was new."""
+    key, kind = _suppression_key(value)
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO suppressions (value, kind, reason, source, created_at) VALUES (?, ?, ?, ?, ?)",
+        [key, kind, reason, source, utc_now()],
+    )
+    return cursor.rowcount == 1
+
+
+def _suppression_candidates(email: str) -> list[str]:
+    """The keys that would cover this address: itself, then each parent domain
+    (a@dept.mercy.example.org is covered by dept.mercy.example.org, mercy.example.org, example.org)."""
+    key = dedupe_key(email)
+    parts = email_domain(key).split(".")
+    return [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
+
+
+def _describe_suppression(value: str, kind: str, why: str) -> str:
+    what = "address" if kind == "address" else f"domain {value}"
+    return f"suppressed {what} ({why})"
+
+
+def suppression_reason(db: Database, email: str) -> str | None:
+    """Why this address must never be written to, or None. Checks the address and its domain(s)."""
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        return None
+    candidates = _suppression_candidates(email)
+    marks = ",".join("?" * len(candidates))
+    row = db.execute(f"SELECT value, kind, reason, source FROM suppressions WHERE value IN ({marks}) LIMIT 1", candidates).fetchone()
+    if not row:
+        return None
+    value, kind, reason, source = row
+    return _describe_suppression(value, kind, reason or source)
+
+
+def list_suppressions(db: Database) -> list[dict[str, Any]]:
+    return list(db.query("SELECT value, kind, reason, source, created_at FROM suppressions ORDER BY value"))
+
+
+def remove_suppression(db: Database, value: str) -> bool:
+    """Lift a suppression (the exact address or domain that was added). True if it existed."""
+    key, _ = _suppression_key(value)
+    return db.execute("DELETE FROM suppressions WHERE value = ?", [key]).rowcount == 1
+
+
+class SuppressionIndex:
+    """Every suppression in memory, for checking thousands of addresses without a query each."""
+
+    def __init__(self, db: Database) -> None:
+        self._entries = {row[0]: (row[1], row[2] or row[3]) for row in db.execute("SELECT value, kind, reason, source FROM suppressions")}
+
+    def reason(self, email: str) -> str | None:
+        for candidate in _suppression_candidates(email):
+            if candidate in self._entries:
+                kind, why = self._entries[candidate]
+                return _describe_suppression(candidate, kind, why)
+        return None
