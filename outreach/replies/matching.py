@@ -122,9 +122,10 @@ def find_candidates(
     known_ids = _existing(db, "SELECT rfc_message_id FROM replies WHERE rfc_message_id IN ({})", [i for i in rfc_ids if i])
     known_uids = _existing(
         db,
-        "SELECT uid FROM replies WHERE folder = ? AND uidvalidity = ? AND uid IN ({})",
+        # the account too: two mailboxes' INBOXes created in the same second share a UIDVALIDITY
+        "SELECT uid FROM replies WHERE account = ? AND folder = ? AND uidvalidity = ? AND uid IN ({})",
         [h.uid for h in headers],
-        prefix=[mailbox.folder, mailbox.uidvalidity],
+        prefix=[mailbox.account, mailbox.folder, mailbox.uidvalidity],
     )
     ids = [_header_ids(h.header) for h in headers]
     threaded = _existing(db, "SELECT message_id FROM messages WHERE message_id IN ({})", [i for some in ids for i in some])
