@@ -48,6 +48,17 @@ class App:
 
         return load_settings({**self.flags, **{k: v for k, v in flags.items() if v is not None}}, env_file=self.env_file)
 
+    def settings_for(self, profile: str | None) -> Settings:
+        """The settings of account `profile` (None, or the profile in force: this command's own)."""
+        if profile is None or profile == self.settings.profile:
+            return self.settings
+        return self.settings_with(profile=profile)
+
+    @property
+    def chosen_profile(self) -> str | None:
+        """The profile named with --profile on this command line (not OUTREACH_PROFILE)."""
+        return self.flags.get("profile")
+
     @property
     def db(self) -> Database:
         from outreach.db import open_db  # lazy: start-up time (sqlite-utils)

@@ -56,9 +56,9 @@ def followups_group() -> None:
     """
 
 
-def _refreshed(refreshed: Any) -> None:
+def _refreshed(refreshed: Any, mailbox: str = "") -> None:
     if refreshed.polled:
-        click.echo(f"Read new mail first: {refreshed.replies} new answer(s) matched.", err=True)
+        click.echo(f"Read new mail first{mailbox}: {refreshed.replies} new answer(s) matched.", err=True)
     for line in refreshed.reconciled.lines():
         click.echo(f"  {line}", err=True)
 
@@ -113,32 +113,62 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
 
     New mail is read first, so a reply that just arrived stops its follow-up. Read and edit the
     drafts in your mail program and send them from there; `outreach replies poll` then records
-    each one you sent. Running it again never duplicates a draft still waiting.
+    each one you sent. Running it again never duplicates a draft still waiting. A campaign
+    created with --profile has its follow-ups drafted into that profile's mailbox; with several
+    profiles, each mailbox in turn (a --profile before the command: only that one).
 
     \b
     outreach followups draft
     outreach followups draft --campaign spring --json
     """
-    from outreach.followups.drafts import draft_followups  # see the note at the top
+    from outreach.followups import accounts  # see the note at the top
 
+    run = accounts.plan(app.db, app.settings, chosen=app.chosen_profile, campaign=campaign)
     try:
-        report = draft_followups(app.db, app.settings, campaign=campaign, as_of=as_of)
+        parts = accounts.draft_each(app.db, app.settings_for, run, as_of=as_of)
     except CampaignTemplateError as error:
         _problems(error)
         raise
-    _refreshed(report.refreshed)
+    for part in parts:
+        _refreshed(part.report.refreshed, _mailbox(part, len(parts)))
     if as_json:
-        print_json(report.drafted)
-        return
+        print_json([item for part in parts for item in part.report.drafted])
+    else:
+        for part in parts:
+            _print_drafts(part, len(parts))
+    _left(app, run, as_of, "draft")
+
+
+def _mailbox(part: Any, count: int) -> str:
+    """"" with one account; " (profile uni: ada@uni.example.edu)" when there are several."""
+    return f" ({'profile ' + part.profile if part.profile else 'your account'}: {part.account})" if count > 1 else ""
+
+
+def _print_drafts(part: Any, count: int) -> None:
+    report = part.report
     for item in report.drafted:
         click.echo(f"drafted  {item['email']:<36} {item['campaign']:<16} step {item['step']} ({item['template']}): {item['subject']}")
     if report.resumed:
-        click.echo(f"Finished saving {report.resumed} draft(s) an earlier run left unsaved.")
+        click.echo(f"Finished saving {report.resumed} draft(s) an earlier run left unsaved{_mailbox(part, count)}.")
     if report.drafted:
-        click.echo(f"{len(report.drafted)} follow-up(s) saved in {report.folder}. Review and send them from your mail program; "
-                   "`outreach replies poll` records the ones you send.")
-    else:
+        click.echo(f"{len(report.drafted)} follow-up(s) saved in {report.folder}{_mailbox(part, count)}. Review and send them "
+                   "from your mail program; `outreach replies poll` records the ones you send.")
+    elif count == 1:
         click.echo("Nothing to draft: nobody is due (see `outreach followups due --all`).")
+    else:
+        click.echo(f"Nothing to draft{_mailbox(part, count)}.")
+
+
+def _left(app: App, run: Any, as_of: date | datetime | None, verb: str) -> None:
+    """Say which campaigns this run left to another account, and the command that handles them."""
+    from outreach.followups.accounts import left_due  # see the note at the top
+
+    for who, names in left_due(app.db, app.settings, run, as_of=as_of).items():
+        if who.startswith("profile "):
+            how = f"run `outreach --{who} followups {verb}`, or drop --profile to handle every account"
+        else:
+            how = f"they go from the account that sent the first emails: run with its settings (OUTREACH_FROM={who})"
+        click.echo(f"Left for their own account: follow-ups due in {', '.join(names)} ({who}); {how}.", err=True)
 
 
 @followups_group.command(name="send")
@@ -159,35 +189,42 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
     outreach followups send                  # dry run: .eml files, nothing sent
     outreach followups send --live --campaign spring
     """
-    # see the note at the top
-    from outreach.followups.send import send_followups
+    from outreach.followups import accounts  # see the note at the top
 
+    run = accounts.plan(app.db, app.settings, chosen=app.chosen_profile, campaign=campaign)
     err = Console(stderr=True)
     try:
         with _Display(err) as display:
-            report = _run_async(lambda stop: send_followups(
-                app.db, app.settings, clock=SystemClock(), campaign=campaign, live=live, limit=limit, as_of=as_of,
+            each = _run_async(lambda stop: accounts.send_each(
+                app.db, app.settings_for, run, clock=SystemClock(), live=live, limit=limit, as_of=as_of,
                 progress=display if live else None, stop=stop))
     except CampaignTemplateError as error:
         _problems(error)
         raise
-    _refreshed(report.refreshed)
+    for part in each.parts:
+        _refreshed(part.report.refreshed, _mailbox(part, len(each.parts)))
+    report = each.merged
     if as_json:
         print_json(report.to_json())
     else:
-        _print(report)
-    for run in report.runs.values():
-        for warning in run.warnings:
+        _print(report, each.parts)
+    for result in report.runs.values():
+        for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)
+    _left(app, run, as_of, "send" + (" --live" if live else ""))
     if report.error:
         raise report.error
     if live and report.total("failed"):
         click.get_current_context().exit(3)
 
 
-def _print(report: Any) -> None:
-    for item in report.planned:
-        click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} step {item['step']} ({item['template']}): {item['subject']}")
+def _print(report: Any, parts: list[Any]) -> None:
+    for part in parts:
+        if len(parts) > 1 and part.report.planned:
+            click.echo(f"From {'profile ' + part.profile if part.profile else 'your account'} ({part.account}):")
+        for item in part.report.planned:
+            click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} "
+                       f"step {item['step']} ({item['template']}): {item['subject']}")
     if not report.planned and not report.runs:
         click.echo("Nobody is due for a follow-up (see `outreach followups due --all`). Nothing was sent.")
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from . import App, local_time, pass_app, print_json
@@ -116,24 +118,40 @@ def due_command(app: App, as_json: bool) -> None:
 def draft_command(app: App, no_poll: bool) -> None:
     """Save the answers to introductions (Reply-All, the introducer moved to Bcc and thanked in the
     first line) and the thank-yous owed to introducers in your Drafts folder. Nothing is sent.
+    An ask sent from a profile (a campaign created with --profile) is answered from that
+    profile's mailbox; with asks from several accounts, each mailbox in turn (a --profile before
+    the command: only that one).
 
     \b
     Example:
       outreach intros draft
     """
-    from outreach.intros.run import draft_intros  # lazy: the stage loads Jinja2 and the IMAP client
+    from outreach.intros import accounts  # lazy: the stage loads Jinja2 and the IMAP client
 
-    report = draft_intros(app.db, app.settings, poll_first=not no_poll)
-    for email in report.answered:
-        click.echo(f"answer to {email} found in Sent: recorded as answered")
-    for a in report.answers:
-        click.echo(f"answer to {a['email']} (introduced by {a['introduced_by']}) saved in {a['folder']}: {a['subject']}")
-    for t in report.thanks:
-        click.echo(f"thank-you to {t['email']} (for introducing {t['introduced']}) saved in {t['folder']}")
-    if not (report.answers or report.thanks or report.answered or report.resumed):
+    split = accounts.plan(app.db, app.settings, chosen=app.chosen_profile)
+    parts = accounts.draft_each(app.db, app.settings_for, split, poll_first=not no_poll)
+    for part in parts:
+        _print_drafted(part.report, f" ({'profile ' + part.profile if part.profile else 'your account'}: {part.account})"
+                       if len(parts) > 1 else "")
+    if not any(p.report.answers or p.report.thanks or p.report.answered or p.report.resumed for p in parts):
         click.echo("Nothing to draft: no introduction waits for an answer and no thank-you is owed.")
-    elif report.answers or report.thanks:
+    elif any(p.report.answers or p.report.thanks for p in parts):
         click.echo("Review and send them from your mail program; `outreach intros draft` again records them as sent.")
+    for profile in split.left:
+        click.echo(f"Left for their own account: introductions asked from profile {profile}; run "
+                   f"`outreach --profile {profile} intros draft`, or drop --profile to handle every account.", err=True)
+    for address in sorted(set(split.elsewhere.values())):
+        click.echo(f"Left for their own account: introductions asked from {address} are answered from that address; "
+                   "run with its settings.", err=True)
+
+
+def _print_drafted(report: Any, mailbox: str) -> None:
+    for email in report.answered:
+        click.echo(f"answer to {email} found in Sent{mailbox}: recorded as answered")
+    for a in report.answers:
+        click.echo(f"answer to {a['email']} (introduced by {a['introduced_by']}) saved in {a['folder']}{mailbox}: {a['subject']}")
+    for t in report.thanks:
+        click.echo(f"thank-you to {t['email']} (for introducing {t['introduced']}) saved in {t['folder']}{mailbox}")
 
 
 @intros_group.command("report")

@@ -59,16 +59,20 @@ def _thank_introducer(app: App, contact_id: int, outcome: str | None) -> None:
     if not app.settings.imap.host:
         click.echo(f"A thank-you to {introducer} is owed: `outreach intros draft` saves it in your Drafts folder.")
         return
-    from outreach.intros.run import draft_intros  # lazy: the stage loads Jinja2 and the IMAP client
+    from outreach.intros import accounts  # lazy: the stage loads Jinja2 and the IMAP client
 
-    try:
-        drafted = draft_intros(app.db, app.settings, poll_first=False)
+    try:  # into the mailbox of the account the introduction was asked from
+        split = accounts.plan(app.db, app.settings, chosen=None, contact_id=contact_id)
+        parts = accounts.draft_each(app.db, app.settings_for, split, poll_first=False)
     except OutreachError as error:  # the outcome is recorded; the thank-you waits for the next `intros draft`
         click.echo(f"A thank-you to {introducer} is owed, but saving it in Drafts failed ({error}): "
                    "run `outreach intros draft` later.", err=True)
         return
-    for t in drafted.thanks:
+    thanks = [t for part in parts for t in part.report.thanks]
+    for t in thanks:
         click.echo(f"Thank-you to {t['email']} for the introduction saved in {t['folder']}: review and send it.")
+    if not thanks:  # asked from another account than this one: its own settings draft it
+        click.echo(f"A thank-you to {introducer} is owed: `outreach intros draft` saves it in your Drafts folder.")
 
 
 def _show(item: triage_stage.PendingReply, position: int, total: int) -> None:

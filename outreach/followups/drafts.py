@@ -147,7 +147,7 @@ def _resume_unsaved(db: Database, settings: Settings, client: IMAPClient) -> int
     """Drafts whose APPEND may not have happened (a crash): saved now unless already there."""
     rows = db.execute(
         """SELECT d.message_id, m.message_id, m.eml_path FROM followup_drafts d JOIN messages m ON m.id = d.message_id
-           WHERE d.saved_at IS NULL AND d.removed_at IS NULL AND m.state = 'drafted'"""
+           WHERE d.saved_at IS NULL AND d.removed_at IS NULL AND m.state = 'drafted' AND m.account = ?""", [_account(settings)]
     ).fetchall()
     if not rows:
         return 0
@@ -168,7 +168,8 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
         """SELECT d.message_id AS row_id, d.folder, m.message_id, m.state, m.in_reply_to, m.to_address, m.error,
                   m.contact_id, m.campaign_id
            FROM followup_drafts d JOIN messages m ON m.id = d.message_id
-           WHERE d.removed_at IS NULL AND d.saved_at IS NOT NULL ORDER BY d.message_id""")]
+           WHERE d.removed_at IS NULL AND d.saved_at IS NOT NULL AND m.account = ? ORDER BY d.message_id""",
+        [settings.from_address and _account(settings)])]  # this mailbox's drafts only: another profile's are in its own mailbox
     if not rows or not settings.imap.host:
         return result
     at = utc_now(now)

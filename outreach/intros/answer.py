@@ -141,12 +141,14 @@ def require_imap(settings: Settings) -> None:
                           "(or OUTREACH_PROVIDER)")
 
 
-def draft_answers(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None = None) -> None:
-    """Record answers already sent, finish half-saved drafts, then draft every answer not yet drafted."""
-    _mark_answered(db, client, report, now=now)
-    _resume(db, settings, client, report, now=now)
+def draft_answers(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None = None,
+                  only: set[int] | None = None) -> None:
+    """Record answers already sent, finish half-saved drafts, then draft every answer not yet drafted.
+    `only`: the introductions this mailbox answers (by id; None: all of them)."""
+    _mark_answered(db, client, report, now=now, only=only)
+    _resume(db, settings, client, report, now=now, only=only)
     for intro in unanswered(db, settings):
-        if intro.row["answer_message_id"]:
+        if intro.row["answer_message_id"] or (only is not None and intro.id not in only):
             continue
         rendered = compose_answer(db, settings, intro, now=now)
         path = eml_path(settings, "answer", intro.email, rendered.message_id)
@@ -180,11 +182,14 @@ def _message_row(db: Database, settings: Settings, intro: Introduction, rendered
     })
 
 
-def _resume(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None) -> None:
+def _resume(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None,
+            only: set[int] | None) -> None:
     """An answer recorded but maybe not APPENDed (a crash): saved now unless already there."""
     rows = db.execute("SELECT id, answer_message_id, answer_eml FROM introductions WHERE answer_message_id IS NOT NULL "
                       "AND answer_saved_at IS NULL AND answered_at IS NULL").fetchall()
     for row_id, message_id, path in rows:
+        if only is not None and row_id not in only:
+            continue
         folder = special_folder(client, DRAFTS)
         if folder is None or not exists_in(client, folder, message_id):
             save_draft(settings, Path(path).read_bytes(), client=client)
@@ -193,11 +198,11 @@ def _resume(db: Database, settings: Settings, client: IMAPClient, report: Drafte
         report.resumed += 1
 
 
-def _mark_answered(db: Database, client: IMAPClient, report: Drafted, *, now: datetime | None) -> None:
+def _mark_answered(db: Database, client: IMAPClient, report: Drafted, *, now: datetime | None, only: set[int] | None) -> None:
     """An answer in Sent (our draft sent, or one written by hand in the thread) closes it."""
-    rows = db.execute(
+    rows = [r for r in db.execute(
         """SELECT i.id, i.contact_id, i.answer_message_id, i.rfc_message_id, c.email FROM introductions i
-           JOIN contacts c ON c.id = i.contact_id WHERE i.answered_at IS NULL""").fetchall()
+           JOIN contacts c ON c.id = i.contact_id WHERE i.answered_at IS NULL""").fetchall() if only is None or r[0] in only]
     sent = special_folder(client, SENT) if rows else None
     if sent is None:
         return

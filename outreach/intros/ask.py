@@ -22,6 +22,7 @@ from outreach.config import Settings
 from outreach.contacts.store import get_contact, require_contact
 from outreach.db import record_event, utc_now
 from outreach.errors import OutreachError
+from outreach.sending.account import account_of
 from outreach.sending.campaigns import check_campaign_name, create_campaign
 from outreach.templates.render import Sender, load_template, render_message
 
@@ -78,6 +79,7 @@ def ask_introduction(
     name = check_campaign_name(campaign or _campaign_name(db, alumnus))
     followups = [(FOLLOWUP_TEMPLATE, FOLLOWUP_DAYS)] if (settings.templates_dir / f"{FOLLOWUP_TEMPLATE}.txt").exists() else []
     at = utc_now(now)
+    own = account_of(settings)  # `intros ask` under --profile: the ask goes from that account
     with db.atomic():
         custom = {**(alumnus.get("custom") or {}), "target_physician": physician}
         custom.pop("target_program", None)
@@ -85,7 +87,8 @@ def ask_introduction(
             custom["target_program"] = program
         db.execute("UPDATE contacts SET custom = ?, updated_at = ? WHERE id = ?", [json.dumps(custom), at, alumnus["id"]])
         created = create_campaign(db, name, template=template, templates_dir=settings.templates_dir,
-                                  where={"email": alumnus["email"]}, followups=followups)
+                                  where={"email": alumnus["email"]}, followups=followups, account=own["account"],
+                                  profile=own["profile"])
         request_id = db.table("intro_requests").insert({
             "alumnus_id": alumnus["id"], "target_id": target["id"] if target else None, "target_name": physician,
             "target_hospital": program, "campaign_id": created["id"], "status": "asked", "created_at": at,

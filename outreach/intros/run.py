@@ -4,6 +4,7 @@ answered too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +18,17 @@ from outreach.replies.poll import poll
 
 
 def draft_intros(db: Database, settings: Settings, *, now: datetime | None = None, poll_first: bool = True,
-                 client: IMAPClient | None = None) -> Drafted:
-    """Answers to introductions and owed thank-yous, saved in Drafts. Nothing is sent."""
+                 client: IMAPClient | None = None, mine: Callable[[Database], set[int]] | None = None) -> Drafted:
+    """Answers to introductions and owed thank-yous, saved in Drafts. Nothing is sent. `mine`
+    names the introductions this account handles (asked from it), read after the new mail."""
     require_imap(settings)
     if poll_first:
         poll(db, settings, now=now)
     report = Drafted()
+    only = mine(db) if mine else None
     with drafts_session(settings, client) as imap:
-        draft_answers(db, settings, imap, report, now=now)
-        draft_thanks(db, settings, imap, report, now=now)
+        draft_answers(db, settings, imap, report, now=now, only=only)
+        draft_thanks(db, settings, imap, report, now=now, only=only)
     return report
 
 

@@ -57,9 +57,13 @@ def owed(db: Database) -> list[dict]:
         "SELECT * FROM introductions WHERE thanks_owed_at IS NOT NULL AND thanks_saved_at IS NULL ORDER BY thanks_owed_at, id")]
 
 
-def draft_thanks(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None = None) -> None:
-    """Save every owed thank-you in Drafts, each exactly once."""
+def draft_thanks(db: Database, settings: Settings, client: IMAPClient, report: Drafted, *, now: datetime | None = None,
+                 only: set[int] | None = None) -> None:
+    """Save every owed thank-you in Drafts, each exactly once. `only`: the introductions whose
+    thank-yous belong in this mailbox (by id; None: all of them)."""
     for row in owed(db):
+        if only is not None and row["id"] not in only:
+            continue
         introducer = get_contact_by_id(db, row["introducer_id"])
         target = get_contact_by_id(db, row["contact_id"])
         assert introducer is not None and target is not None
