@@ -79,7 +79,7 @@ def write_replies(sent_dir: Path, samples: Path, out: Path, *, now: datetime | N
     paths = sorted(samples.glob("*.eml"))
     for index, sample in enumerate(paths):
         lines = sample.read_text(encoding="utf-8").splitlines()
-        contact = next((l.split(":", 1)[1].strip().lower() for l in lines if l.lower().startswith("x-demo-contact:")), "")
+        contact = next((line.split(":", 1)[1].strip().lower() for line in lines if line.lower().startswith("x-demo-contact:")), "")
         original = sent.get(contact)
         if original is None:
             print(f"{sample.name}: nothing was sent to {contact or '(no X-Demo-Contact line)'}; left out", file=sys.stderr)
@@ -87,7 +87,7 @@ def write_replies(sent_dir: Path, samples: Path, out: Path, *, now: datetime | N
         values = {**original, "to": contact, "date": format_datetime(now + timedelta(seconds=index)),
                   "return_date": f"{now + timedelta(days=10):%A, %B} {(now + timedelta(days=10)).day}, {now + timedelta(days=10):%Y}"}
         threading_headers = [f"In-Reply-To: {original['message_id']}", f"References: {original['message_id']}"]
-        body = [l for l in lines if not l.lower().startswith("x-demo-contact:")]
+        body = [line for line in lines if not line.lower().startswith("x-demo-contact:")]
         if "$message_id" not in "\n".join(body):
             body = threading_headers + body  # a delivery report quotes the original's Message-ID instead
         text = string.Template("\n".join(body) + "\n").safe_substitute(values)

@@ -23,9 +23,9 @@ from outreach.cli import cli
 from outreach.db import open_db
 from outreach.followups.due import due
 from outreach.intros.ask import MAX_PARAGRAPH, ask_introduction
-from outreach.intros.chain import intros_report
 from outreach.intros.run import draft_intros
 from outreach.replies.poll import poll
+from outreach.reports.introducers import intros_report
 from outreach.sending import campaigns, sender
 from tests.campaign_fixtures import START, add_contacts, limits, write_template
 from tests.clocks import FakeClock

@@ -166,7 +166,7 @@ def report_command(app: App, as_json: bool) -> None:
       outreach intros report
       outreach intros report --json
     """
-    from outreach.intros.chain import intros_report  # lazy: the stage loads Jinja2 and the IMAP client
+    from outreach.reports.introducers import intros_report  # lazy: start-up time
 
     report = intros_report(app.db)
     if as_json:

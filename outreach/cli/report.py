@@ -16,7 +16,9 @@ from .replies import _parse_since
 @click.command("report")
 @click.option("--campaign", help="Only this campaign (default: every campaign).")
 @click.option("--by", type=click.Choice(BY_CHOICES), help="One row per template, step (0 = first email), tag, specialty, state, "
-              "recipient domain, week sent, import file (source) or campaign. Default: one row for everything.")
+              "recipient domain, week sent, import file (source), campaign or introducer (who introduced or "
+              "referred the contact; the alumni asked and the cold contacts in rows of their own). "
+              "Default: one row for everything.")
 @click.option("--since", help="Only messages sent since DATE (YYYY-MM-DD, local time) or an ISO timestamp.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"groups": [...], "comparisons": [...], ...} as JSON.')
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write one row per group to this CSV file.")
@@ -35,6 +37,7 @@ def report_command(app: App, campaign: str | None, by: str | None, since: str | 
     outreach report --by template
     outreach report --campaign spring --by step --since 2026-03-01
     outreach report --by specialty --html report.html
+    outreach report --by introducer
     outreach report --by state --json | jq '.groups[] | {group, reply_rate}'
     """
     if sum(bool(x) for x in (as_json, csv_path, html_path)) > 1:

@@ -346,3 +346,9 @@ def spreadsheet_safe(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_PREFIXES):
         return "'" + value  # also `'=x`, so that import can take exactly one ' off again
     return value
+
+
+def person_name(contact: Mapping[str, Any]) -> str:
+    """"Dr. Emeka Eze", else the address: how a contact is named to the user and in letters."""
+    name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
+    return name or contact["email"]

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from outreach.business_days import add_business_days
 from outreach.config import Settings
-from outreach.contacts.store import email_domain, get_contact_by_id
+from outreach.contacts.store import email_domain, get_contact_by_id, person_name
 from outreach.db import parse_utc, record_event, utc_now
 from outreach.errors import ConfigError
 from outreach.mail.imap import DRAFTS, SENT, imap_session
@@ -58,12 +58,6 @@ class Introduction:
 
     def to_json(self) -> dict[str, Any]:
         return {"email": self.email, "introduced_by": self.introduced_by, "received_at": self.received_at}
-
-
-def person_name(contact: dict[str, Any]) -> str:
-    """"Dr. Emeka Eze", else the address."""
-    name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
-    return name or contact["email"]
 
 
 def answer_due_on(received_at: str, state: str | None, default_timezone: str) -> date:

@@ -8,7 +8,8 @@ Two units, chosen by what the grouping describes:
   message it answered (`replies.message_id`), so with `--by step` a reply to the first follow-up
   counts for step 1, and with `--by template` for the template that follow-up used. For steps
   the two units are the same (one message per contact per step).
-Only messages that went out count (state sent or bounced; never test sends).
+Only messages that went out count (state sent or bounced; never test sends). The answer to an
+introduction (kind `intro_answer`) has no campaign: its thread is the contact's own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from outreach.reports import introducers
 from outreach.reports.outcomes import FUNNEL
 
 THREAD_KEYS = {
@@ -29,6 +31,7 @@ THREAD_KEYS = {
     "state": "upper(c.state)",
     "domain": "lower(substr(c.email, instr(c.email, '@') + 1))",
     "source": "c.source",
+    "introducer": introducers.GROUP_KEY,
 }
 MESSAGE_KEYS = {
     # --by NAME: the group key from each message (m). Weeks are folded from days in Python:
@@ -42,7 +45,7 @@ PARTITIONING = (*(key for key in THREAD_KEYS if key != "tag"), None)
 
 WENT_OUT = "m.kind != 'test' AND m.state IN ('sent', 'bounced')"
 WARM = "(c.referred_by IS NOT NULL)"
-WARM_OR_INTRODUCED = "(c.referred_by IS NOT NULL OR c.introduced_by IS NOT NULL)"
+WARM_OR_INTRODUCED = f"({introducers.BROUGHT_BY} IS NOT NULL)"
 """Warm: contacts someone referred (a suggestion taken up) or, once the introductions stage adds
 `contacts.introduced_by`, introduced."""
 
@@ -129,10 +132,10 @@ def _units(by: str | None, where: str) -> tuple[str, str, str, str]:
         replies = """SELECT r.message_id AS uid, max(r.kind = 'human_reply') AS human, max(r.kind = 'auto_reply') AS auto,
                             max(r.kind = 'unsubscribe') AS unsub FROM replies r GROUP BY r.message_id"""
         return units, replies, "th.g", ""
-    units = f"""SELECT m.campaign_id AS cid, m.contact_id AS pid, m.campaign_id || ':' || m.contact_id AS uid,
+    units = f"""SELECT m.campaign_id AS cid, m.contact_id AS pid, ifnull(m.campaign_id, '') || ':' || m.contact_id AS uid,
                        max(m.state = 'bounced') AS bounced
                 FROM messages m WHERE {where} GROUP BY m.campaign_id, m.contact_id"""
-    replies = f"""SELECT m.campaign_id || ':' || m.contact_id AS uid, max(r.kind = 'human_reply') AS human,
+    replies = f"""SELECT ifnull(m.campaign_id, '') || ':' || m.contact_id AS uid, max(r.kind = 'human_reply') AS human,
                          max(r.kind = 'auto_reply') AS auto, max(r.kind = 'unsubscribe') AS unsub
                   FROM replies r JOIN messages m ON m.id = r.message_id WHERE {where} GROUP BY m.campaign_id, m.contact_id"""
     key = THREAD_KEYS[by] if by else "NULL"

@@ -8,6 +8,8 @@ Definitions (the README's "Reports" section says the same in plain words):
 - time to first reply: from the message the first human reply answered to that reply;
 - replied after step s: threads whose first human reply answered step s (0 = first email);
 - warm: contacts someone introduced or referred (contacts.referred_by); the rest are cold.
+- by introducer: one group per person who introduced or referred contacts, one for the alumni
+  asked for introductions and one for the cold contacts (reports/introducers.py says who is who).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from sqlite_utils import Database
 
 from outreach.db import utc_now
 from outreach.errors import NotFoundError, OutreachError
-from outreach.reports import queries, stats
+from outreach.reports import introducers, queries, stats
 from outreach.reports.outcomes import FUNNEL
 
-BY_CHOICES = ("template", "step", "tag", "specialty", "state", "domain", "week", "source", "campaign")
+BY_CHOICES = ("template", "step", "tag", "specialty", "state", "domain", "week", "source", "campaign", "introducer")
 NONE_LABEL = "(none)"
 ALL_LABEL = "all"
 
@@ -139,10 +141,12 @@ def label_for(by: str | None, key: Any, names: dict[int, str]) -> str:
         return names.get(key, f"campaign {key}")
     if by == "week":
         return f"week of {key}"
+    if by == "introducer":
+        return names.get(key) or introducers.LABELS.get(key) or f"contact {key}"
     return str(key)
 
 
-def _group(by: str | None, counts: queries.GroupCounts, names: dict[int, str]) -> Group:
+def _group(by: str | None, counts: queries.GroupCounts, names: dict[Any, str], keys: dict[Any, str] | None = None) -> Group:
     delivered = counts.contacted - counts.bounced
     warm = Side(counts.warm_contacted, counts.warm_contacted - counts.warm_bounced, counts.warm_replied)
     cold = Side(counts.contacted - warm.contacted, delivered - warm.delivered, counts.replied - warm.replied)
@@ -154,7 +158,7 @@ def _group(by: str | None, counts: queries.GroupCounts, names: dict[int, str]) -
     elif by == "campaign":
         key = label
     else:
-        key = counts.key
+        key = (keys or {}).get(counts.key, counts.key)  # an introducer: their email
     return Group(
         group=key, label=label, contacted=counts.contacted, delivered=delivered, bounced=counts.bounced,
         replied=counts.replied, auto_replied=counts.auto_replied, opted_out=counts.opted_out,
@@ -172,7 +176,7 @@ def _order(by: str | None, groups: list[Group]) -> list[Group]:
 
 
 NOUNS = {"template": "Template", "step": "The", "tag": "Tag", "specialty": "Specialty", "state": "State",
-         "domain": "Domain", "week": "The", "source": "Source", "campaign": "Campaign"}
+         "domain": "Domain", "week": "The", "source": "Source", "campaign": "Campaign", "introducer": ""}
 
 
 def _possessive(name: str) -> str:
@@ -227,8 +231,12 @@ def build_report(db: Database, *, by: str | None = None, campaign: str | None = 
         if campaign_id is None:
             raise NotFoundError(f"no campaign called {campaign!r}: see `outreach campaign list`")
     filters = queries.Filters(campaign_id=campaign_id, since=utc_now(since) if since else None)
-    names = queries.campaign_names(db) if by == "campaign" else {}
-    groups = _order(by, [_group(by, c, names) for c in queries.group_counts(db, by, filters).values()])
+    names: dict[Any, str] = queries.campaign_names(db) if by == "campaign" else {}
+    keys: dict[Any, str] = {}
+    if by == "introducer":
+        people = introducers.introducers(db)
+        names, keys = {k: name for k, (_e, name) in people.items()}, {k: email for k, (email, _n) in people.items()}
+    groups = _order(by, [_group(by, c, names, keys) for c in queries.group_counts(db, by, filters).values()])
     return Report(
         by=by, campaign=campaign, since=filters.since, groups=groups, comparisons=_comparisons(by, groups),
         warm_vs_cold=_warm_vs_cold(by, groups), replies_per_day=queries.replies_per_day(db, filters),
