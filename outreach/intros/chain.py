@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
-from outreach.db import parse_utc
+from outreach.db import Database, parse_utc
 from outreach.intros.answer import person_name
 
 POSITIVE = ("positive", "call", "offer", "completed", "lor_requested", "lor_received")
