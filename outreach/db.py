@@ -2,32 +2,80 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, overload
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, overload
 
 from outreach.errors import OutreachError
 from outreach.migrations import migrations
 
+if TYPE_CHECKING:
+    import sqlite_utils
 
-class OutreachDatabase(Database):
-    """sqlite-utils' Database whose outermost `atomic()` begins IMMEDIATE: the write lock is
-    taken first, waiting up to the busy timeout for another process's write to finish. With a
-    plain (deferred) BEGIN, a block that reads and then writes asks for the lock mid-way, and
-    SQLite refuses at once, without waiting, to avoid a deadlock ("database is locked")."""
+
+class Database:
+    """The outreach database: one sqlite3 connection, with sqlite-utils' calling conventions
+    (`execute`, `query`, `atomic`, `table`).
+
+    sqlite-utils itself (its table API, the migrations runner) is loaded only when a command
+    first needs it (`utils`): importing it costs 50-110 ms, more than a `replies poll` that finds
+    nothing new spends on everything else. The plain calls below behave as sqlite-utils' do:
+    a write outside a transaction commits at once, and a failed one leaves no transaction open.
+
+    The outermost `atomic()` begins IMMEDIATE: the write lock is taken first, waiting up to the
+    busy timeout for another process's write to finish. With a plain (deferred) BEGIN, a block
+    that reads and then writes asks for the lock mid-way, and SQLite refuses at once, without
+    waiting, to avoid a deadlock ("database is locked")."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._utils: sqlite_utils.Database | None = None
+
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> sqlite3.Cursor:
+        was_in_transaction = self.conn.in_transaction
+        try:
+            cursor = self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+        except Exception:
+            if not was_in_transaction and self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")  # the failed write's implicit transaction would capture the next ones
+            raise
+        if (not was_in_transaction and self.conn.in_transaction and cursor.description is None
+                and _first_keyword(sql) not in ("BEGIN", "SAVEPOINT")):
+            self.conn.execute("COMMIT")  # a write outside `atomic()` commits at once
+        return cursor
+
+    def executescript(self, sql: str) -> sqlite3.Cursor:
+        return self.utils.executescript(sql)  # splits statements inside a transaction without committing it
+
+    def query(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Rows as dicts; the statement runs now, the rows are read as they are iterated."""
+        cursor = self.execute(sql, parameters)
+        if cursor.description is None:
+            raise ValueError("query() can only be used with SQL that returns rows; use execute() for other statements")
+        keys = [column[0] for column in cursor.description]
+        return (dict(zip(keys, row)) for row in cursor)
 
     @contextmanager
     def atomic(self) -> Iterator[Database]:
-        if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
-            with super().atomic():
+        if self.conn.in_transaction:  # nested: a savepoint
+            savepoint = f"outreach_{next(_savepoints)}"
+            self.conn.execute(f"SAVEPOINT {savepoint}")
+            try:
                 yield self
+            except BaseException:
+                if self.conn.in_transaction:  # an error may have ended the whole transaction already
+                    self.conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                raise
+            self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -41,6 +89,66 @@ class OutreachDatabase(Database):
             self.rollback()
             raise
 
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def table_names(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def table(self, name: str, **options: Any) -> sqlite_utils.db.Table:
+        """sqlite-utils' table API (insert, insert_all, update), on this connection."""
+        return self.utils.table(name, **options)
+
+    def __getitem__(self, name: str) -> sqlite_utils.db.Table:
+        return self.table(name)
+
+    def __getattr__(self, name: str) -> Any:
+        """The rest of sqlite-utils' Database API (`columns_dict`, `view_names`, ...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.utils, name)
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils' Database on the same connection, its transactions being ours."""
+        if self._utils is None:
+            self._utils = _sqlite_utils_database(self)
+        return self._utils
+
+
+_savepoints = itertools.count(1)
+_KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(\w+)", re.S)
+
+
+def _first_keyword(sql: str) -> str:
+    found = _KEYWORD.match(sql)
+    return found.group(1).upper() if found else ""
+
+
+def _sqlite_utils_database(outer: Database) -> sqlite_utils.Database:
+    """sqlite-utils, imported on first use, with numpy hidden: sqlite-utils imports numpy whenever
+    it is installed, only to map numpy types for inserts we never make, and matplotlib (for
+    `report --html`) installs it; that would add 0.07-0.3 s to every command that writes a row
+    through the table API. numpy stays free for matplotlib to import later."""
+    hide = "numpy" not in sys.modules and "sqlite_utils.db" not in sys.modules
+    if hide:
+        sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
+    try:
+        import sqlite_utils  # lazy: see the docstring
+    finally:
+        if hide:
+            del sys.modules["numpy"]
+
+    class OutreachUtils(sqlite_utils.Database):
+        def atomic(self) -> Any:  # the table API's transactions are ours (BEGIN IMMEDIATE)
+            return outer.atomic()
+
+    return OutreachUtils(outer.conn, recursive_triggers=False, execute_plugins=False)
+
 
 BUSY_TIMEOUT = 5.0  # seconds to wait for another command's write to finish before giving up
 
@@ -53,7 +161,10 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutreachError(f"{path}: folder {path.parent} does not exist; create it or pass another --db")
-    db = OutreachDatabase(sqlite3.connect(str(path), timeout=busy_timeout))
+    # check_same_thread=False: the send run commits on a worker thread while the event loop
+    # talks to the server (sending/run.py); the connection is never used by two threads at once.
+    db = Database(sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False))
+    db.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
     db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")

@@ -12,9 +12,52 @@ States
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-migrations = Migrations("outreach")
+if TYPE_CHECKING:
+    from sqlite_utils import Database  # what a migration is given: sqlite-utils' runner applies them
+
+Migration = Callable[["Database"], None]
+
+
+class MigrationSet:
+    """The numbered migrations in file order, applied by sqlite-utils' Migrations runner (its
+    `_sqlite_migrations` bookkeeping). Checking that none is pending is one plain query, so a
+    command on a current database never loads sqlite-utils for it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.functions: list[Migration] = []
+
+    def __call__(self) -> Callable[[Migration], Migration]:
+        def register(function: Migration) -> Migration:
+            self.functions.append(function)
+            return function
+
+        return register
+
+    def pending(self, conn: sqlite3.Connection) -> list[str]:
+        """Names not yet applied to this database, read without loading sqlite-utils."""
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'").fetchone():
+            return [f.__name__ for f in self.functions]
+        applied = {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [self.name])}
+        return [f.__name__ for f in self.functions if f.__name__ not in applied]
+
+    def apply(self, db: Any) -> None:
+        """Apply what is pending (`db`: outreach.db.Database)."""
+        if not self.pending(db.conn):
+            return
+        from sqlite_utils import Migrations  # lazy: only when the schema must change
+
+        runner = Migrations(self.name)
+        for function in self.functions:
+            runner(name=function.__name__)(function)
+        runner.apply(db.utils)
+
+
+migrations = MigrationSet("outreach")
 
 
 # long: the first schema as one script; migrations are never edited once released

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from outreach.cli import cli
 from outreach.errors import MailServerError
 from outreach.followups import drafts as drafts_module
-from outreach.followups.drafts import draft_followups, reconcile_drafts
+from outreach.followups.drafts import draft_followups
+from outreach.followups.reconcile import reconcile_drafts
 from outreach.followups.send import send_followups
 from tests.clocks import FakeClock
 from tests.test_followups_flow import _delete, append, at, mailbox, row, sent_as, sequence, settings  # noqa: F401

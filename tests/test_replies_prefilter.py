@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from outreach.mail.imap import HeaderFields
-from outreach.replies.poll import looks_like_bounce
+from outreach.replies.matching import looks_like_bounce
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,8 @@ import click
 from outreach.errors import OutreachError
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
-
     from outreach.config import Settings
+    from outreach.db import Database
 
 
 @dataclass

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlite_utils import Database
 
 from outreach.contacts import store
 from outreach.contacts.export import export_csv, write_csv, write_json
 from outreach.contacts.fields import parse_mapping
 from outreach.contacts.importer import ImportReport, RowProblem, import_csv
+from outreach.db import Database
 from outreach.errors import OutreachError
 from outreach.reports.outcomes import check_outcome, known_outcomes
 

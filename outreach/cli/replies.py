@@ -112,7 +112,7 @@ def _follow_drafts(app: App) -> None:
     failed poll: the replies are already stored."""
     # imported here: the follow-up stage loads Jinja2, which `replies` commands otherwise never need
     from outreach.errors import OutreachError
-    from outreach.followups.drafts import reconcile_drafts
+    from outreach.followups.reconcile import reconcile_drafts
 
     try:
         lines = reconcile_drafts(app.db, app.settings).lines()
@@ -185,8 +185,12 @@ def list_command(app: App, campaign: str | None, kind: str | None, since: str | 
     \b
     outreach replies list --kind human_reply --since 2026-03-01
     """
-    rows = replies.list_replies(app.db, campaign=campaign, kind=kind, since=_parse_since(since))
-    suggestions = replies.list_suggestions(app.db)
+    # lazy here and below: `replies poll` loads this module and must not pay for the stores
+    from outreach.replies.store import list_replies
+    from outreach.replies.suggestions import list_suggestions
+
+    rows = list_replies(app.db, campaign=campaign, kind=kind, since=_parse_since(since))
+    suggestions = list_suggestions(app.db)
     if as_json:
         print_json({"replies": rows, "suggested_contacts": suggestions})
         return
@@ -218,7 +222,9 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     \b
     outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
     """
-    contact = replies.add_suggested(app.db, email, tags=tags)
+    from outreach.replies.suggestions import add_suggested  # lazy: see list_command
+
+    contact = add_suggested(app.db, email, tags=tags)
     name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
     referrer = get_contact_by_id(app.db, contact["referred_by"]) if contact.get("referred_by") else None
     via = f" (referred by {referrer['email']})" if referrer else ""
@@ -235,7 +241,9 @@ def dismiss_command(app: App, email: str) -> None:
     \b
     outreach replies dismiss maria.lopez@mercy.example.org
     """
-    replies.dismiss_suggested(app.db, email)
+    from outreach.replies.suggestions import dismiss_suggested  # lazy: see list_command
+
+    dismiss_suggested(app.db, email)
     click.echo(f"Dismissed {email}.")
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 import click
-from sqlite_utils import Database
 
+from outreach.db import Database
 from outreach.reports.status import build_status
 
 from . import App, local_time, pass_app, print_json

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
+from outreach.db import Database
 
 
 def closing_outcome(db: Database, contact: Mapping[str, Any]) -> str | None:

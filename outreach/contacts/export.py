@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import EXPORT_COLUMNS, iter_contacts, selection_sql, spreadsheet_safe
+from outreach.db import Database
 from outreach.errors import InputFileError
 
 

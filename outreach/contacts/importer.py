@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.csv_reader import CsvSource, Malformed, open_csv
 from outreach.contacts.fields import ParsedRow, header_key, is_own_export, named_field, parse_row, plan_columns, unguard
 from outreach.contacts.store import (
@@ -39,7 +37,7 @@ from outreach.contacts.store import (
     is_role_address,
     needs_smtputf8,
 )
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 
 BATCH_SIZE = 1000
 

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.addresses import (  # noqa: F401 (re-exported)
     InvalidEmail,
     dedupe_key,
@@ -30,7 +28,7 @@ from outreach.contacts.suppression import (  # noqa: F401 (re-exported)
     remove_suppression,
     suppression_reason,
 )
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError
 from outreach.timezones import recipient_timezone
 

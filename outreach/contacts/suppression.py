@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.addresses import InvalidEmail, dedupe_key, email_domain, normalise_email
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 
 
 def _suppression_key(value: str) -> tuple[str, str]:

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
+from outreach.db import Database
 from outreach.errors import OutreachError
 from outreach.followups.drafts import DraftReport, Refreshed, draft_followups, refresh
 from outreach.followups.due import due

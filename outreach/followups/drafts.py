@@ -7,10 +7,7 @@ it from their own mail program. Each draft is a messages row in state `drafted` 
 it: a crash in between is finished by the next run, and a step that already has a message is
 never drafted twice.
 
-`reconcile_drafts` (after every `replies poll`) follows them: a draft found in Sent (by its
-Message-ID, or as the same reply to the same person) is recorded as sent, with the Sent copy's
-date; a draft whose row was cancelled because the contact answered is deleted from Drafts; a
-draft the user deleted without sending is cancelled, and that contact's sequence stops.
+`reconcile_drafts` (reconcile.py, after every `replies poll`) follows them there.
 """
 
 from __future__ import annotations
@@ -23,36 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from outreach.config import Settings
-from outreach.db import record_event, utc_now
+from outreach.db import Database, utc_now
 from outreach.errors import ConfigError, MailServerError
 from outreach.followups.compose import Composed, add_row, compose_all
 from outreach.followups.due import due
-from outreach.mail.imap import DRAFTS, SENT, imap_session
-from outreach.mail.imap_folders import delete_by_message_id, exists_in, find_copy, save_draft, special_folder
+from outreach.followups.reconcile import Reconciled, reconcile_drafts
+from outreach.mail.imap import DRAFTS, imap_session
+from outreach.mail.imap_folders import exists_in, save_draft, special_folder
 from outreach.replies.poll import poll
-from outreach.sending import outbox
 from outreach.sending.campaigns import CampaignTemplateError
 from outreach.templates.render import Sender
-
-FOUND_IN_SENT = "sent from your mail program (found in Sent)"
-
-
-@dataclass
-class Reconciled:
-    """What following the drafts found: sent from the mail program, deleted, discarded."""
-
-    sent: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    discarded: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        out = [f"follow-up to {e} sent from your mail program: recorded as sent" for e in self.sent]
-        out += [f"draft to {e} deleted from Drafts: they answered (or can no longer be written to)" for e in self.deleted]
-        out += [f"draft to {e} is gone from Drafts and was not sent: their follow-ups stop" for e in self.discarded]
-        return out
 
 
 @dataclass
@@ -158,49 +137,3 @@ def _resume_unsaved(db: Database, settings: Settings, client: IMAPClient) -> int
         with db.atomic():
             db.execute("UPDATE followup_drafts SET folder = ?, saved_at = ? WHERE message_id = ?", [folder, utc_now(), row_id])
     return len(rows)
-
-
-def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None = None,
-                     client: IMAPClient | None = None) -> Reconciled:
-    """Follow the drafts we saved: sent, to delete, or discarded (see the module docstring)."""
-    result = Reconciled()
-    rows = [dict(r) for r in db.query(
-        """SELECT d.message_id AS row_id, d.folder, m.message_id, m.state, m.in_reply_to, m.to_address, m.error,
-                  m.contact_id, m.campaign_id
-           FROM followup_drafts d JOIN messages m ON m.id = d.message_id
-           WHERE d.removed_at IS NULL AND d.saved_at IS NOT NULL AND m.account = ? ORDER BY d.message_id""",
-        [settings.from_address and _account(settings)])]  # this mailbox's drafts only: another profile's are in its own mailbox
-    if not rows or not settings.imap.host:
-        return result
-    at = utc_now(now)
-    with imap_session(settings, client, doing="checking follow-up drafts") as imap:
-        sent_folder, drafts_folder = special_folder(imap, SENT), special_folder(imap, DRAFTS)
-        for row in rows:
-            found = find_copy(imap, sent_folder, row["message_id"], fallback=(row["in_reply_to"], row["to_address"])) if sent_folder else None
-            if found is not None:
-                when, sent_id = found  # a mail program may send a draft under a Message-ID of its own: replies quote that one
-                with db.atomic():
-                    if outbox.draft_sent(db, row["row_id"], sent_at=utc_now(when or now), message_id=sent_id, at=at, how=FOUND_IN_SENT):
-                        record_event(db, "sent", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
-                                     message_id=row["row_id"], at=at, how=FOUND_IN_SENT)
-                    _removed(db, row["row_id"], "sent from the mail program", at)
-                result.sent.append(row["to_address"])
-            elif row["state"] == "cancelled":
-                if drafts_folder:
-                    delete_by_message_id(imap, drafts_folder, row["message_id"])
-                _removed(db, row["row_id"], f"deleted from Drafts ({row['error'] or 'the contact answered'})", at)
-                result.deleted.append(row["to_address"])
-            elif row["state"] == "drafted" and drafts_folder and not exists_in(imap, drafts_folder, row["message_id"]):
-                with db.atomic():
-                    outbox.cancel_pending(db, row["row_id"], at=at)
-                    record_event(db, "followup_cancelled", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
-                                 message_id=row["row_id"], at=at, reason="the draft was deleted from Drafts without being sent")
-                    _removed(db, row["row_id"], "deleted by you without sending", at)
-                result.discarded.append(row["to_address"])
-    return result
-
-
-def _removed(db: Database, row_id: int, reason: str, at: str) -> None:
-    with db.atomic():  # nested in the caller's transaction when there is one
-        db.execute("UPDATE followup_drafts SET removed_at = ?, removed_reason = ? WHERE message_id = ?", [at, reason, row_id])
-

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.conversation import closing_outcome
 from outreach.contacts.store import SuppressionIndex, back_at
-from outreach.db import parse_utc
+from outreach.db import Database, parse_utc
 from outreach.followups.sequence import Step, add_business_days, campaign_steps, due_date, local_date
 from outreach.sending.campaigns import get_campaign
 

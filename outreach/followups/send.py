@@ -17,10 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.errors import OutreachError
 from outreach.followups.compose import Composed, add_row
 from outreach.followups.drafts import Refreshed, eml_path, refresh, render_due

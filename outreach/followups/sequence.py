@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.business_days import add_business_days, is_business_day, next_business_day, us_holidays  # noqa: F401
-from outreach.db import record_event
+from outreach.db import Database, record_event
 from outreach.errors import OutreachError
 from outreach.templates.render import load_template
 from outreach.timezones import recipient_timezone

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
+from outreach.db import Database
 from outreach.intros.answer import Drafted
 from outreach.intros.run import draft_intros
 from outreach.sending.account import ByProfile, by_profile

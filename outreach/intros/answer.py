@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from outreach.business_days import add_business_days
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, get_contact_by_id, person_name
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import ConfigError
 from outreach.mail.imap import DRAFTS, SENT, imap_session
 from outreach.mail.imap_folders import exists_in, find_copy, save_draft, special_folder

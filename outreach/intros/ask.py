@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import get_contact, require_contact
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.errors import OutreachError
 from outreach.sending.account import account_of
 from outreach.sending.campaigns import check_campaign_name, create_campaign

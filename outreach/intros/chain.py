@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import person_name
-from outreach.db import parse_utc
+from outreach.db import Database, parse_utc
 
 
 def introduced_by(db: Database, contact: dict[str, Any]) -> dict[str, Any] | None:

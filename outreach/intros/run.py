@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from outreach.config import Settings
+from outreach.db import Database
 from outreach.intros.answer import Drafted, draft_answers, drafts_session, require_imap
 from outreach.intros.thanks import draft_thanks
 from outreach.replies.poll import poll

@@ -14,11 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from imapclient import IMAPClient
-from sqlite_utils import Database
 
 from outreach.config import Settings
 from outreach.contacts.store import get_contact_by_id, person_name
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.intros.answer import Drafted, eml_path
 from outreach.mail.imap import DRAFTS
 from outreach.mail.imap_folders import exists_in, save_draft, special_folder

@@ -16,12 +16,14 @@ import re
 import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, getaddresses
+from typing import Any
 
 import aiosmtplib
 
@@ -162,33 +164,25 @@ class SmtpConnection:
             except (aiosmtplib.SMTPException, OSError):
                 self.drop()
 
-    async def transmit(self, sender: str, recipients: list[str], raw: bytes, *, after_mail: Callable[[], None] | None = None,
+    async def transmit(self, sender: str, recipients: list[str], raw: bytes, *,
+                       after_mail: Callable[[], Future[Any] | None] | None = None,
                        before_data: Callable[[], None] | None = None) -> Outcome:
         """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown.
 
-        `after_mail` runs once MAIL FROM is on the wire, while the server works on it: the place
-        for the previous message's commit, so the db and the server work at the same time.
-        `before_data` runs once the recipients are accepted, right before DATA: the last moment
-        at which nothing has been handed over (the caller's check or test hook)."""
+        `after_mail` runs once MAIL FROM is on the wire: the place for the previous message's
+        commit. It may return a Future (the commit running on another thread), which is waited
+        for before DATA, never after: the server answers MAIL FROM and RCPT TO while the disk
+        syncs. `before_data` runs once the recipients are accepted, right before DATA: the last
+        moment at which nothing has been handed over (the caller's check or test hook)."""
         assert self.client is not None
         client, phase = self.client, "mail"
         utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded
         if utf8 and not client.supports_extension("smtputf8"):
             return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
         options, encoding = (["SMTPUTF8"], "utf-8") if utf8 else ([], "ascii")
+        commit: Future[Any] | None = None
         try:
-            if after_mail is None:
-                await client.mail(sender, options=options, encoding=encoding)
-            else:
-                command = asyncio.ensure_future(client.mail(sender, options=options, encoding=encoding))
-                await asyncio.sleep(0)  # let it write MAIL FROM
-                try:
-                    after_mail()
-                except BaseException:
-                    command.cancel()
-                    self.drop()
-                    raise
-                await command
+            commit = await self._mail_from(client, sender, options, encoding, after_mail)
             phase = "rcpt"
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
             for recipient in recipients:
@@ -198,6 +192,8 @@ class SmtpConnection:
                     if not client.is_connected:
                         raise
                     refused[recipient] = error
+            if commit is not None:
+                await self._landed(commit)
             if recipients[0] in refused:  # the contact's own address; a refused Cc doesn't stop it
                 refusal = refused[recipients[0]]
                 await self._reset()
@@ -219,7 +215,39 @@ class SmtpConnection:
                 return Outcome("uncertain", None, f"connection lost during DATA: {error}")
             return Outcome("retry_now", None, f"connection lost before the message was handed over: {error}")
         finally:
+            if commit is not None:
+                commit.result()  # never leave with the commit in flight; its error wins (a db that failed)
             self.last_used = time.monotonic()
+
+    async def _mail_from(self, client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str,
+                         after_mail: Callable[[], Future[Any] | None] | None) -> Future[Any] | None:
+        """MAIL FROM, with `after_mail` run while it is on the wire; the commit it started, if any."""
+        if after_mail is None:
+            await client.mail(sender, options=options, encoding=encoding)
+            return None
+        command = asyncio.ensure_future(client.mail(sender, options=options, encoding=encoding))
+        await asyncio.sleep(0)  # let it write MAIL FROM
+        try:
+            commit = after_mail()
+        except BaseException:
+            command.cancel()
+            self.drop()
+            raise
+        try:
+            await command
+        except BaseException:
+            if commit is not None:
+                commit.result()  # never leave with the commit in flight
+            raise
+        return commit
+
+    async def _landed(self, commit: Future[Any]) -> None:
+        """Wait for the commit started after MAIL FROM; if it failed, nothing is handed over."""
+        try:
+            await asyncio.wrap_future(commit)
+        except BaseException:
+            self.drop()  # a transaction is open on the server: this connection is not reused
+            raise
 
 
 # --- preparing the bytes -------------------------------------------------------------------------

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import InvalidEmail, normalise_email
-from outreach.db import record_event
+from outreach.db import Database, record_event
 from outreach.replies.suggestions import _EMAIL, _name_before, _split_name
 
 _FORWARD = re.compile(r"^\s*(fwd?|wg|tr)\s*:", re.I)

@@ -25,9 +25,8 @@ from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
+from outreach.db import Database
 from outreach.mail.imap import FetchedHeader, HeaderFields
 from outreach.replies.matching import match_and_store, select_candidates
 from outreach.replies.poll import PollResult, classify_many

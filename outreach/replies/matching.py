@@ -15,10 +15,8 @@ from datetime import datetime, timedelta
 from email.message import Message
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.mail.imap import FetchedHeader, HeaderFields
 from outreach.replies.authority import writes_for
 from outreach.replies.store import Mailbox, MatchedReply, own_addresses, store_reply, written_at

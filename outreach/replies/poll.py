@@ -4,7 +4,9 @@ Matching (matching.py) uses the standard headers, so it works with any IMAP serv
 mail is left alone. Nothing on the server is ever changed: folders are opened read-only and bodies are
 fetched with BODY.PEEK.
 
-Only headers are fetched for everything new; a cheap header check picks the few messages that
+A folder with nothing new costs one SELECT and one SEARCH, and loads neither the matcher nor the
+classifier (start-up time: a `replies poll` that finds nothing is the common case). Only headers
+are fetched for everything new; a cheap header check picks the few messages that
 may answer us, and only those are fetched whole, classified and stored (replystore.py), one
 transaction per fetch batch together with the folder's progress.
 """
@@ -21,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
-from sqlite_utils import Database
 
 from outreach.config import Settings
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.mail.imap import (
     FetchedHeader,
+    FolderStatus,
     connect_imap,
     imap_error,
     new_uids,
@@ -35,25 +37,13 @@ from outreach.mail.imap import (
     request_headers,
 )
 from outreach.mail.imap_folders import resolve_folder
-from outreach.replies.matching import (  # noqa: F401 (re-exported)
-    find_candidates,
-    looks_like_bounce,
-    match_and_store,
-    select_candidates,
-    sent_addresses,
-)
-from outreach.replies.store import Mailbox, list_replies, own_addresses, snippet
-from outreach.replies.suggestions import add_suggested, dismiss_suggested, list_suggestions
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     from outreach.classify.classifier import Classification
 
-__all__ = [
-    "PollResult", "poll", "poll_client", "classify_many", "match_and_store", "select_candidates", "looks_like_bounce", "list_replies", "snippet",
-    "list_suggestions", "add_suggested", "dismiss_suggested",
-]
+__all__ = ["PollResult", "poll", "poll_client", "classify_many"]
 
 BATCH_SIZE = 500
 KINDS = ("human_reply", "auto_reply", "bounce", "unsubscribe")
@@ -141,7 +131,7 @@ def poll_client(
     result = result or PollResult()
     now = now or datetime.now(timezone.utc)
     account = (settings.imap.username or "").lower()
-    sent_to = sent_addresses(db)
+    sent_to: set[str] | None = None  # read once, when a folder first has something new
     for configured in folders or settings.imap_folders:
         name = resolve_folder(client, configured)
         if name is None:
@@ -151,24 +141,47 @@ def poll_client(
         if summary is None:  # a poll resumed after a drop keeps adding to the same line
             summary = {"folder": name, "fetched": 0, "matched": 0, "resync": False}
             result.folders.append(summary)
-        _poll_folder(db, settings, client, name, account, sent_to, now, batch_size, result, summary)
+        status = open_folder(client, name)
+        last_uid = _last_uid(db, account, name, status, summary, result)
+        uids = new_uids(client, status, last_uid)
+        if not uids:
+            with db.atomic():
+                _save_progress(db, account, name, status.uidvalidity, last_uid, now)
+            continue
+        if sent_to is None:
+            sent_to = _sent_addresses(db)
+        _read_new(db, settings, client, (account, name, status.uidvalidity), uids, sent_to, now, batch_size, result, summary)
     return result
 
 
-def _poll_folder(
-    db: Database, settings: Settings, client: IMAPClient, name: str, account: str, sent_to: set[str],
-    now: datetime, batch_size: int, result: PollResult, summary: dict[str, Any],
-) -> None:
-    status = open_folder(client, name)
-    mailbox = Mailbox(account, name, status.uidvalidity)
+def _last_uid(db: Database, account: str, name: str, status: FolderStatus, summary: dict[str, Any], result: PollResult) -> int:
+    """Where the last poll of this folder stopped; 0 (read it all again) when its UIDVALIDITY changed."""
     state = db.execute(
         "SELECT uidvalidity, last_uid FROM mailbox_state WHERE account = ? AND folder = ?", [account, name]
     ).fetchone()
-    last_uid = state[1] if state and state[0] == status.uidvalidity else 0
     if state and state[0] != status.uidvalidity:
         summary["resync"] = True
         result.notes.append(f"{name}: UIDVALIDITY changed; rescanned the folder (already-seen replies are not counted again)")
-    uids = new_uids(client, status, last_uid)
+    return state[1] if state and state[0] == status.uidvalidity else 0
+
+
+def _sent_addresses(db: Database) -> set[str]:
+    from outreach.replies.matching import sent_addresses  # lazy: only when a folder has something new
+
+    return sent_addresses(db)
+
+
+# long: the fetch/classify/store pipeline of one folder, kept together so its overlap reads in order
+def _read_new(
+    db: Database, settings: Settings, client: IMAPClient, where: tuple[str, str, int], uids: list[int], sent_to: set[str],
+    now: datetime, batch_size: int, result: PollResult, summary: dict[str, Any],
+) -> None:
+    """Fetch the new messages' headers in batches; fetch, classify and store the candidates."""
+    # lazy: the matcher and what it stores through load only when there is something new
+    from outreach.replies.matching import find_candidates, match_and_store
+    from outreach.replies.store import Mailbox, own_addresses
+
+    mailbox = Mailbox(*where)
     own = own_addresses(settings)
     chunks = [uids[start : start + batch_size] for start in range(0, len(uids), batch_size)]
     today = now.date()
@@ -181,7 +194,7 @@ def _poll_folder(
             classified = classify_many([batch.bodies[h.uid][0] for h in batch.candidates], today)
         with db.atomic():  # the batch's replies and the folder's progress stand or fall together
             stored = match_and_store(db, settings, mailbox, batch.candidates, batch.bodies, classified, now)
-            _save_progress(db, mailbox, batch.last_uid, now)
+            _save_progress(db, mailbox.account, mailbox.folder, mailbox.uidvalidity, batch.last_uid, now)
         result.add(summary, batch.fetched, stored, sum(1 for c in classified if c.error))
 
     pending: _Batch | None = None
@@ -210,9 +223,6 @@ def _poll_folder(
             raise
         if pending is not None:
             finish(pending)
-    if not uids:
-        with db.atomic():
-            _save_progress(db, mailbox, last_uid, now)
 
 
 @contextmanager
@@ -275,12 +285,12 @@ class _Classifier:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _save_progress(db: Database, mailbox: Mailbox, last_uid: int, now: datetime) -> None:
+def _save_progress(db: Database, account: str, folder: str, uidvalidity: int, last_uid: int, now: datetime) -> None:
     db.execute(
         """INSERT INTO mailbox_state (account, folder, uidvalidity, last_uid, polled_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(account, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity,
            last_uid = excluded.last_uid, polled_at = excluded.polled_at""",
-        [mailbox.account, mailbox.folder, mailbox.uidvalidity, last_uid, utc_now(now)],
+        [account, folder, uidvalidity, last_uid, utc_now(now)],
     )
 
 

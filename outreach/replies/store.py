@@ -16,11 +16,9 @@ from email.utils import parseaddr, parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.replies.introductions import capture_introduction
 from outreach.replies.suggestions import suggest_contacts
 from outreach.sending import outbox

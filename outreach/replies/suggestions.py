@@ -8,10 +8,8 @@ from collections.abc import Iterable
 from email.utils import getaddresses
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import InvalidEmail, add_tags, get_contact, normalise_email
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.errors import NotFoundError
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

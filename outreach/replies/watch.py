@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
-from sqlite_utils import Database
 
 from outreach.config import Settings
+from outreach.db import Database
 from outreach.errors import MailServerError
 from outreach.mail.imap import LoginRefused, connect_imap, imap_error
 from outreach.replies.poll import Connect, PollResult, poll_client

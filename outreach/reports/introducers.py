@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import person_name
+from outreach.db import Database
 from outreach.reports.outcomes import FUNNEL
 
 POSITIVE = dict(FUNNEL)["positive"]

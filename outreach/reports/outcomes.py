@@ -14,10 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.store import set_contact_state
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.errors import OutreachError
 
 DEFAULT_OUTCOMES = ("positive", "call", "declined", "offer", "completed", "lor_requested", "lor_received")

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
+from outreach.db import Database
 from outreach.reports import introducers
 from outreach.reports.outcomes import FUNNEL
 

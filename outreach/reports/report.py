@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.errors import NotFoundError, OutreachError
 from outreach.reports import introducers, queries, stats
 from outreach.reports.outcomes import FUNNEL

@@ -12,10 +12,8 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.sending.outbox import pacing_history
 
 LAST_LOOK = "status.last_look"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlite_utils import Database
-
+from outreach.db import Database
 from outreach.reports.report import campaign_reply_counts
 
 NO_REPLIES: dict[str, Any] = {"delivered": 0, "replied": 0, "opted_out": 0, "bounced": 0, "auto_replied": 0,

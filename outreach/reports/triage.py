@@ -11,9 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
-from outreach.db import utc_now
+from outreach.db import Database, utc_now
 from outreach.reports.outcomes import set_outcome
 
 # Until the classifier suggests outcomes itself (another stage is adding that), a few phrases

@@ -19,15 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import (
     get_contact_by_id,
     iter_contacts,
     needs_smtputf8,
 )
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import NotFoundError, OutreachError, TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending.eml import read_frozen

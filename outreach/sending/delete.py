@@ -12,9 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.errors import OutreachError
 from outreach.sending.campaigns import get_campaign
 

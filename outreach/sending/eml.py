@@ -6,9 +6,12 @@ Message-ID included); a dry run writes the same files so the user can open them 
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from outreach.config import Settings
@@ -40,6 +43,57 @@ def write_eml(folder: Path, index: int, to_address: str, raw: bytes) -> Path:
     return path
 
 
+class EmlWriter:
+    """Writes files on a worker thread while the caller renders the next messages.
+
+    Creating a file costs 0.3-1.4 ms of kernel time on a virtual disk, about what rendering the
+    message costs: done in line, the freeze of 1,000 messages spent a second on it. Files are
+    handed over in batches (one wake-up of the worker per batch, not per file) through a bounded
+    queue, so memory stays flat however many messages there are; the first failed write is
+    raised in the caller (at the next hand-over, or on leaving the block)."""
+
+    BATCH = 32
+
+    def __init__(self, depth: int = 8) -> None:
+        self._queue: queue.Queue[list[tuple[Path, bytes]] | None] = queue.Queue(maxsize=depth)
+        self._batch: list[tuple[Path, bytes]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="eml-writer", daemon=True)
+
+    def __enter__(self) -> EmlWriter:
+        self._thread.start()
+        return self
+
+    def write(self, path: Path, raw: bytes) -> None:
+        self._batch.append((path, raw))
+        if len(self._batch) >= self.BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch = []
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for path, raw in batch:
+                if self._error is None:  # after a failure, only drain the queue
+                    try:
+                        path.write_bytes(raw)
+                    except BaseException as error:  # raised in the caller's thread
+                        self._error = error
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if kind is None:
+            self._queue.put(self._batch)
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error
+
+
 def write_preview(folder: Path, rendered: Iterable[RenderedMessage], *, previous: Iterable[str] = ()) -> list[str]:
     """A dry run's files, replacing the previous dry run's: only the files it recorded writing
     (`previous`) are deleted, never a glob of a folder that may hold the user's own files.
@@ -69,4 +123,9 @@ def read_frozen(path: str | None, message_id: str) -> bytes | None:
         return None
     end = raw.find(b"\r\n\r\n")
     head = raw[: end if end >= 0 else len(raw)]
-    return raw if re.search(rb"^Message-ID: *" + re.escape(message_id.encode()) + rb"\r?$", head, re.M | re.I) else None
+    return raw if message_id.encode() in FROZEN_MESSAGE_ID.findall(head) else None
+
+
+# One pattern compiled once: a pattern built per message (with the id in it) missed re's cache
+# and cost 0.5 ms of compiling for every message sent.
+FROZEN_MESSAGE_ID = re.compile(rb"^Message-ID: *(.*?)\r?$", re.M | re.I)

@@ -22,15 +22,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, iter_contacts
-from outreach.db import record_event, utc_now
+from outreach.db import Database, record_event, utc_now
 from outreach.errors import TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import eml_folder, eml_name, remove_preview
+from outreach.sending.eml import EmlWriter, eml_folder, eml_name, remove_preview
 from outreach.templates.budget import TOO_MUCH
 from outreach.templates.render import Sender, load_template, render_or_problems
 
@@ -103,18 +101,19 @@ def _render_all(
     template = load_template(settings.templates_dir, campaign["template"])
     details = dict(campaign)
     planned, problems = Planned(), []
-    for contact in _walk(db, campaign, skip, planned):
-        message, found = render_or_problems(template, contact, sender=sender, campaign=details)
-        if found:
-            problems.extend(found)
-            if any(p.reason.startswith(TOO_MUCH) for p in found):
-                break  # a runaway loop runs away for every contact: one report, not one each
-            continue
-        if problems or message is None:
-            continue  # something failed already: nothing will be kept, only keep checking
-        name = eml_name(planned.included, message.to_address)
-        (staging / name).write_bytes(message.as_bytes())
-        keep(contact, message, folder / name)
+    with EmlWriter() as writer:  # files are written while the next messages render
+        for contact in _walk(db, campaign, skip, planned):
+            message, found = render_or_problems(template, contact, sender=sender, campaign=details)
+            if found:
+                problems.extend(found)
+                if any(p.reason.startswith(TOO_MUCH) for p in found):
+                    break  # a runaway loop runs away for every contact: one report, not one each
+                continue
+            if problems or message is None:
+                continue  # something failed already: nothing will be kept, only keep checking
+            name = eml_name(planned.included, message.to_address)
+            writer.write(staging / name, message.as_bytes())
+            keep(contact, message, folder / name)
     if problems:
         raise TemplateProblems(problems)
     return planned

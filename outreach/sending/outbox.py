@@ -33,11 +33,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import add_suppression, back_at, do_not_contact_reason, mark_contacted, set_contact_state
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import OutreachError
 from outreach.mail.imap_folders import find_in_sent
 from outreach.sending.pacing import SentRecord

@@ -14,7 +14,6 @@ A cap or gap of 0 means "no limit" (for local testing).
 
 from __future__ import annotations
 
-import asyncio
 import random
 from bisect import bisect_right, insort
 from collections.abc import Iterable
@@ -48,6 +47,8 @@ class SystemClock:
         return datetime.now(timezone.utc)
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # lazy: the outbox imports this module, and asyncio costs 20 ms of start-up
+
         await asyncio.sleep(max(0.0, seconds))
 
 

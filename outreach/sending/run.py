@@ -3,9 +3,9 @@
 The durable outbox (outbox.py) records each message before and after its SMTP transaction;
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
-message may go at once, its "sending" commit is made while its MAIL FROM is on the wire and before
-its DATA (see `Run._record_sent` and `SmtpConnection.transmit`): the disk works while the server
-does.
+message may go at once, its "sending" commit is made on a worker thread (`Run.committer`) while
+its MAIL FROM and RCPT TO are on the wire, and lands before its DATA (`Run._record_sent`,
+`SmtpConnection.transmit`); the event loop touches the db only after waiting for that commit.
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
@@ -18,15 +18,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import email_domain
-from outreach.db import parse_utc, record_event, utc_now
+from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import ConfigError, MailServerError, OutreachError
 from outreach.mail.smtp import Outcome, SmtpConnection, SmtpLoginError, SmtpTlsError, prepare
 from outreach.sending import campaigns, outbox
@@ -109,6 +108,7 @@ class Run:
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
         self.pending: Callable[[], None] | None = None  # a 'sent' commit waiting for the next MAIL FROM
+        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
     def _flush_for(self, message: QueuedMessage) -> None:
         self.flush()
@@ -126,6 +126,7 @@ class Run:
         outbox.finish(self.db, message, state, event, at=utc_now(self.clock.now()), **changes)
 
     async def close(self) -> None:
+        self.committer.shutdown(wait=True)
         await self.conn.close()
         if self.copier is not None:
             self.copier.close()
@@ -154,7 +155,7 @@ class Run:
         _step()
         data, recipients = prepare(raw, message.to_address, now)
         # (a) for this message must be committed before DATA: flushed right after MAIL FROM.
-        after_mail = (lambda: self._flush_for(message)) if self.pending else None
+        after_mail = (lambda: self.committer.submit(self._flush_for, message)) if self.pending else None
         outcome = await self.conn.transmit(self.account, recipients, data, after_mail=after_mail,
                                            before_data=lambda: self._before_data(message))
         _step()

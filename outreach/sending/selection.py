@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from outreach.contacts.conversation import conversation_reason
 from outreach.contacts.store import (
     NEEDS_SMTPUTF8,
@@ -20,6 +18,7 @@ from outreach.contacts.store import (
     needs_smtputf8,
     select_contacts,
 )
+from outreach.db import Database
 
 if TYPE_CHECKING:
     from outreach.sending.freeze import Planned

@@ -16,11 +16,9 @@ from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
 
-from sqlite_utils import Database
-
 from outreach.config import Settings
 from outreach.contacts.store import email_domain, normalise_email
-from outreach.db import durable_commits, parse_utc, utc_now
+from outreach.db import Database, durable_commits, parse_utc, utc_now
 from outreach.errors import OutreachError
 from outreach.mail.smtp import Outcome
 from outreach.sending import campaigns, outbox
