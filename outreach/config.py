@@ -98,6 +98,7 @@ class Settings:
     """Where the settings were found: "current folder", "config folder", "--env-file" or "none"."""
     busy_timeout: float = 5.0  # seconds a write waits for another command's write (OUTREACH_BUSY_TIMEOUT)
     outcomes: tuple[str, ...] = ()  # OUTREACH_OUTCOMES: outcome names added to the defaults
+    profiles: tuple[str, ...] = ()  # every profile set up (OUTREACH_PROFILE_<NAME>_* keys), lower-case
 
     @property
     def preset(self) -> Preset:
@@ -340,6 +341,7 @@ def load_settings(
         source=workspace.source,
         busy_timeout=_parse_seconds("OUTREACH_BUSY_TIMEOUT", lookup.get("BUSY_TIMEOUT", 5)),
         outcomes=tuple(n.strip() for n in str(lookup.get("OUTCOMES", "")).split(",") if n.strip()),
+        profiles=tuple(profile_names(environ, dotenv)),
     )
 
 

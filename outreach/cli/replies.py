@@ -33,9 +33,11 @@ def replies_group() -> None:
 
 @replies_group.command("poll")
 @click.option("--folder", "folders", multiple=True, help="Folder to read (repeatable); \\Junk means the special-use Junk folder. Default: OUTREACH_IMAP_FOLDERS.")
-@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object (a list of them, one per account, "
+              "with --all-profiles).")
+@click.option("--all-profiles", is_flag=True, help="Read every account's mailbox in turn: this one and every profile set up.")
 @pass_app
-def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
+def poll_command(app: App, folders: tuple[str, ...], as_json: bool, all_profiles: bool) -> None:
     """Read new mail once, match it to what you sent, and update contacts.
 
     Mail is never marked read, moved or deleted (except a follow-up draft of ours whose contact
@@ -46,7 +48,12 @@ def poll_command(app: App, folders: tuple[str, ...], as_json: bool) -> None:
     \b
     outreach replies poll
     outreach replies poll --json
+    outreach replies poll --all-profiles     # every account's mailbox, one summary each
     """
+    if all_profiles:
+        from .replies_all import poll_all  # every account in turn (cli/replies_all.py)
+
+        return poll_all(app, folders, as_json)
     result = replies.poll(app.db, app.settings, folders=folders or None)
     if not as_json:
         for folder in result.folders:
