@@ -311,7 +311,7 @@ def load_settings(
     provider = _choice(_name("PROVIDER", lookup), lookup.get("PROVIDER", "custom"), tuple(_known_providers()))
     preset = preset_for(provider)
     from_address = lookup.get("FROM")
-    username_default = _bare_address(from_address)
+    username_default = bare_address(from_address)
     signature = lookup.get("SIGNATURE")
     folders = lookup.get("IMAP_FOLDERS", "INBOX,\\Junk")
     ca_file = lookup.get("CA_FILE")
@@ -354,7 +354,10 @@ def _known_providers() -> list[str]:
     return list(PRESETS)
 
 
-def _bare_address(from_address: str | None) -> str | None:
+def bare_address(from_address: str | None) -> str | None:
+    """The address of OUTREACH_FROM: "ada@x.org" from "Ada Obi, MD <ada@x.org>" too (parseaddr
+    alone reads an unquoted comma as two addresses and gives "Ada")."""
     if not from_address:
         return None
-    return parseaddr(from_address)[1] or None
+    angle = re.search(r"<([^<>\s]+)>\s*$", from_address)
+    return angle.group(1) if angle else parseaddr(from_address)[1] or None

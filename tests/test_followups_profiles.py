@@ -19,7 +19,9 @@ from click.testing import CliRunner
 from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.db import open_db
+from outreach.followups.reconcile import mailbox_account
 from outreach.sending import campaigns, sender
+from outreach.templates.render import Sender
 from tests.campaign_fixtures import START, add_contacts, limits, write_template
 from tests.clocks import FakeClock
 from tests.mailservers import PASSWORD, SMTP_USER
@@ -41,7 +43,7 @@ def two_accounts(mail_env, smtp_server, imap_account, dovecot, monkeypatch):
     to doc4-6, each with two follow-ups, first emails sent Monday 2 March from their accounts."""
     work_user = dovecot.new_user()
     for key, value in {
-        "PROVIDER": "custom", "FROM": f"Ada Obi MD <{WORK}>", "SMTP_HOST": smtp_server.host,
+        "PROVIDER": "custom", "FROM": f"Ada Obi, MD <{WORK}>", "SMTP_HOST": smtp_server.host,
         "SMTP_PORT": str(smtp_server.port), "SMTP_SECURITY": "starttls", "SMTP_USERNAME": WORK, "SMTP_PASSWORD": PASSWORD,
         "IMAP_HOST": imap_account.host, "IMAP_PORT": str(imap_account.tls_port), "IMAP_SECURITY": "tls",
         "IMAP_USERNAME": work_user, "IMAP_PASSWORD": PASSWORD, "DAILY_CAP": "2", "HOURLY_CAP": "0", "DOMAIN_CAP": "0",
@@ -86,7 +88,7 @@ def test_each_campaigns_follow_ups_are_drafted_into_its_own_accounts_mailbox(two
     assert sorted(plain) == PLAIN and sorted(work) == ALUMNI
     assert {m["From"].addresses[0].addr_spec for m in plain.values()} == {SMTP_USER}
     assert {m["From"].addresses[0].addr_spec for m in work.values()} == {WORK}
-    assert "Read new mail first (profile work: Ada Obi MD <ada@work.example.edu>)" in drafted.stderr
+    assert "Read new mail first (profile work: Ada Obi, MD <ada@work.example.edu>)" in drafted.stderr
 
     # The plain account's poll follows its own drafts only: work's are in another mailbox, not "deleted".
     polled = runner.invoke(cli, ["replies", "poll"])
@@ -132,9 +134,20 @@ def test_a_profile_on_the_command_line_handles_its_own_account_and_says_what_it_
     only = runner.invoke(cli, ["--profile", "work", "followups", "draft", "--as-of", "2026-03-05"])
     assert only.exit_code == 0, only.output
     assert sorted(drafts_to(two_accounts.work)) == ALUMNI and drafts_to(two_accounts.plain) == {}
-    assert (f"Left for their own account: follow-ups due in spring ({SMTP_USER}); they go from the account that sent "
-            "the first emails") in only.stderr
+    assert (f"Left for their own account: follow-ups due in spring ({SMTP_USER}); they go from the address the first "
+            "emails went from: drop --profile.") in only.stderr
 
     dry = runner.invoke(cli, ["--profile", "work", "followups", "send", "--as-of", "2026-03-05"])
     assert dry.exit_code == 0 and "Nobody is due" in dry.stdout  # fall's are in Drafts already; spring is left
     assert "follow-ups due in spring" in dry.stderr and smtp_server.received == []
+
+
+def test_a_from_with_an_unquoted_comma_is_one_sender(tmp_path):
+    """README's own example: OUTREACH_PROFILE_UNI_FROM="Ada Obi, MD <a.obi@uni.example.edu>"."""
+    env_file = tmp_path / ".env"
+    env_file.write_text('OUTREACH_PROFILE_UNI_FROM="Ada Obi, MD <a.obi@uni.example.edu>"\nOUTREACH_PROFILE_UNI_PROVIDER=gmail\n')
+    uni = load_settings({"profile": "uni"}, environ={}, env_file=env_file)
+    assert uni.smtp.username == uni.imap.username == "a.obi@uni.example.edu"  # not "Ada"
+    sender = Sender.from_settings(uni)
+    assert (sender.name, sender.address) == ("Ada Obi, MD", "a.obi@uni.example.edu")
+    assert mailbox_account(uni) == "a.obi@uni.example.edu"

@@ -133,6 +133,8 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
         _refreshed(part.report.refreshed, _mailbox(part, len(parts)))
     if as_json:
         print_json([item for part in parts for item in part.report.drafted])
+    elif not parts:
+        click.echo("Nothing to draft for this account.")
     else:
         for part in parts:
             _print_drafts(part, len(parts))
@@ -167,7 +169,8 @@ def _left(app: App, run: Any, as_of: date | datetime | None, verb: str) -> None:
         if who.startswith("profile "):
             how = f"run `outreach --{who} followups {verb}`, or drop --profile to handle every account"
         else:
-            how = f"they go from the account that sent the first emails: run with its settings (OUTREACH_FROM={who})"
+            how = ("they go from the address the first emails went from: "
+                   + ("drop --profile" if app.chosen_profile else f"run with the settings of that account (its FROM is {who})"))
         click.echo(f"Left for their own account: follow-ups due in {', '.join(names)} ({who}); {how}.", err=True)
 
 
@@ -225,6 +228,9 @@ def _print(report: Any, parts: list[Any]) -> None:
         for item in part.report.planned:
             click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} "
                        f"step {item['step']} ({item['template']}): {item['subject']}")
+    if not parts:
+        click.echo("Nothing to send for this account. Nothing was sent.")
+        return
     if not report.planned and not report.runs:
         click.echo("Nobody is due for a follow-up (see `outreach followups due --all`). Nothing was sent.")
         return

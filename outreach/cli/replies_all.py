@@ -37,8 +37,11 @@ def poll_all(app: App, folders: tuple[str, ...], as_json: bool) -> None:
         print_json([p.to_json() for p in parts])
     failed = [p for p in parts if p.error]
     if failed:
-        raise OutreachError(f"{len(failed)} of {len(parts)} mailboxes could not be read: "
-                            + "; ".join(f"{_label(p)}: {p.error}" for p in failed))
+        raise OutreachError(f"{len(failed)} of {len(parts)} mailboxes could not be read ({', '.join(_label(p) for p in failed)}: "
+                            "see above); the others were read")
+    if all(p.skipped for p in parts):
+        raise OutreachError("no account has an IMAP server set up: set OUTREACH_IMAP_HOST or OUTREACH_PROVIDER "
+                            "(OUTREACH_PROFILE_<NAME>_PROVIDER for a profile)")
 
 
 def _print_part(part: AccountPoll, as_json: bool) -> None:

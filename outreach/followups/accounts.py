@@ -87,6 +87,8 @@ def draft_each(db: Database, settings_for: SettingsFor, run: Plan, *, as_of: dat
     """Every due follow-up drafted into the mailbox of the account its campaign sends from."""
     out: list[AccountDrafts] = []
     for profile, names in run.split.groups.items():
+        if not names and not run.split.single:
+            continue  # nothing of this account's in this run: its mailbox is not even opened
         settings = settings_for(profile)
         account = settings.from_address or ""
         if run.split.single:
@@ -146,6 +148,8 @@ async def send_each(db: Database, settings_for: SettingsFor, run: Plan, *, clock
     A quota pause of one account leaves the others going; Ctrl-C or another error stops here."""
     out = SendEach(live)
     for profile, names in run.split.groups.items():
+        if not names and not run.split.single:
+            continue  # nothing of this account's in this run: its mailbox is not even opened
         settings = settings_for(profile)
         part = AccountSends(profile, settings.from_address or "", FollowupSendReport(live=live))
         out.parts.append(part)

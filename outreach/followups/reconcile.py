@@ -16,7 +16,7 @@ from imapclient import IMAPClient
 from outreach.config import Settings
 from outreach.db import Database, record_event, utc_now
 from outreach.errors import HeaderInjectionError
-from outreach.mail.headers import parse_address_list
+from outreach.mail.headers import parse_sender
 from outreach.mail.imap import DRAFTS, SENT, imap_session
 from outreach.mail.imap_folders import delete_by_message_id, exists_in, find_copy, special_folder
 
@@ -44,7 +44,7 @@ def mailbox_account(settings: Settings) -> str | None:
     if not settings.from_address:
         return None
     try:
-        addresses = parse_address_list("OUTREACH_FROM", settings.from_address)
+        addresses = parse_sender("OUTREACH_FROM", settings.from_address)
     except HeaderInjectionError:
         return None
     return addresses[0].addr_spec if len(addresses) == 1 else None

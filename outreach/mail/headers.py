@@ -77,6 +77,21 @@ def parse_address_list(field_name: str, text: str, *, contact: str | None = None
     return addresses
 
 
+_NAME_AND_ADDRESS = re.compile(r'\s*([^<>"]+?)\s*<([^<>\s]+)>\s*')
+
+
+def parse_sender(field_name: str, text: str) -> list[Address]:
+    """As parse_address_list, but "Ada Obi, MD <ada@x>" (a name with a comma, unquoted, as
+    people write it in .env) is one sender, not two addresses."""
+    try:
+        addresses = parse_address_list(field_name, text)
+    except HeaderInjectionError:
+        addresses = []
+    if len(addresses) != 1 and (plain := _NAME_AND_ADDRESS.fullmatch(text)):
+        return parse_address_list(field_name, f'"{plain.group(1)}" <{plain.group(2)}>')
+    return addresses or parse_address_list(field_name, text)
+
+
 def _address_header(addresses: Sequence[Address]) -> str:
     """Encoded by the email package: non-ASCII names as RFC 2047 words, specials quoted. An
     address with non-ASCII before the @ stays UTF-8 (RFC 6532): such a message is only ever

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from outreach.config import Settings
+from outreach.config import Settings, bare_address
 from outreach.contacts.store import InvalidEmail, add_suppression, back_at, set_contact_state
 from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.replies.introductions import capture_introduction
@@ -64,7 +64,7 @@ class Mailbox:
 @lru_cache(maxsize=8)
 def own_addresses(settings: Settings) -> frozenset[str]:
     """Our addresses: mail from them is ours, never a reply; never suggested as contacts."""
-    found = {settings.imap.username or "", settings.smtp.username or "", parseaddr(settings.from_address or "")[1]}
+    found = {settings.imap.username or "", settings.smtp.username or "", bare_address(settings.from_address) or ""}
     return frozenset(a.lower() for a in found if a)
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
-from outreach.config import Settings
+from outreach.config import Settings, bare_address
 from outreach.db import Database, utc_now
 from outreach.sending.outbox import pacing_history
 
@@ -54,7 +53,7 @@ def set_value(db: Database, key: str, value: str, *, at: str | None = None) -> N
 
 
 def account_of(settings: Settings) -> str | None:
-    return parseaddr(settings.from_address or "")[1] or settings.smtp.username or None
+    return bare_address(settings.from_address) or settings.smtp.username or None
 
 
 def sent_last_24h(db: Database, account: str | None, now: datetime) -> int:

@@ -38,6 +38,7 @@ import jinja2
 from outreach.config import Settings
 from outreach.contacts.store import template_fields
 from outreach.errors import ConfigError, HeaderInjectionError, TemplateError
+from outreach.mail.headers import parse_sender
 from outreach.mail.message import (
     Attachment,
     AttachmentInfo,
@@ -114,7 +115,7 @@ class Sender:
     def parse(cls, text: str, *, signature: str | None = None) -> Sender:
         """`"Ada Obi <ada@example.com>"` -> Sender; ConfigError if it is not one address."""
         try:
-            addresses = parse_address_list("OUTREACH_FROM", text)
+            addresses = parse_sender("OUTREACH_FROM", text)
         except HeaderInjectionError as error:
             raise ConfigError(f"OUTREACH_FROM={text!r} is not an address like Ada Obi <ada@example.com> ({error})") from None
         if len(addresses) != 1:
