@@ -96,6 +96,25 @@ class Database:
     def close(self) -> None:
         self.conn.close()
 
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int | None:
+        """Insert rows that share the first row's columns; the last row's id. Plain SQL for the
+        send path's hot inserts: sqlite-utils' insert re-reads the table layout on every call and
+        loading it costs more than freezing a small campaign."""
+        if not rows:
+            return None
+        columns = list(rows[0])
+        sql = (f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})")
+        with self.atomic():
+            self.conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+            return int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+
+    def update_row(self, table: str, row_id: int, changes: Mapping[str, Any]) -> None:
+        """`UPDATE table SET changes WHERE id = row_id`, committed unless inside `atomic()`."""
+        columns = list(changes)
+        self.execute(f"UPDATE [{table}] SET {', '.join(f'[{c}] = ?' for c in columns)} WHERE id = ?",
+                     [changes[c] for c in columns] + [row_id])
+
     def table_names(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 

@@ -251,7 +251,7 @@ def list_campaigns(db: Database) -> list[dict[str, Any]]:
 def set_status(db: Database, campaign: Mapping[str, Any], status: str, reason: str | None = None, **changes: Any) -> None:
     """Change a campaign's status and say why, in one transaction with its event."""
     with db.atomic():
-        db.table("campaigns").update(campaign["id"], {"status": status, "status_reason": reason, **changes})
+        db.update_row("campaigns", campaign["id"], {"status": status, "status_reason": reason, **changes})
         record_event(db, f"campaign_{status}", campaign_id=campaign["id"], reason=reason)
 
 

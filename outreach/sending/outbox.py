@@ -211,13 +211,13 @@ def pacing_history(db: Database, account: str, now: datetime) -> list[SentRecord
 def queue_messages(db: Database, rows: list[dict[str, Any]]) -> None:
     """Add messages in state `queued`; call inside the caller's transaction (e.g. a campaign's freeze)."""
     if rows:
-        db.table("messages").insert_all([{**row, "state": "queued"} for row in rows])
+        db.insert_rows("messages", [{**row, "state": "queued"} for row in rows])
 
 
 def queue_one(db: Database, row: dict[str, Any]) -> QueuedMessage:
     """One new queued message, committed (e.g. a test send)."""
     with db.atomic():
-        message_id = db.table("messages").insert({**row, "state": "queued"}).last_pk
+        message_id = db.insert_rows("messages", [{**row, "state": "queued"}])
     return QueuedMessage.from_row({**row, "id": message_id, "state": "queued"})
 
 
