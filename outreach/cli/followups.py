@@ -186,7 +186,9 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
 
     Each goes as a reply in its thread (Re: subject, In-Reply-To, References), with the
     campaign's pacing and caps; new mail is read first so a fresh reply stops its follow-up.
-    Exit 3 when some failed.
+    A campaign created with --profile sends its follow-ups through that profile's account and
+    caps; with several profiles, each account in turn (a --profile before the command: only that
+    one). Exit 3 when some failed.
 
     \b
     outreach followups send                  # dry run: .eml files, nothing sent

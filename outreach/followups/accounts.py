@@ -170,6 +170,7 @@ async def send_each(db: Database, settings_for: SettingsFor, run: Plan, *, clock
             part.report.error = part.report.error or one.error
             if one.error:
                 break
-        if part.report.error and not isinstance(part.report.error, AccountPaused) or (stop is not None and stop.is_set()):
+        stopped = stop is not None and stop.is_set()
+        if stopped or (part.report.error and not isinstance(part.report.error, AccountPaused)):
             break
     return out
