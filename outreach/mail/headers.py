@@ -112,6 +112,7 @@ def _one_address(address: Address) -> str:
     return f"{words} <{address.addr_spec}>"
 
 
+@lru_cache(maxsize=1024)
 def _unstructured(name: str, value: str) -> str:
     """Subject-style text, RFC 2047-encoded when it is not plain ASCII, folded to short lines."""
     plain = value.isascii() and "=?" not in value

@@ -37,7 +37,6 @@ from outreach.config import Settings
 from outreach.contacts.store import add_suppression, back_at, do_not_contact_reason, mark_contacted, set_contact_state
 from outreach.db import Database, parse_utc, record_event, utc_now
 from outreach.errors import OutreachError
-from outreach.mail.imap_folders import find_in_sent
 from outreach.sending.pacing import SentRecord
 
 PENDING_STATES = ("queued", "deferred")
@@ -164,6 +163,8 @@ def resolve_from_sent_folder(db: Database, settings: Settings, campaign_id: int)
     if not pending or not sent_folder_is_reliable(settings):
         return 0, None
     try:
+        from outreach.mail.imap_folders import find_in_sent  # lazy: the send path needs no IMAP client
+
         found = find_in_sent(settings, [row["message_id"] for row in pending])
     except OutreachError as error:
         return 0, f"could not check the Sent folder for {len(pending)} uncertain message(s): {error}"

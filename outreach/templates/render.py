@@ -51,12 +51,12 @@ from outreach.mail.message import (
 )
 from outreach.templates.budget import TOO_MUCH, budget
 from outreach.templates.helpers import (
-    MARKDOWN,
     TITLES,
     blank,
     collecting,
     full_name,
     is_empty,
+    markdown_converter,
     salutation,
     us_date,
 )
@@ -276,7 +276,7 @@ def _render(
     text = run.render(parts["body"], context)
     html = run.render(parts["html"], context) if parts["html"] is not None else None
     if html is not None and parts.get("markdown"):
-        html = MARKDOWN.reset().convert(html)
+        html = markdown_converter().reset().convert(html)
     if text is not None:
         text = text.rstrip() + "\n"
     cc, reply_to = _addresses(run, parts, context)
