@@ -53,6 +53,8 @@ class ServerSettings:
     oauth2_cmd: str | None = field(default=None, repr=False)
     """A command whose first output line is an OAuth2 access token: sign in with SASL XOAUTH2."""
     kind: str = "SMTP"
+    setting_prefix: str = "OUTREACH_"
+    """Where this account's keys live: OUTREACH_ or OUTREACH_PROFILE_<NAME>_ (named in errors)."""
 
     @property
     def auth_method(self) -> str:
@@ -217,6 +219,7 @@ def _server(lookup: _Lookup, kind: str, host: str | None, port: int, security: s
         password_cmd=lookup.secret(f"{prefix}_PASSWORD_CMD"),
         oauth2_cmd=lookup.secret(f"{prefix}_OAUTH2_CMD") or lookup.secret("OAUTH2_TOKEN_CMD"),
         kind=prefix,
+        setting_prefix=f"OUTREACH_PROFILE_{lookup.profile}_" if lookup.profile else "OUTREACH_",
     )
 
 

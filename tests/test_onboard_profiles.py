@@ -13,6 +13,7 @@ from outreach.cli import cli
 from outreach.config import load_settings
 from outreach.db import open_db
 from outreach.errors import ConfigError
+from outreach.mail.auth import credentials
 from tests.campaign_fixtures import write_template
 from tests.mailservers import PASSWORD
 
@@ -50,6 +51,17 @@ def test_a_profile_has_its_own_account_and_shares_the_rest(tmp_path):
     assert by_env.profile == "uni"
     with pytest.raises(ConfigError, match="no profile called 'nope' \\(profiles set up: uni\\)"):
         load_settings({"profile": "nope"}, environ={}, env_file=env_file)
+
+
+def test_a_missing_secret_is_named_by_the_profiles_own_key(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(ENV + "OUTREACH_PROFILE_UNI_PROVIDER=gmail\nOUTREACH_PROFILE_UNI_FROM=ada@uni.example.edu\n")
+    uni = load_settings({"profile": "uni"}, environ={}, env_file=env_file)
+    with pytest.raises(ConfigError, match="set OUTREACH_PROFILE_UNI_SMTP_PASSWORD \\(or OUTREACH_PROFILE_UNI_SMTP_PASSWORD_CMD"):
+        credentials(uni.smtp)
+    plain = load_settings(environ={}, env_file=env_file)
+    with pytest.raises(ConfigError, match="set OUTREACH_SMTP_PASSWORD \\(or OUTREACH_SMTP_PASSWORD_CMD"):
+        credentials(plain.smtp)
 
 
 def run(*args: str):

@@ -45,23 +45,24 @@ def credentials(server: ServerSettings) -> Credentials:
 
     Raises ConfigError (naming the setting to fix) when a secret is missing or its command fails."""
     kind = server.kind
+    key = f"{server.setting_prefix}{kind}"  # OUTREACH_SMTP, or OUTREACH_PROFILE_WORK_SMTP for a profile
     method = server.auth_method
     if method == "none":
         return Credentials("none", "")
     if not server.username:
         raise ConfigError(
-            f"{kind} username missing: set OUTREACH_FROM (or OUTREACH_{kind}_USERNAME) in .env; "
-            f"for a relay that needs no login set OUTREACH_{kind}_USERNAME= (empty)"
+            f"{kind} username missing: set {server.setting_prefix}FROM (or {key}_USERNAME) in .env; "
+            f"for a relay that needs no login set {key}_USERNAME= (empty)"
         )
     if method == "xoauth2":
-        setting = f"OUTREACH_{kind}_OAUTH2_CMD (or OUTREACH_OAUTH2_TOKEN_CMD)"
+        setting = f"{key}_OAUTH2_CMD (or OUTREACH_OAUTH2_TOKEN_CMD)"
         return Credentials("xoauth2", server.username, run_secret_command(server.oauth2_cmd or "", setting))
     if server.password:
         return Credentials("password", server.username, server.password)
     if server.password_cmd:
-        return Credentials("password", server.username, run_secret_command(server.password_cmd, f"OUTREACH_{kind}_PASSWORD_CMD"))
+        return Credentials("password", server.username, run_secret_command(server.password_cmd, f"{key}_PASSWORD_CMD"))
     raise ConfigError(
-        f"no {kind} password: set OUTREACH_{kind}_PASSWORD (or OUTREACH_{kind}_PASSWORD_CMD, a command that prints it) "
+        f"no {kind} password: set {key}_PASSWORD (or {key}_PASSWORD_CMD, a command that prints it) "
         "in .env, or run `outreach init`; it is never stored or printed"
     )
 
