@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 
-from outreach.mail.message import load_attachment
+from outreach.mail.message import POLICY, load_attachment
 from tests.test_message import PDF, build
 
 ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
@@ -67,3 +67,16 @@ def test_every_message_gets_its_own_boundaries(tmp_path):
         assert outer != inner
         boundaries += [outer, inner]
     assert len(set(boundaries)) == 6
+
+
+def test_the_bytes_are_what_the_email_package_writes(tmp_path):
+    """as_bytes writes an attachment's body as one pre-encoded block; the result is the email
+    package's own output, byte for byte, with or without HTML and attachments."""
+    path = tmp_path / "Currículo.pdf"
+    path.write_bytes(PDF * 40)  # several hundred base64 lines
+    for kwargs in ({"html": "<p>Dear Dr. Okafor</p>", "attachments": [load_attachment(path)]},
+                   {"attachments": [load_attachment(path), load_attachment(path, filename="CV – Ada.pdf")]},
+                   {"html": "<p>Estimada Dra. Peña</p>"}, {}):
+        rendered = build(**kwargs)
+        assert rendered.as_bytes() == rendered.message.as_bytes(policy=POLICY)
+    assert b"Content-Transfer-Encoding: base64" in build(attachments=[load_attachment(path)]).as_bytes()
