@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from outreach.cli import cli
 from outreach.db import open_db
+from outreach.sending.eml import recorded_files
 from tests.campaign_fixtures import add_contacts, write_template
 
 
@@ -66,8 +67,27 @@ def test_a_dry_run_deletes_only_the_files_it_wrote(hermetic, mail_env):
     assert outreach("campaign", "send", "spring").exit_code == 0
     left = sorted(p.name for p in folder.glob("*.eml"))
     assert "my-draft-to-the-dean.eml" in left and len(left) == 4
-    recorded = json.loads(rows(open_db("outreach.db"), "SELECT dry_run_files FROM campaigns")[0]["dry_run_files"])
+    recorded = recorded_files(rows(open_db("outreach.db"), "SELECT dry_run_files FROM campaigns")[0]["dry_run_files"], folder)
     assert sorted(Path(p).name for p in recorded) == sorted(set(left) - {"my-draft-to-the-dean.eml"})
+
+
+def test_a_dry_run_cleans_up_after_one_recorded_by_an_older_version(hermetic, mail_env):
+    """Databases from before the manifest recorded the files as a JSON list of paths."""
+    write_template(hermetic)
+    add_contacts(open_db("outreach.db"), 2)
+    assert outreach("campaign", "create", "spring", "--template", "hello", "--tag", "physicians").exit_code == 0
+    folder = hermetic / "outbox" / "spring"
+    folder.mkdir(parents=True)
+    old = [folder / "0001-gone@example.org.eml", folder / "0002-gone-too@example.org.eml"]
+    for path in old:
+        path.write_text("an old dry run's message")
+    (folder / "keep-me.eml").write_text("the user's own")
+    db = open_db("outreach.db")
+    db.execute("UPDATE campaigns SET dry_run_files = ?", [json.dumps([str(p) for p in old])])
+    assert outreach("campaign", "send", "spring").exit_code == 0
+    assert not any(p.exists() for p in old)
+    assert (folder / "keep-me.eml").read_text() == "the user's own"
+    assert len(list(folder.glob("0*.eml"))) == 2  # this dry run's two messages
 
 
 def test_an_old_campaign_named_dot_dot_cannot_make_a_dry_run_delete_the_outboxs_parent(hermetic, mail_env):

@@ -6,17 +6,17 @@ Message-ID included); a dry run writes the same files so the user can open them 
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from outreach.config import Settings
 from outreach.errors import OutreachError
-from outreach.mail.message import RenderedMessage
 
 
 def eml_folder(settings: Settings, campaign: Mapping[str, Any]) -> Path:
@@ -94,12 +94,23 @@ class EmlWriter:
             raise self._error
 
 
-def write_preview(folder: Path, rendered: Iterable[RenderedMessage], *, previous: Iterable[str] = ()) -> list[str]:
-    """A dry run's files, replacing the previous dry run's: only the files it recorded writing
-    (`previous`) are deleted, never a glob of a folder that may hold the user's own files.
-    Returns the paths written, for the next dry run."""
-    remove_preview(folder, previous)
-    return [str(write_eml(folder, index, m.to_address, m.as_bytes())) for index, m in enumerate(rendered, start=1)]
+# The names of the files a dry run wrote, one per line, in the campaign's folder: read and written
+# a line at a time, so a dry run of 100,000 messages holds no list of them in memory.
+MANIFEST = ".outreach-dry-run"
+
+
+def recorded_files(recorded: str | None, folder: Path) -> Iterator[str]:
+    """The files the previous dry run recorded writing (campaigns.dry_run_files): a manifest
+    `{"manifest": PATH}`, or, from databases before it, a JSON list of paths."""
+    value = json.loads(recorded or "[]")
+    if isinstance(value, list):
+        yield from (str(path) for path in value)
+        return
+    manifest = Path(value.get("manifest", ""))
+    if manifest.parent != folder or not manifest.is_file():
+        return
+    with open(manifest, encoding="utf-8") as lines:
+        yield from (str(folder / line.rstrip("\n")) for line in lines if line.strip())
 
 
 def remove_preview(folder: Path, previous: Iterable[str]) -> None:

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ from outreach.db import Database, record_event, utc_now
 from outreach.errors import TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import EmlWriter, eml_folder, eml_name, remove_preview
+from outreach.sending.eml import MANIFEST, EmlWriter, eml_folder, eml_name, recorded_files, remove_preview
 from outreach.templates.budget import TOO_MUCH
 from outreach.templates.render import Sender, load_template, render_or_problems
 
@@ -119,14 +119,16 @@ def _render_all(
     return planned
 
 
-def _move_in(staging: Path, folder: Path) -> list[str]:
-    """The staged files into the campaign's folder, in order; their final paths."""
+def _move_in(staging: Path, folder: Path, *, manifest: Path | None = None) -> None:
+    """The staged files into the campaign's folder; their names into `manifest`, a line each
+    (nothing kept in memory, however many there are)."""
     folder.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for name in sorted(path.name for path in staging.iterdir()):
-        os.replace(staging / name, folder / name)
-        moved.append(str(folder / name))
-    return moved
+    with open(manifest, "w", encoding="utf-8") if manifest else nullcontext() as names:
+        with os.scandir(staging) as entries:
+            for entry in entries:
+                os.replace(entry.path, folder / entry.name)
+                if names is not None:
+                    names.write(entry.name + "\n")
 
 
 def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], skip: SkipReason) -> tuple[Planned, Path]:
@@ -136,10 +138,11 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], skip:
     row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
     with _staging(folder) as staging:
         planned = _render_all(db, settings, campaign, staging, folder, skip, keep=lambda *_: None)
-        remove_preview(folder, json.loads(row[0] if row and row[0] else "[]"))
-        written = _move_in(staging, folder)
+        remove_preview(folder, recorded_files(row[0] if row else None, folder))
+        _move_in(staging, folder, manifest=folder / MANIFEST)
     with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
-        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?", [json.dumps(written), campaign["id"]])
+        db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?",
+                   [json.dumps({"manifest": str(folder / MANIFEST)}), campaign["id"]])
     return planned, folder
 
 
