@@ -56,7 +56,10 @@ class Database:
         return self.utils.executescript(sql)  # splits statements inside a transaction without committing it
 
     def query(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts; the statement runs now, the rows are read as they are iterated."""
+        """Rows as dicts; the statement runs now, the rows are read as they are iterated. A
+        statement that returns no rows is refused before it runs, as sqlite-utils refuses it."""
+        if _first_keyword(sql) in _NO_ROWS and "RETURNING" not in sql.upper():
+            raise ValueError("query() can only be used with SQL that returns rows; use execute() for other statements")
         cursor = self.execute(sql, parameters)
         if cursor.description is None:
             raise ValueError("query() can only be used with SQL that returns rows; use execute() for other statements")
@@ -140,6 +143,8 @@ class Database:
 
 
 _savepoints = itertools.count(1)
+_NO_ROWS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "BEGIN", "COMMIT", "ROLLBACK",
+            "SAVEPOINT", "RELEASE", "VACUUM", "ATTACH", "DETACH", "REINDEX", "ANALYZE")
 _KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(\w+)", re.S)
 
 

@@ -86,6 +86,7 @@ def test_insert_rows_returns_the_last_id_and_query_gives_dicts(tmp_path):
         {"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c2"}]
     with pytest.raises(ValueError, match="returns rows"):
         db.query("UPDATE tags SET name = 'x' WHERE id = 1")
+    assert db.execute("SELECT name FROM tags WHERE id = 1").fetchone() == ("a",)  # refused before it ran
 
 
 def test_a_current_database_opens_without_loading_sqlite_utils(tmp_path):
