@@ -166,6 +166,18 @@ def test_campaign_delete_removes_a_campaign_that_never_sent_and_refuses_one_that
     assert db.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 1
 
 
+def test_deleting_a_draft_campaign_removes_its_dry_run_files_and_nothing_else(mail_env, hermetic):
+    write_template(hermetic)
+    add_contacts(db_open(), 2)
+    assert outreach("campaign", "create", "typo", "--template", "hello", "--tag", "physicians").exit_code == 0
+    assert outreach("campaign", "send", "typo").exit_code == 0  # the dry run
+    folder = hermetic / "outbox" / "typo"
+    assert len(list(folder.glob("*.eml"))) == 2
+    (folder / "my-notes.eml").write_text("the user's own file")
+    assert outreach("campaign", "delete", "typo", "--yes").exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["my-notes.eml"]
+
+
 def test_ctrl_c_anywhere_else_exits_130_with_one_line(hermetic, monkeypatch):
     import outreach.replies.mailfiles as mailfiles
 

@@ -279,7 +279,8 @@ def resume(app: App, name: str) -> None:
 def delete(app: App, name: str, yes: bool) -> None:
     """Delete a campaign that never sent anything (a wrong name or tag, a test).
 
-    Its queued messages and frozen .eml files go with it. A campaign that has sent is kept (the
+    Its queued messages and its .eml files (frozen, or from its last dry run; never other files
+    in its folder) go with it. A campaign that has sent is kept (the
     caps and the "never the same template twice" rule rely on it): pause it instead.
 
     \b
