@@ -238,7 +238,7 @@ def test_review_lists_untriaged_replies_and_triage_records_outcomes(story, monke
     assert set(items[0]) == {"email", "campaign", "received_at", "text", "suggested_outcome"}
     piped = CliRunner().invoke(cli, ["replies", "review"], input="")
     assert piped.exit_code == 0 and "a2@mercy.example.org" in piped.output  # lists, asks nothing
-    monkeypatch.setattr("outreach.cli.outcomes._interactive", lambda: True)
+    monkeypatch.setattr("outreach.cli.review._interactive", lambda: True)
     walked = CliRunner().invoke(cli, ["replies", "review"], input="ns\rq")  # c1 later, a1 skip, a2 Enter (declined), quit
     assert walked.exit_code == 0, walked.output
     assert "Triaged 2 of 4" in walked.output

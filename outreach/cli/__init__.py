@@ -149,7 +149,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "suppress": (("suppress",), "Addresses and domains that must never be written to, whatever list they come back in."),
     "templates": (("templates",), "Message templates: templates/NAME.txt (+ optional NAME.html or NAME.md)."),
     "campaign": (("campaign",), "Campaigns: send one template to a selection of contacts, safely paced."),
-    "replies": (("replies", "outcomes"), "Replies: who answered, who bounced, who is away, and who they pointed you to."),
+    "replies": (("replies", "review"), "Replies: who answered, who bounced, who is away, and who they pointed you to."),
     "classify": (("classify",), "Classify saved messages as human_reply, auto_reply, bounce, unsubscribe or other."),
     "followups": (("followups",), "Follow-ups: the next step of each campaign's sequence, as a reply in the same thread."),
     "report": (("report",), "Who answers: reply rates per group with their 95% intervals, time to reply, opt-outs,\n"

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from outreach.contacts.store import get_contact_by_id
 from outreach.replies import poll as replies
 from outreach.replies.watch import watch
 
@@ -229,7 +228,9 @@ def add_suggested_command(app: App, email: str, tags: tuple[str, ...]) -> None:
     \b
     outreach replies add-suggested maria.lopez@mercy.example.org --tag physicians
     """
-    from outreach.replies.suggestions import add_suggested  # lazy: see list_command
+    # lazy: see list_command
+    from outreach.contacts.store import get_contact_by_id
+    from outreach.replies.suggestions import add_suggested
 
     contact = add_suggested(app.db, email, tags=tags)
     name = " ".join(p for p in (contact.get("title"), contact.get("first_name"), contact.get("last_name")) if p)
