@@ -19,9 +19,7 @@ To measure another checkout, point PYTHONPATH at it: the children import outreac
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -29,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from import_bench import generate  # the import benchmark's CSV, with ASCII addresses
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "observership-request"  # the shipped template: text + HTML + the CV PDF
-SPECIALTIES = ["Internal Medicine", "Cardiology", "Pediatrics", "Neurology", "Family Medicine", "Psychiatry"]
-STATES = ["NY", "OH", "TX", "California", "Illinois", "MA", "GA", "WA"]
 COMMANDS = (
     ("contacts import", ["contacts", "import", "contacts.csv", "--tag", "bench", "--json"]),
     ("contacts list --csv", ["contacts", "list", "--tag", "bench", "--csv"]),
@@ -41,24 +39,6 @@ COMMANDS = (
     ("templates check", ["templates", "check", TEMPLATE, "--tag", "bench"]),
     ("campaign send (dry run)", ["campaign", "send", "scale", "--no-limit"]),
 )
-
-
-def generate(path: Path, rows: int) -> None:
-    """A CSV of `rows` distinct physicians, the same every run (seeded), in the shape people export
-    ("Dr. Jane Okafor, MD", "E-mail", full state names). Addresses are ASCII: every contact must
-    render, so the check and the dry run do their whole work."""
-    rng = random.Random(1)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Full Name", "E-mail", "Specialty", "Hospital", "City", "State", "Graduation Year", "Residency Program"])
-        for i in range(rows):
-            first, last = rng.choice(["Jane", "Ada", "Kofi", "Mei", "José"]), rng.choice(["Okafor", "Smith", "Muñoz", "Chen"])
-            local = f"{first}.{last}".lower().replace("é", "e").replace("ñ", "n")
-            writer.writerow([
-                f"Dr. {first} {last}, MD", f"{local}{i}@hospital{i % 400}.example.org",
-                rng.choice(SPECIALTIES), f"Hospital {i % 400}", "Springfield", rng.choice(STATES),
-                rng.randint(1980, 2020), "IM Residency",
-            ])
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -81,7 +61,7 @@ def measure(size: int, work: Path, only: set[str]) -> dict[str, tuple[float, flo
     The import always runs: the others need its database."""
     folder = work / f"{size}"
     folder.mkdir()
-    generate(folder / "contacts.csv", size)
+    generate(folder / "contacts.csv", size, ascii_addresses=True)
     env = {
         **os.environ,
         "OUTREACH_DB": str(folder / "outreach.db"),
