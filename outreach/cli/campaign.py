@@ -287,7 +287,7 @@ def delete(app: App, name: str, yes: bool) -> None:
     outreach campaign delete sprng
     outreach campaign delete test-run --yes
     """
-    plan = plan_delete(app.db, name)
+    plan = plan_delete(app.db, app.settings, name)
     what = f"campaign {name!r}" + (f" and its {plan.queued} queued message(s)" if plan.queued else "")
     if not yes:
         if not sys.stdin.isatty():

@@ -8,15 +8,15 @@ pause it instead. Its queued messages, selection and events go with it; the even
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from outreach.config import Settings
 from outreach.db import Database, record_event, utc_now
 from outreach.errors import OutreachError
 from outreach.sending.campaigns import get_campaign
-from outreach.sending.eml import recorded_files, remove_preview
+from outreach.sending.eml import eml_folder, remove_dry_run
 
 HAS_SENT_STATES = ("sending", "uncertain", "sent", "bounced", "failed")
 
@@ -30,9 +30,10 @@ class DeletePlan:
     queued: int
     eml_files: tuple[Path, ...]
     dry_run_files: str | None = None  # campaigns.dry_run_files: what its last dry run wrote
+    folder: Path | None = None  # where it wrote them: the campaign's folder in the outbox
 
 
-def plan_delete(db: Database, name: str) -> DeletePlan:
+def plan_delete(db: Database, settings: Settings, name: str) -> DeletePlan:
     """What `delete_campaign` would remove, or an error saying why this campaign cannot go."""
     campaign = get_campaign(db, name)
     marks = ",".join("?" * len(HAS_SENT_STATES))
@@ -48,7 +49,11 @@ def plan_delete(db: Database, name: str) -> DeletePlan:
         )
     queued = db.execute("SELECT count(*) FROM messages WHERE campaign_id = ?", [campaign["id"]]).fetchone()[0]
     paths = [Path(row[0]) for row in db.execute("SELECT eml_path FROM messages WHERE campaign_id = ? AND eml_path IS NOT NULL", [campaign["id"]])]
-    return DeletePlan(name, campaign["id"], queued, tuple(paths), campaign.get("dry_run_files"))
+    try:
+        folder: Path | None = eml_folder(settings, campaign)
+    except OutreachError:  # a name from before names were checked: it has no folder of its own
+        folder = None
+    return DeletePlan(name, campaign["id"], queued, tuple(paths), campaign.get("dry_run_files"), folder)
 
 
 def delete_campaign(db: Database, plan: DeletePlan) -> None:
@@ -65,15 +70,8 @@ def delete_campaign(db: Database, plan: DeletePlan) -> None:
         raise OutreachError(f"campaign {plan.name!r} is still referenced elsewhere ({error}); pause it instead") from None
     for path in plan.eml_files:
         path.unlink(missing_ok=True)
-    _remove_dry_run(plan.dry_run_files)
+    if plan.folder is not None:
+        remove_dry_run(plan.dry_run_files, plan.folder)
 
 
-def _remove_dry_run(recorded: str | None) -> None:
-    """The files the campaign's last dry run wrote, and its manifest; nothing else in the folder."""
-    value = json.loads(recorded or "[]")
-    if isinstance(value, dict) and value.get("manifest"):
-        manifest = Path(value["manifest"])
-        remove_preview(manifest.parent, recorded_files(recorded, manifest.parent))
-        manifest.unlink(missing_ok=True)
-    elif isinstance(value, list) and value:
-        remove_preview(Path(value[0]).parent, value)
+

@@ -113,6 +113,13 @@ def recorded_files(recorded: str | None, folder: Path) -> Iterator[str]:
         yield from (str(folder / line.rstrip("\n")) for line in lines if line.strip())
 
 
+def remove_dry_run(recorded: str | None, folder: Path) -> None:
+    """Delete what the last dry run recorded writing in `folder` (the campaign's: never other
+    files there, never another folder) and its manifest."""
+    remove_preview(folder, recorded_files(recorded, folder))
+    (folder / MANIFEST).unlink(missing_ok=True)
+
+
 def remove_preview(folder: Path, previous: Iterable[str]) -> None:
     """Delete the files a previous dry run recorded writing (.eml files directly in `folder`, no
     symlinks), never a glob of a folder that may hold the user's own files."""

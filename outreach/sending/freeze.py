@@ -28,7 +28,7 @@ from outreach.db import Database, record_event, utc_now
 from outreach.errors import TemplateError
 from outreach.mail.message import RenderedMessage
 from outreach.sending import outbox
-from outreach.sending.eml import MANIFEST, EmlWriter, eml_folder, eml_name, recorded_files, remove_preview
+from outreach.sending.eml import MANIFEST, EmlWriter, eml_folder, eml_name, remove_dry_run
 from outreach.templates.budget import TOO_MUCH
 from outreach.templates.render import Sender, load_template, render_or_problems
 
@@ -138,7 +138,7 @@ def dry_run(db: Database, settings: Settings, campaign: Mapping[str, Any], skip:
     row = db.execute("SELECT dry_run_files FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()
     with _staging(folder) as staging:
         planned = _render_all(db, settings, campaign, staging, folder, skip, keep=lambda *_: None)
-        remove_preview(folder, recorded_files(row[0] if row else None, folder))
+        remove_dry_run(row[0] if row else None, folder)
         _move_in(staging, folder, manifest=folder / MANIFEST)
     with db.atomic():  # the next dry run deletes exactly these files, nothing else in the folder
         db.execute("UPDATE campaigns SET dry_run_files = ? WHERE id = ?",
