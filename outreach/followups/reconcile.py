@@ -15,8 +15,8 @@ from imapclient import IMAPClient
 
 from outreach.config import Settings
 from outreach.db import Database, record_event, utc_now
-from outreach.errors import HeaderInjectionError
-from outreach.mail.headers import parse_sender
+from outreach.errors import ConfigError
+from outreach.mail.headers import sender_address
 from outreach.mail.imap import DRAFTS, SENT, imap_session
 from outreach.mail.imap_folders import delete_by_message_id, exists_in, find_copy, special_folder
 
@@ -41,13 +41,10 @@ class Reconciled:
 def mailbox_account(settings: Settings) -> str | None:
     """The address the drafts saved in this account's mailbox are recorded under (messages.account:
     the From address, as Sender.from_settings reads it, without loading the template stage)."""
-    if not settings.from_address:
-        return None
     try:
-        addresses = parse_sender("OUTREACH_FROM", settings.from_address)
-    except HeaderInjectionError:
+        return sender_address(settings.from_address).addr_spec if settings.from_address else None
+    except ConfigError:
         return None
-    return addresses[0].addr_spec if len(addresses) == 1 else None
 
 
 def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None = None,

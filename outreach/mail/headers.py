@@ -14,7 +14,7 @@ from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.utils import formataddr
 from functools import lru_cache
 
-from outreach.errors import HeaderInjectionError
+from outreach.errors import ConfigError, HeaderInjectionError
 
 # CR, LF and NUL, and every other character Python's str.splitlines() treats as a line end
 # (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) or that has no business in a header (C0, DEL).
@@ -90,6 +90,18 @@ def parse_sender(field_name: str, text: str) -> list[Address]:
     if len(addresses) != 1 and (plain := _NAME_AND_ADDRESS.fullmatch(text)):
         return parse_address_list(field_name, f'"{plain.group(1)}" <{plain.group(2)}>')
     return addresses or parse_address_list(field_name, text)
+
+
+def sender_address(text: str) -> Address:
+    """OUTREACH_FROM as the one address it must be; ConfigError when it is not. What every
+    message's From and its `messages.account` come from (templates' Sender, the drafts' mailbox)."""
+    try:
+        addresses = parse_sender("OUTREACH_FROM", text)
+    except HeaderInjectionError as error:
+        raise ConfigError(f"OUTREACH_FROM={text!r} is not an address like Ada Obi <ada@example.com> ({error})") from None
+    if len(addresses) != 1:
+        raise ConfigError(f"OUTREACH_FROM={text!r} must be exactly one address")
+    return addresses[0]
 
 
 def _address_header(addresses: Sequence[Address]) -> str:

@@ -38,7 +38,7 @@ import jinja2
 from outreach.config import Settings
 from outreach.contacts.store import template_fields
 from outreach.errors import ConfigError, HeaderInjectionError, TemplateError
-from outreach.mail.headers import parse_sender
+from outreach.mail.headers import sender_address
 from outreach.mail.message import (
     Attachment,
     AttachmentInfo,
@@ -114,13 +114,8 @@ class Sender:
     @classmethod
     def parse(cls, text: str, *, signature: str | None = None) -> Sender:
         """`"Ada Obi <ada@example.com>"` -> Sender; ConfigError if it is not one address."""
-        try:
-            addresses = parse_sender("OUTREACH_FROM", text)
-        except HeaderInjectionError as error:
-            raise ConfigError(f"OUTREACH_FROM={text!r} is not an address like Ada Obi <ada@example.com> ({error})") from None
-        if len(addresses) != 1:
-            raise ConfigError(f"OUTREACH_FROM={text!r} must be exactly one address")
-        return cls(addresses[0].display_name, addresses[0].addr_spec, signature or None)
+        address = sender_address(text)
+        return cls(address.display_name, address.addr_spec, signature or None)
 
     @property
     def domain(self) -> str:
