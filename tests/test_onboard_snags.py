@@ -176,6 +176,11 @@ def test_deleting_a_draft_campaign_removes_its_dry_run_files_and_nothing_else(ma
     (folder / "my-notes.eml").write_text("the user's own file")
     assert outreach("campaign", "delete", "typo", "--yes").exit_code == 0
     assert sorted(p.name for p in folder.iterdir()) == ["my-notes.eml"]
+    (folder / "my-notes.eml").unlink()
+    assert outreach("campaign", "create", "empty", "--template", "hello", "--tag", "physicians").exit_code == 0
+    assert outreach("campaign", "send", "empty").exit_code == 0
+    assert outreach("campaign", "delete", "empty", "--yes").exit_code == 0
+    assert not (hermetic / "outbox" / "empty").exists()  # nothing of the user's in it: the folder goes too
 
 
 def test_ctrl_c_anywhere_else_exits_130_with_one_line(hermetic, monkeypatch):

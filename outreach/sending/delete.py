@@ -9,6 +9,7 @@ pause it instead. Its queued messages, selection and events go with it; the even
 from __future__ import annotations
 
 import sqlite3
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def delete_campaign(db: Database, plan: DeletePlan) -> None:
         path.unlink(missing_ok=True)
     if plan.folder is not None:
         remove_dry_run(plan.dry_run_files, plan.folder)
+        with suppress(OSError):  # the folder goes too when nothing of the user's is left in it
+            plan.folder.rmdir()
 
 
 
