@@ -165,24 +165,25 @@ class SmtpConnection:
                 self.drop()
 
     async def transmit(self, sender: str, recipients: list[str], raw: bytes, *,
-                       after_mail: Callable[[], Future[Any] | None] | None = None,
+                       landed: Future[Any] | None = None,
                        before_data: Callable[[], None] | None = None) -> Outcome:
         """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown.
 
-        `after_mail` runs once MAIL FROM is on the wire: the place for the previous message's
-        commit. It may return a Future (the commit running on another thread), which is waited
-        for before DATA, never after: the server answers MAIL FROM and RCPT TO while the disk
-        syncs. `before_data` runs once the recipients are accepted, right before DATA: the last
-        moment at which nothing has been handed over (the caller's check or test hook)."""
+        `landed` is a commit running on another thread (the message's own `sending` mark): it is
+        waited for before DATA, never after, so the server answers MAIL FROM and RCPT TO while
+        the disk syncs; if it failed, nothing is handed over. `before_data` runs once the
+        recipients are accepted, right before DATA: the last moment at which nothing has been
+        handed over (the caller's check or test hook)."""
         assert self.client is not None
         client, phase = self.client, "mail"
         utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded
         if utf8 and not client.supports_extension("smtputf8"):
+            if landed is not None:
+                landed.result()  # never leave with the commit in flight
             return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
         options, encoding = (["SMTPUTF8"], "utf-8") if utf8 else ([], "ascii")
-        commit: Future[Any] | None = None
         try:
-            commit = await self._mail_from(client, sender, options, encoding, after_mail)
+            await client.mail(sender, options=options, encoding=encoding)
             phase = "rcpt"
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
             for recipient in recipients:
@@ -192,8 +193,8 @@ class SmtpConnection:
                     if not client.is_connected:
                         raise
                     refused[recipient] = error
-            if commit is not None:
-                await self._landed(commit)
+            if landed is not None:
+                await self._landed(landed)
             if recipients[0] in refused:  # the contact's own address; a refused Cc doesn't stop it
                 refusal = refused[recipients[0]]
                 await self._reset()
@@ -215,36 +216,16 @@ class SmtpConnection:
                 return Outcome("uncertain", None, f"connection lost during DATA: {error}")
             return Outcome("retry_now", None, f"connection lost before the message was handed over: {error}")
         finally:
-            if commit is not None:
-                commit.result()  # never leave with the commit in flight; its error wins (a db that failed)
+            if landed is not None:
+                landed.result()  # never leave with the commit in flight; its error wins (a db that failed)
             self.last_used = time.monotonic()
 
-    async def _mail_from(self, client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str,
-                         after_mail: Callable[[], Future[Any] | None] | None) -> Future[Any] | None:
-        """MAIL FROM, with `after_mail` run while it is on the wire; the commit it started, if any."""
-        if after_mail is None:
-            await client.mail(sender, options=options, encoding=encoding)
-            return None
-        command = asyncio.ensure_future(client.mail(sender, options=options, encoding=encoding))
-        await asyncio.sleep(0)  # let it write MAIL FROM
-        try:
-            commit = after_mail()
-        except BaseException:
-            command.cancel()
-            self.drop()
-            raise
-        try:
-            await command
-        except BaseException:
-            if commit is not None:
-                commit.result()  # never leave with the commit in flight
-            raise
-        return commit
-
     async def _landed(self, commit: Future[Any]) -> None:
-        """Wait for the commit started after MAIL FROM; if it failed, nothing is handed over."""
+        """Wait for the commit in flight; if it failed, nothing is handed over."""
         try:
-            await asyncio.wrap_future(commit)
+            if not commit.done():  # a finished one needs no trip through the event loop
+                await asyncio.wrap_future(commit)
+            commit.result()
         except BaseException:
             self.drop()  # a transaction is open on the server: this connection is not reused
             raise

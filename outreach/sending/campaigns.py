@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -347,12 +347,16 @@ def freeze_campaign(
     return get_campaign(db, campaign["name"])
 
 
-def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any], message: QueuedMessage) -> bytes:
+def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any], message: QueuedMessage, *,
+                  before_db: Callable[[], None] = lambda: None) -> bytes:
     """The frozen .eml; if someone deleted or rewrote it, the same message rendered again with
-    the recorded Message-ID (the one a later check of the Sent folder looks for)."""
+    the recorded Message-ID (the one a later check of the Sent folder looks for). `before_db`
+    runs before the db is read, never for the file alone (the send run waits there for the
+    commit it has in flight)."""
     raw = read_frozen(message.eml_path, message.message_id)
     if raw is not None:
         return raw
+    before_db()
     if message.kind == "followup":  # rendering the campaign's first email in its place would be wrong
         raise OutreachError(f"the follow-up to {message.to_address} lost its frozen file {message.eml_path}; restore it "
                             "and run again (the message stays queued)")

@@ -3,8 +3,9 @@
 The durable outbox (outbox.py) records each message before and after its SMTP transaction;
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
-message may go at once, its "sending" commit is made on a worker thread (`Run.committer`) while
-its MAIL FROM and RCPT TO are on the wire, and lands before its DATA (`Run._record_sent`,
+message may go at once, its "sending" commit is made on a worker thread (`Run.committer`) from
+the moment the previous message's reply came, while it is prepared and its MAIL FROM and RCPT
+TO are on the wire, and lands before its DATA (`Run._record_sent`,
 `SmtpConnection.transmit`); the event loop touches the db only after waiting for that commit.
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,19 +108,15 @@ class Run:
         self.report = SendReport()
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
-        self.pending: Callable[[], None] | None = None  # a 'sent' commit waiting for the next MAIL FROM
+        self.pending: Future[None] | None = None  # a commit in flight on the committer thread
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
-    def _flush_for(self, message: QueuedMessage) -> None:
-        self.flush()
-        if not message.premarked:  # someone else changed it: never send an unrecorded message
-            raise OutreachError(f"message {message.message_id} changed state during the run; stopped before sending it")
-
     def flush(self) -> None:
-        """Run the waiting commit now (before anything else touches the db or the run ends)."""
+        """Wait for the commit in flight (before anything else touches the db or the run ends);
+        its error, if it failed, is raised here."""
         if self.pending is not None:
             commit, self.pending = self.pending, None
-            commit()
+            commit.result()
 
     def _finish(self, message: QueuedMessage, state: str, event: str, **changes: Any) -> None:
         """Step (c), stamped with the run's clock (see outbox.finish)."""
@@ -154,9 +151,9 @@ class Run:
                 return None
         _step()
         data, recipients = prepare(raw, message.to_address, now)
-        # (a) for this message must be committed before DATA: flushed right after MAIL FROM.
-        after_mail = (lambda: self.committer.submit(self._flush_for, message)) if self.pending else None
-        outcome = await self.conn.transmit(self.account, recipients, data, after_mail=after_mail,
+        # (a) for a premarked message is still in flight on the committer thread: transmit waits
+        # for it before DATA, never after, while MAIL FROM and RCPT TO are answered.
+        outcome = await self.conn.transmit(self.account, recipients, data, landed=self.pending,
                                            before_data=lambda: self._before_data(message))
         _step()
         self._record(message, outcome, data)
@@ -164,11 +161,12 @@ class Run:
 
     def _before_data(self, message: QueuedMessage) -> None:
         """The last moment nothing has been handed over: a message the db doesn't record as
-        `sending` must not go (a kill after its DATA would leave no trace, and a resume would
-        send it again)."""
+        `sending` (e.g. another process changed it before its premark landed) must not go: a kill
+        after its DATA would leave no trace, and a resume would send it again."""
         _step()
         if message.state != "sending":
-            raise OutreachError(f"message {message.message_id} is not recorded as sending; stopped before handing it over")
+            raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
+                                "stopped before handing it over")
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
@@ -206,10 +204,11 @@ class Run:
         if following is None:
             self._finish(message, "sent", "sent", **changes)
         else:
-            # The next message goes at once: commit this one's 'sent' together with the next
-            # one's 'sending', once the next MAIL FROM is on its way (see transmit).
+            # The next message goes at once: this one's 'sent' and the next one's 'sending' are
+            # committed together on the committer thread, starting now, while the next message is
+            # prepared and its MAIL FROM and RCPT TO are answered (transmit waits before DATA).
             following.premarked = True
-            self.pending = lambda: self._finish(message, "sent", "sent", next_message=following, **changes)
+            self.pending = self.committer.submit(self._finish, message, "sent", "sent", next_message=following, **changes)
         self.report.sent += 1
         self.bounces_in_a_row = 0
         if self.copier is not None and self.copier.save(data, now):
@@ -353,7 +352,7 @@ class Run:
         if when > now and not message.premarked and self._skip_contact(campaign, message, self.clock.now()):
             queue.put_back(message)  # they replied or went away during the wait
             return True
-        raw = campaigns.message_bytes(self.db, self.settings, campaign, message)
+        raw = campaigns.message_bytes(self.db, self.settings, campaign, message, before_db=self.flush)
         message.tries_this_run += 1
         self.candidate = queue.following(now)
         outcome = await self.send_row(message, raw)
