@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from outreach.config import load_settings
-from outreach.contacts.conversation import closing_outcome, conversation_reason
+from outreach.contacts.conversation import closing_outcome, conversation_reason, replied_dates
 from outreach.db import open_db, utc_now
 from outreach.errors import OutreachError
 from outreach.followups.compose import compose, reply_subject, thread_subject
@@ -183,6 +183,14 @@ def test_conversation_reason(world):
     replied = {**people[0], "replied_at": "2026-03-03T10:00:00+00:00"}
     assert conversation_reason(db, replied) == "already in a conversation (replied 2026-03-03); use --include-replied to write anyway"
     assert conversation_reason(db, {**people[0], "status": "opted_out"}) == "opted out"
+    # a reply recorded only in the replies table: the same answer read once for a whole selection
+    with db.atomic():
+        [message] = db.execute("SELECT id FROM messages WHERE contact_id = ?", [people[1]["id"]]).fetchone()
+        db.execute("INSERT INTO replies (message_id, contact_id, folder, uidvalidity, uid, kind, received_at, created_at) "
+                   "VALUES (?, ?, 'INBOX', 1, 1, 'human_reply', ?, ?)", [message, people[1]["id"], "2026-03-04T09:00:00+00:00", utc_now()])
+    expected = "already in a conversation (replied 2026-03-04); use --include-replied to write anyway"
+    assert conversation_reason(db, people[1]) == conversation_reason(db, people[1], replied=replied_dates(db)) == expected
+    assert conversation_reason(db, people[0], replied=replied_dates(db)) is None
 
 
 def test_a_follow_up_always_takes_the_thread_subject(world, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from outreach.cli import cli
-from outreach.contacts.store import suppression_reason
+from outreach.contacts.store import SuppressionIndex, suppression_reason
 from outreach.db import open_db
 
 DATA = Path(__file__).parent / "data" / "contacts"
@@ -39,6 +39,10 @@ def test_a_suppressed_domain_covers_every_address_and_subdomain_in_any_case():
     assert suppression_reason(db, "x@notvalley.example.net") is None
     outreach("suppress", "add", "JMunoz@valley.example.org")
     assert suppression_reason(db, "jmunoz@valley.example.org") == "suppressed address (manual)"
+    read_once = SuppressionIndex(db)  # what a campaign's selection asks, without a query per contact
+    for address in ("Anyone@VALLEY.example.net", "x@mail.valley.example.net", "x@notvalley.example.net",
+                    "jmunoz@valley.example.org", " <JMunoz@Valley.Example.org> ", "not an address"):
+        assert read_once.reason(address) == suppression_reason(db, address), address
 
 
 def test_add_rejects_something_that_is_neither_address_nor_domain():

@@ -318,14 +318,16 @@ NEVER_WRITE_STATUSES = ("bounced", "opted_out")
 
 
 def do_not_contact_reason(
-    db: Database, email: str, status: str | None, *, outcome: str | None = None, where: Mapping[str, str] | None = None
+    db: Database, email: str, status: str | None, *, outcome: str | None = None, where: Mapping[str, str] | None = None,
+    suppressions: SuppressionIndex | None = None,
 ) -> str | None:
     """Why this contact must never be written to (suppressed, bounced or opted out), or None.
 
     The one rule every sending path asks: when a campaign freezes its selection, and again right
     before each message goes. A selection also passes the contact's `outcome` and its `where`:
-    someone who declined is left out of new campaigns unless the user names them (email=...)."""
-    if reason := suppression_reason(db, email):
+    someone who declined is left out of new campaigns unless the user names them (email=...).
+    `suppressions`: the list read once, when asking this of a whole selection."""
+    if reason := (suppressions.reason(email) if suppressions is not None else suppression_reason(db, email)):
         return reason
     if status in NEVER_WRITE_STATUSES:
         return f"status {status}"

@@ -75,6 +75,13 @@ class SuppressionIndex:
         self._entries = {row[0]: (row[1], row[2] or row[3]) for row in db.execute("SELECT value, kind, reason, source FROM suppressions")}
 
     def reason(self, email: str) -> str | None:
+        """suppression_reason without the query: the same answer for the same address."""
+        if not self._entries:  # the usual case: nothing suppressed, nothing to normalise
+            return None
+        try:
+            email = normalise_email(email)
+        except InvalidEmail:
+            return None
         for candidate in _suppression_candidates(email):
             if candidate in self._entries:
                 kind, why = self._entries[candidate]

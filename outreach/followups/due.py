@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from outreach.config import Settings
-from outreach.contacts.conversation import closing_outcome
+from outreach.contacts.conversation import closing_outcome, replied_dates
 from outreach.contacts.store import SuppressionIndex, back_at
 from outreach.db import Database, parse_utc
 from outreach.followups.sequence import Step, add_business_days, campaign_steps, due_date, local_date
@@ -111,9 +111,7 @@ class _Known:
 
     @classmethod
     def read(cls, db: Database) -> _Known:
-        rows = db.execute("SELECT contact_id, min(received_at) FROM replies WHERE kind IN ('human_reply', 'unsubscribe') "
-                          "AND contact_id IS NOT NULL GROUP BY contact_id").fetchall()
-        return cls(SuppressionIndex(db), {cid: at for cid, at in rows if at})
+        return cls(SuppressionIndex(db), replied_dates(db))
 
 
 def due(db: Database, settings: Settings, *, campaign: str | None = None, as_of: date | datetime | None = None) -> list[Candidate]:

@@ -345,7 +345,7 @@ class Run:
     async def _send_next(self, campaign: dict[str, Any], queue: RunQueue, message: QueuedMessage, now: datetime, when: datetime) -> bool:
         """Wait until `when`, send, and act on the outcome. False when the run must stop."""
         if not self.progress_off:
-            self._progress(campaign, message, queue.upcoming(), when)
+            self._progress(campaign, message, queue, when)
         if not await self._wait_until(when):
             self.report.stopped = "stopped by Ctrl-C"
             return False
@@ -383,17 +383,18 @@ class Run:
             return False
         return True
 
-    def _progress(self, campaign: dict[str, Any], message: QueuedMessage, upcoming: list[QueuedMessage], when: datetime) -> None:
+    def _progress(self, campaign: dict[str, Any], message: QueuedMessage, queue: RunQueue, when: datetime) -> None:
         """Tell the display what happens next; the ETA (caps and windows included) is refreshed
         every 25 messages, as it costs one pacing question per remaining message, and only for a
         display that shows it (`wants_eta`): piped, that was 7% of a 1,000-message send."""
         now = self.clock.now()
         if getattr(self.progress, "wants_eta", True) and (self._eta is None or self.report.sent % 25 == 0):
-            self._eta = self.pacer.forecast(now=now, recipients=[(m.to_domain or "", m.contact_state) for m in [message, *upcoming]])
+            recipients = [message, *queue.upcoming()]
+            self._eta = self.pacer.forecast(now=now, recipients=[(m.to_domain or "", m.contact_state) for m in recipients])
         reason = None
         if when > now:
             _at, delay = self.pacer.explain(now=now, domain=message.to_domain or "", state=message.contact_state)
             reason = delay.reason if delay else "retrying after a temporary refusal"
         self.progress({"campaign": campaign["name"], "sent": self.report.sent, "failed": self.report.failed,
-                       "remaining": len(upcoming) + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
+                       "remaining": queue.upcoming_count() + 1, "usage": self.pacer.usage(now), "next_at": when, "why": reason,
                        "to": message.to_address, "eta": self._eta})

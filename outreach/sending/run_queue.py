@@ -58,6 +58,14 @@ class RunQueue:
             self.taken += 1
             self.premarked = message
 
+    def _room_left(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.taken)
+
     def upcoming(self) -> list[QueuedMessage]:
-        room = None if self.limit is None else max(0, self.limit - self.taken)
-        return list(itertools.islice(self.waiting, 0, room)) + [message for _due, _order, message in self.retries]
+        """The messages still to go in this run, in order (a copy: only for the ETA forecast)."""
+        return list(itertools.islice(self.waiting, 0, self._room_left())) + [message for _due, _order, message in self.retries]
+
+    def upcoming_count(self) -> int:
+        """len(upcoming()) without the copy: asked before every message, so it must not grow with the queue."""
+        room = self._room_left()
+        return (len(self.waiting) if room is None else min(room, len(self.waiting))) + len(self.retries)

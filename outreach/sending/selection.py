@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from outreach.contacts.conversation import conversation_reason
+from outreach.contacts.conversation import conversation_reason, replied_dates
 from outreach.contacts.store import (
     NEEDS_SMTPUTF8,
+    SuppressionIndex,
     dedupe_key,
     do_not_contact_reason,
     get_contact_by_id,
@@ -65,13 +66,15 @@ def skip_reasons(
     selection = campaign["selection"]
     elsewhere = _already_contacted(db, campaign)
     include_replied = bool(campaign["options"].get("include_replied"))
+    suppressions, replied = SuppressionIndex(db), replied_dates(db)  # read once, not a query per contact
 
     def reason_for(contact: Mapping[str, Any]) -> str | None:
-        reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"), where=selection.get("where"))
+        reason = do_not_contact_reason(db, contact["email"], contact["status"], outcome=contact.get("outcome"),
+                                       where=selection.get("where"), suppressions=suppressions)
         if reason is None and contact["id"] in elsewhere:
             reason = elsewhere[contact["id"]]
         if reason is None and not include_replied and not _named(selection, contact):
-            reason = conversation_reason(db, contact)
+            reason = conversation_reason(db, contact, replied=replied)
         if reason is None and not smtputf8 and needs_smtputf8(contact["email"]):
             reason = NEEDS_SMTPUTF8  # skipped with its reason, never a template problem for the whole campaign
         return reason
