@@ -85,6 +85,23 @@ def test_a_contact_suppressed_during_the_gap_wait_is_not_sent(mail_env, smtp_ser
     assert states(db, campaign)["doc2@hospital2.example.org"] == "cancelled"
 
 
+def test_back_to_back_a_contact_suppressed_while_the_message_before_theirs_goes_is_not_sent(mail_env, smtp_server, hermetic):
+    write_template(hermetic)
+    db = db_open()
+    add_contacts(db, 3)
+    campaign = started_campaign(db)
+
+    def progress(info):  # doc2's turn: doc3's checks are read while doc2's DATA is on the wire, after this
+        if info["to"] == "doc2@hospital2.example.org":
+            add_suppression(db, "doc3@hospital3.example.org", reason="unsubscribed", source="unsubscribe")
+            db.conn.commit()
+
+    report = run_send(db, campaign, lim=limits(gap=(0, 0)), progress=progress)
+    assert report.sent == 2
+    assert [r.rcpt_tos[0] for r in smtp_server.received] == ["doc1@hospital1.example.org", "doc2@hospital2.example.org"]
+    assert states(db, campaign)["doc3@hospital3.example.org"] == "cancelled"
+
+
 def test_show_lists_away_contacts_as_waiting_with_their_return_date(mail_env, smtp_server, hermetic):
     from datetime import date
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from outreach.cli import cli
+from outreach.contacts.addresses import normalise_email
 from outreach.contacts.store import SuppressionIndex, suppression_reason
 from outreach.db import open_db
 
@@ -43,6 +44,8 @@ def test_a_suppressed_domain_covers_every_address_and_subdomain_in_any_case():
     for address in ("Anyone@VALLEY.example.net", "x@mail.valley.example.net", "x@notvalley.example.net",
                     "jmunoz@valley.example.org", " <JMunoz@Valley.Example.org> ", "not an address"):
         assert read_once.reason(address) == suppression_reason(db, address), address
+    for address in ("Anyone@VALLEY.example.net", "x@mail.valley.example.net", "JMunoz@Valley.Example.org", "a.b+c@notvalley.example.net"):
+        assert suppression_reason(db, address) == suppression_reason(db, normalise_email(address)), address  # the plain-ASCII shortcut
 
 
 def test_add_rejects_something_that_is_neither_address_nor_domain():

@@ -3,10 +3,9 @@
 The durable outbox (outbox.py) records each message before and after its SMTP transaction;
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
-message may go at once, its "sending" commit is made on a worker thread (`Run.committer`) from
-the moment the previous message's reply came, while it is prepared and its MAIL FROM and RCPT
-TO are on the wire, and lands before its DATA (`Run._record_sent`,
-`SmtpConnection.transmit`); the event loop touches the db only after waiting for that commit.
+message may go at once, its "sending" commit runs on a worker thread (`Run.committer`) from the
+previous reply on, and lands before its DATA (`Run._record_sent`, `SmtpConnection.transmit`);
+the event loop touches the db only while no commit is in flight (look_ahead.py reads then).
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
@@ -20,7 +19,6 @@ import asyncio
 import random
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,9 +29,11 @@ from outreach.errors import ConfigError, MailServerError, OutreachError
 from outreach.mail.smtp import Outcome, SmtpConnection, SmtpLoginError, SmtpTlsError, prepare
 from outreach.sending import campaigns, outbox
 from outreach.sending.identity import DatabaseIdentity
+from outreach.sending.look_ahead import LookAhead
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Clock, Limits, Pacer
 from outreach.sending.run_queue import RunQueue
+from outreach.sending.send_report import SendReport
 from outreach.sending.sent_copy import SentCopier, copies_wanted
 
 BACKOFF_BASE = 60.0  # seconds before the first retry after a 4xx; doubles each time
@@ -58,29 +58,6 @@ def _step() -> None:
 
 class AccountPaused(OutreachError):
     """The provider said the daily quota is used up; sending from the account waits until then."""
-
-
-@dataclass
-class SendReport:
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    uncertain: int = 0
-    skipped: int = 0
-    remaining: int = 0
-    waiting: int = 0  # messages this run left for later because pacing would wait too long, or the contact is away
-    away: int = 0  # of those, held until the contact is back
-    next_send_at: datetime | None = None
-    wait_reason: str | None = None  # what holds the earliest waiting message: the window, a cap, a retry
-    stopped: str | None = None  # why the run ended before the outbox was empty
-    error: OutreachError | None = None  # a fatal error (login, TLS, quota): the run stopped there
-    warnings: list[str] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    uncertain_messages: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, int]:
-        """The INTERFACE.md summary, exactly these keys."""
-        return {k: getattr(self, k) for k in ("sent", "failed", "deferred", "uncertain", "skipped", "remaining")}
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -108,6 +85,7 @@ class Run:
         self.report = SendReport()
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
+        self.ahead = LookAhead(self._contact_check, clock)
         self.pending: Future[None] | None = None  # a commit in flight on the committer thread
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
@@ -151,8 +129,7 @@ class Run:
                 return None
         _step()
         data, recipients = prepare(raw, message.to_address, now)
-        # (a) for a premarked message is still in flight on the committer thread: transmit waits
-        # for it before DATA, never after, while MAIL FROM and RCPT TO are answered.
+        # a premarked message's (a) may be in flight: transmit waits for it before DATA, never after
         outcome = await self.conn.transmit(self.account, recipients, data, landed=self.pending,
                                            before_data=lambda: self._before_data(message))
         _step()
@@ -162,11 +139,16 @@ class Run:
     def _before_data(self, message: QueuedMessage) -> None:
         """The last moment nothing has been handed over: a message the db doesn't record as
         `sending` (e.g. another process changed it before its premark landed) must not go: a kill
-        after its DATA would leave no trace, and a resume would send it again."""
+        after its DATA would leave no trace, and a resume would send it again. The next message's
+        checks are read ahead while the server takes this one."""
         _step()
         if message.state != "sending":
             raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
                                 "stopped before handing it over")
+        self.ahead.schedule(self.candidate, lambda following: following is self.candidate and self._db_free())
+
+    def _db_free(self) -> bool:
+        return self.pending is None or self.pending.done()
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
@@ -198,7 +180,7 @@ class Run:
         self.pacer.record_sent(at=now, domain=message.to_domain or email_domain(message.to_address))
         following = self.candidate
         if following is not None and (self.stop.is_set() or self.copier is not None or self._when(following, now) > now
-                                      or self._contact_check(following, now)):
+                                      or self.ahead.contact_check(following, now)):
             following = None
         changes = dict(sent_at=utc_now(now), next_attempt_at=None, error=None, **reply)
         if following is None:
@@ -352,7 +334,7 @@ class Run:
         if when > now and not message.premarked and self._skip_contact(campaign, message, self.clock.now()):
             queue.put_back(message)  # they replied or went away during the wait
             return True
-        raw = campaigns.message_bytes(self.db, self.settings, campaign, message, before_db=self.flush)
+        raw = self.ahead.frozen(message) or campaigns.message_bytes(self.db, self.settings, campaign, message, before_db=self.flush)
         message.tries_this_run += 1
         self.candidate = queue.following(now)
         outcome = await self.send_row(message, raw)

@@ -1,0 +1,63 @@
+"""The send run's small parts: its queue (what is left, counted without a copy) and what it reads ahead."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from outreach.sending.outbox import QueuedMessage
+from outreach.sending.run_queue import RunQueue
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+
+
+def _messages(n: int) -> list[QueuedMessage]:
+    return [QueuedMessage(id=i, kind="campaign", campaign_id=1, contact_id=i, to_address=f"doc{i}@example.org",
+                          to_domain="example.org", message_id=f"<m{i}@example.com>", state="queued") for i in range(n)]
+
+
+def test_the_count_of_what_is_left_matches_the_list_with_a_limit_and_retries():
+    queue = RunQueue(_messages(5), limit=3)
+    assert queue.upcoming_count() == len(queue.upcoming()) == 3
+    first = queue.pop(NOW)
+    assert first is not None
+    queue.retry_at(NOW + timedelta(minutes=1), first)
+    assert queue.upcoming_count() == len(queue.upcoming()) == 3  # two more within the limit, one retry
+    assert [m.id for m in queue.upcoming()] == [1, 2, 0]
+
+
+def test_without_a_limit_everything_waiting_is_left():
+    queue = RunQueue(_messages(1000), limit=None)
+    queue.pop(NOW)
+    assert queue.upcoming_count() == len(queue.upcoming()) == 999
+
+
+def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_path):
+    import asyncio
+
+    from outreach.sending.look_ahead import LookAhead
+    from tests.clocks import FakeClock
+
+    first, second = _messages(2)
+    second.eml_path = str(tmp_path / "0002.eml")
+    (tmp_path / "0002.eml").write_bytes(b"Message-ID: <m1@example.com>\r\nSubject: Hi\r\n\r\nHello\r\n")
+    asked: list[int] = []
+
+    def check(message, _now):
+        asked.append(message.id)
+        return ("drop", "suppressed") if message.id == 1 else None
+
+    ahead = LookAhead(check, FakeClock(NOW))
+
+    async def read(wanted: bool) -> None:
+        ahead.schedule(second, lambda _m: wanted)
+        await asyncio.sleep(0)  # the event loop's next turn
+
+    asyncio.run(read(False))
+    assert asked == [] and ahead.frozen(second) is None  # no longer wanted: nothing read
+    asyncio.run(read(True))
+    assert ahead.contact_check(second, NOW) == ("drop", "suppressed") and asked == [1]  # read ahead, not asked again
+    assert ahead.contact_check(first, NOW) is None and asked == [1, 0]  # another message: asked now
+    assert ahead.frozen(first) is None  # another message's file is never served ...
+    asyncio.run(read(True))
+    assert ahead.frozen(second).startswith(b"Message-ID: <m1@example.com>")
+    assert ahead.frozen(second) is None  # ... and each file once
