@@ -49,6 +49,13 @@ def test_a_poll_with_nothing_new_needs_no_classifier_templates_or_smtp():
                                                     "outreach.replies.matching", "outreach.replies.store"))}
 
 
+def test_a_send_loads_no_imap_client_and_no_terminal_display_library():
+    """`campaign send` and its send run: imapclient only when a Sent-folder copy is asked for,
+    rich only when there is a terminal to draw the progress line on."""
+    loaded = _imported_after("import outreach.cli.campaign, outreach.cli.campaign_send, outreach.sending.sender, outreach.sending.run")
+    assert not {m for m in loaded if m.startswith(("imapclient", "rich", "outreach.classify", "outreach.replies"))}
+
+
 def test_contacts_commands_need_no_mail_libraries():
     loaded = _imported_after("import outreach.cli.contacts")
     assert not {m for m in loaded if m.startswith(("aiosmtplib", "imapclient", "jinja2", "rich", "flufl", "markdown", "outreach.classify"))}

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime
+from typing import Any
 
 import click
 
 from outreach.errors import OutreachError
 from outreach.followups import sequence
-from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
 from outreach.sending import campaigns, outbox, sender
 from outreach.sending.account import account_of
 from outreach.sending.delete import delete_campaign, plan_delete
 from outreach.sending.eml import eml_folder
-from outreach.sending.pacing import SystemClock
+from outreach.sending.pacing import Limits, SystemClock
 from outreach.templates.render import load_template
 
 from . import App, pass_app, print_json, where_option
@@ -133,6 +133,9 @@ def list_(app: App, as_json: bool) -> None:
     outreach campaign list
     outreach campaign list --json
     """
+    # lazy: the reports stage is not needed by `campaign send`, which shares this module
+    from outreach.reports.summary import NO_REPLIES, campaign_replies, replies_line
+
     rows = campaigns.list_campaigns(app.db)
     replies = campaign_replies(app.db)
     if as_json:
@@ -146,19 +149,11 @@ def list_(app: App, as_json: bool) -> None:
         click.echo(f"{c['name']:<20} {c['status']:<7} {c['template']:<28} {_counts_line(c['counts']) if c['started_at'] else 'not started'}{answers}")
 
 
-@campaign_group.command(name="show")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@pass_app
-def show(app: App, name: str, as_json: bool) -> None:
-    """Show a campaign: its selection, messages by state, skipped contacts and the next send time.
+def _summary_for_show(app: App, name: str, now: datetime) -> tuple[dict[str, Any], Limits]:
+    """What `campaign show` prints (all of it for --json), and the campaign's pacing."""
+    from outreach.reports.summary import NO_REPLIES, campaign_replies  # lazy: `campaign send` needs no reports
 
-    \b
-    outreach campaign show spring
-    outreach campaign show spring --json
-    """
     db = app.db
-    now = SystemClock().now()
     summary = campaigns.campaign_summary(db, campaigns.get_campaign(db, name), now=now)
     app.use_profile(summary.get("profile"))
     limits = campaigns.campaign_limits(app.settings, summary)
@@ -172,6 +167,25 @@ def show(app: App, name: str, as_json: bool) -> None:
     summary["replies"] = campaign_replies(db).get(summary["name"], NO_REPLIES)
     summary["steps"] = [{"step": s.public, "template": s.template, "delay_days": s.delay_days}
                         for s in sequence.campaign_steps(db, summary)]
+    return summary, limits
+
+
+@campaign_group.command(name="show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def show(app: App, name: str, as_json: bool) -> None:
+    """Show a campaign: its selection, messages by state, skipped contacts and the next send time.
+
+    \b
+    outreach campaign show spring
+    outreach campaign show spring --json
+    """
+    from outreach.reports.summary import replies_line  # lazy: `campaign send` needs no reports
+
+    now = SystemClock().now()
+    summary, limits = _summary_for_show(app, name, now)
+    db, next_at = app.db, summary["next_send_at"]
     if as_json:
         print_json(summary)
         return

@@ -8,10 +8,9 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from outreach.config import parse_gap
 from outreach.errors import OutreachError
@@ -22,6 +21,9 @@ from outreach.sending.run import SendReport
 from outreach.templates.problems import group_problems
 
 from . import App, pass_app, print_json
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 FIRST_RUN_LIMIT = 10
 """The first live run of a campaign sends at most this many unless told otherwise (mailmerge style):
@@ -40,9 +42,15 @@ def contacts_count(n: int) -> str:
 class _Display:
     """Progress on stderr: a live line on a terminal, nothing when piped."""
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.status = console.status("starting", spinner="dots") if console.is_terminal else None
+    def __init__(self) -> None:
+        self.status: Status | None = None
+        if sys.stderr.isatty():
+            # lazy: rich is 25 ms of every send's start-up, and piped there is nothing to draw
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                self.status = console.status("starting", spinner="dots")
 
     def __enter__(self) -> _Display:
         if self.status:
@@ -159,13 +167,12 @@ def send(app: App, name: str, live: bool, limit: int | None, no_limit: bool, gap
     limits = campaigns.campaign_limits(app.settings, campaign, gap=gap, daily_cap=daily_cap, hourly_cap=hourly_cap, domain_cap=domain_cap)
     if ignore_window:
         limits = dataclasses.replace(limits, window=None)
-    err = Console(stderr=True)
     try:
         if test_to:
             return _send_test(app, campaign, test_to, as_json)
         if not live:
             return _dry_run(app, campaign, limit if not no_limit else None, as_json)
-        _send_live(app, campaign, limits, limit=limit, no_limit=no_limit, as_json=as_json, err=err,
+        _send_live(app, campaign, limits, limit=limit, no_limit=no_limit, as_json=as_json,
                    uncertain="resend" if resend_uncertain else "sent" if mark_uncertain_sent else None, yes=yes)
     except campaigns.CampaignTemplateError as error:
         for group in group_problems(error.problems):
@@ -238,7 +245,7 @@ def _dry_run_draft(app: App, campaign: dict[str, Any], limit: int | None) -> tup
 
 
 def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int | None, no_limit: bool, as_json: bool,
-               err: Console, uncertain: str | None, yes: bool) -> None:
+               uncertain: str | None, yes: bool) -> None:
     db, settings = app.db, app.settings
     first_run = campaigns.first_live_run(db, campaign)
     if no_limit:
@@ -246,7 +253,7 @@ def _send_live(app: App, campaign: dict[str, Any], limits: Limits, *, limit: int
     elif limit is None and first_run:
         limit = FIRST_RUN_LIMIT
     interactive = uncertain is None and not yes and not as_json and sys.stdin.isatty()
-    with _Display(err) as display:
+    with _Display() as display:
         report = _run_async(lambda stop: sender.send_campaign(
             db, settings, campaign, limits=limits, clock=SystemClock(), limit=limit, uncertain=uncertain,
             decide_uncertain=display.around(_ask_uncertain) if interactive else None, progress=display, stop=stop))

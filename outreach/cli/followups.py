@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from outreach.sending.campaigns import CampaignTemplateError
 from outreach.sending.pacing import SystemClock
@@ -197,9 +196,8 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
     from outreach.followups import accounts  # see the note at the top
 
     run = accounts.plan(app.db, app.settings, chosen=app.chosen_profile, campaign=campaign)
-    err = Console(stderr=True)
     try:
-        with _Display(err) as display:
+        with _Display() as display:
             each = _run_async(lambda stop: accounts.send_each(
                 app.db, app.settings_for, run, clock=SystemClock(), live=live, limit=limit, as_of=as_of,
                 progress=display if live else None, stop=stop))

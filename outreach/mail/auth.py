@@ -15,13 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from imapclient import IMAPClient
-
 from outreach.config import ServerSettings
 from outreach.errors import ConfigError
 
-if TYPE_CHECKING:  # annotations only: `replies poll` needs no SMTP library
+if TYPE_CHECKING:  # annotations only: `replies poll` needs no SMTP library, a send no IMAP one
     import aiosmtplib
+    from imapclient import IMAPClient
 
 COMMAND_TIMEOUT = 30.0
 REUSE_SECONDS = 60.0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import datetime
-
-from imapclient import IMAPClient
+from typing import TYPE_CHECKING
 
 from outreach.config import Settings
 from outreach.errors import ConfigError
-from outreach.mail.imap import connect_imap
-from outreach.mail.imap_folders import append_to_sent
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
 
 
 def copies_wanted(settings: Settings) -> bool:
@@ -35,6 +35,10 @@ class SentCopier:
     def save(self, raw: bytes, when: datetime) -> bool:
         if self.broken:
             return False
+        # lazy: the IMAP client library is 25 ms of start-up, and most sends make no copy
+        from outreach.mail.imap import connect_imap
+        from outreach.mail.imap_folders import append_to_sent
+
         try:
             if self.client is None:
                 self.client = connect_imap(self.settings)
