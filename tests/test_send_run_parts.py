@@ -32,8 +32,6 @@ def test_without_a_limit_everything_waiting_is_left():
 
 
 def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_path):
-    import asyncio
-
     from outreach.sending.look_ahead import LookAhead
     from tests.clocks import FakeClock
 
@@ -47,17 +45,11 @@ def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_
         return ("drop", "suppressed") if message.id == 1 else None
 
     ahead = LookAhead(check, FakeClock(NOW))
-
-    async def read(wanted: bool) -> None:
-        ahead.schedule(second, lambda _m: wanted)
-        await asyncio.sleep(0)  # the event loop's next turn
-
-    asyncio.run(read(False))
-    assert asked == [] and ahead.frozen(second) is None  # no longer wanted: nothing read
-    asyncio.run(read(True))
+    assert ahead.frozen(second) is None  # nothing read yet
+    ahead.read(second)
     assert ahead.contact_check(second, NOW) == ("drop", "suppressed") and asked == [1]  # read ahead, not asked again
     assert ahead.contact_check(first, NOW) is None and asked == [1, 0]  # another message: asked now
     assert ahead.frozen(first) is None  # another message's file is never served ...
-    asyncio.run(read(True))
+    ahead.read(second)
     assert ahead.frozen(second).startswith(b"Message-ID: <m1@example.com>")
     assert ahead.frozen(second) is None  # ... and each file once

@@ -5,7 +5,7 @@ mail/smtp.py holds the conversation and what each server reply means; this modul
 each message in turn, when it may go and what its outcome means for the run. When the next
 message may go at once, its "sending" commit runs on a worker thread (`Run.committer`) from the
 previous reply on, and lands before its DATA (`Run._record_sent`, `SmtpConnection.transmit`);
-the event loop touches the db only while no commit is in flight (look_ahead.py reads then).
+the event loop touches the db only when that thread is idle (look_ahead.py reads on it).
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
@@ -86,7 +86,7 @@ class Run:
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
         self.ahead = LookAhead(self._contact_check, clock)
-        self.pending: Future[None] | None = None  # a commit in flight on the committer thread
+        self.pending: Future[None] | None = None  # db work in flight on the committer thread: a commit, or a look-ahead
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
     def flush(self) -> None:
@@ -145,10 +145,8 @@ class Run:
         if message.state != "sending":
             raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
                                 "stopped before handing it over")
-        self.ahead.schedule(self.candidate, lambda following: following is self.candidate and self._db_free())
-
-    def _db_free(self) -> bool:
-        return self.pending is None or self.pending.done()
+        if self.candidate is not None:  # the commit thread is idle until this reply; the run waits for it (flush)
+            self.pending = self.committer.submit(self.ahead.read, self.candidate)
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
