@@ -132,6 +132,16 @@ def test_observership_request_reads_as_written_for_the_physician(okafor):
     assert rendered.message.get_body(("html",)) is not None
 
 
+def test_a_template_that_changes_the_campaign_it_is_given_changes_it_for_that_message_only(tmp_path, okafor, sparse):
+    """The sender's and campaign's values are built once per run and shared: each message gets its own copy."""
+    template = one(tmp_path, '{{ campaign.name }} {{ sender.name }}{% set _ = campaign.update(name="changed") %}'
+                             '{% set _ = sender.update(name="someone else") %}\n')
+    campaign = {"name": "spring", "template": "t"}
+    for contact in (okafor, sparse, okafor):
+        assert render_message(template, contact, sender=SENDER, campaign=campaign).text.startswith("spring Ada Obí")
+    assert campaign["name"] == "spring"
+
+
 def test_sparse_contact_gets_polite_fallbacks(sparse):
     rendered = render_message(load_template(SHIPPED, "observership-request"), sparse, sender=SENDER)
     body = rendered.message.get_body(("plain",)).get_content()
