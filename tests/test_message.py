@@ -158,3 +158,22 @@ def test_no_line_end_character_can_split_a_header():
             build(subject=f"Hello{char}Bcc: victim@example.net")
     fine = parsed(build(subject="Tab\tand café are fine"))
     assert fine["Subject"] == "Tab\tand café are fine" and fine["Bcc"] is None
+
+
+@pytest.mark.parametrize("address", [
+    "jane.okafor@mercy.example.org", "J.Okafor+obs@Mercy.Example.ORG", "a@b.co", "first_last-1@sub-1.dept.example.org",
+    "o'brien@clinic.example.com", "x{y}@example.com",
+])
+def test_a_plain_address_is_built_by_parts_exactly_as_the_parser_would_build_it(address):
+    from outreach.mail.headers import make_address
+
+    built = make_address("To", "Dr. Jane Okafor", address)
+    parsed = Address(display_name="Dr. Jane Okafor", addr_spec=address)
+    assert (built.username, built.domain, built.addr_spec, str(built)) == (parsed.username, parsed.domain, parsed.addr_spec, str(parsed))
+
+
+@pytest.mark.parametrize("address", ['"quoted local"@example.com', "a..b@example.com", "a@-bad.example.com", "a@example", "a b@example.com"])
+def test_an_address_that_is_not_plain_still_goes_through_the_parser(address):
+    from outreach.mail.headers import _PLAIN_ADDR_SPEC
+
+    assert not _PLAIN_ADDR_SPEC.match(address)
