@@ -225,28 +225,33 @@ def test_custom_outcomes_come_from_the_settings(story, monkeypatch):
     assert outreach_json("contacts", "show", "b3@mount.example.org")["outcome"] == "waitlisted"
 
 
-def test_review_lists_untriaged_replies_and_triage_records_outcomes(story, monkeypatch):
+def test_review_lists_untriaged_replies_and_triage_records_outcomes(story, monkeypatch, imap_account):
     items = outreach_json("replies", "review")
-    # oldest first: c1 wrote 1 h after her email, a1 2 h, a2 5 h, b1 10 h (all sent within seconds)
+    # oldest first: c1 wrote 1 h after her email, a2 5 h; a1 and b1 are settled: the story gave them
+    # outcomes with `contacts outcome`, which means their replies so far have been read
     assert [(i["email"], i["campaign"], i["suggested_outcome"]) for i in items] == [
         ("c1@mercy.example.org", "intro", "positive"),
-        ("a1@mercy.example.org", "spring", "positive"),
         ("a2@mercy.example.org", "spring", "declined"),
-        ("b1@nyu.example.org", "summer", "call"),
     ]
-    assert "Unfortunately we do not offer observerships" in items[2]["text"] and ">" not in items[2]["text"]
+    assert "Unfortunately we do not offer observerships" in items[1]["text"] and ">" not in items[1]["text"]
     assert set(items[0]) == {"email", "campaign", "received_at", "text", "suggested_outcome"}
     piped = CliRunner().invoke(cli, ["replies", "review"], input="")
     assert piped.exit_code == 0 and "a2@mercy.example.org" in piped.output  # lists, asks nothing
     monkeypatch.setattr("outreach.cli.review._interactive", lambda: True)
-    walked = CliRunner().invoke(cli, ["replies", "review"], input="ns\rq")  # c1 later, a1 skip, a2 Enter (declined), quit
+    walked = CliRunner().invoke(cli, ["replies", "review"], input="n\r")  # c1 later, a2 Enter (declined)
     assert walked.exit_code == 0, walked.output
-    assert "Triaged 2 of 4" in walked.output
-    assert [i["email"] for i in outreach_json("replies", "review")] == ["c1@mercy.example.org", "b1@nyu.example.org"]
+    assert "Triaged 1 of 2" in walked.output
+    assert [i["email"] for i in outreach_json("replies", "review")] == ["c1@mercy.example.org"]
     assert outreach_json("contacts", "show", "a2@mercy.example.org")["outcome"] == "declined"
-    assert outreach_json("contacts", "show", "a1@mercy.example.org")["outcome"] == "lor_received"  # skipped: unchanged
     reply_of = story.execute("SELECT reply_id FROM contact_outcomes WHERE outcome = 'declined'").fetchone()[0]
     assert reply_of == story.execute("SELECT id FROM replies WHERE from_address = 'a2@mercy.example.org'").fetchone()[0]
+
+    # a reply that comes after the outcome was recorded is asked about again
+    answer(story, imap_account, "b1@nyu.example.org", "Hello Ada,\n\nSorry, Monday no longer works. Tuesday?\n\nBen", hours=30)
+    assert outreach_json("replies", "poll")["human_reply"] == 1
+    assert [i["email"] for i in outreach_json("replies", "review")] == ["c1@mercy.example.org", "b1@nyu.example.org"]
+    outreach("contacts", "outcome", "b1@nyu.example.org", "call", "--note", "Tuesday instead")
+    assert [i["email"] for i in outreach_json("replies", "review")] == ["c1@mercy.example.org"]
 
 
 def test_status_shows_sends_new_replies_and_paused_campaigns(story):
@@ -258,7 +263,7 @@ def test_status_shows_sends_new_replies_and_paused_campaigns(story):
         ("a1@mercy.example.org", "human_reply"), ("a2@mercy.example.org", "human_reply"), ("b1@nyu.example.org", "human_reply"),
         ("b2@nyu.example.org", "unsubscribe"), ("c1@mercy.example.org", "human_reply")]
     assert status["paused_campaigns"] == [{"name": "winter", "reason": "waiting for step-1 exam results"}]
-    assert status["untriaged_replies"] == 4
+    assert status["untriaged_replies"] == 2  # c1 and a2: a1's and b1's replies are settled by their outcomes
     assert status["followups_due"] in (None, 0)  # None until the follow-up stage is installed; nothing is due yet anyway
     again = outreach_json("status")
     assert again["new_replies"] == [] and again["last_look"] == status["now"]

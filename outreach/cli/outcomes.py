@@ -26,7 +26,8 @@ def outcome_command(app: App, email: str, outcome: str, note: str | None) -> Non
     lor_requested, lor_received (more with OUTREACH_OUTCOMES=name1,name2; `none` clears).
 
     A declined contact is never selected by a new campaign unless you name them
-    (`--where email=ADDRESS`). The report's funnel counts these outcomes.
+    (`--where email=ADDRESS`). The report's funnel counts these outcomes. Their replies read so
+    far leave `replies review`; a later reply is asked about again.
 
     \b
     outreach contacts outcome jane.okafor@mercy.example.org call --note "Tuesday 4 pm"

@@ -64,13 +64,20 @@ def set_outcome(
     db: Database, contact: Mapping[str, Any], outcome: str | None, *, note: str | None = None,
     reply_id: int | None = None, at: str | None = None,
 ) -> OutcomeChange:
-    """Record an outcome (None clears it) in the history and on the contact, in one transaction."""
+    """Record an outcome (None clears it) in the history and on the contact, in one transaction.
+
+    An outcome also settles the contact's human replies read so far: whoever records what came
+    of a conversation knows it, so `replies review` stops asking about them (a reply that a
+    later poll brings is asked about again)."""
     at = at or utc_now()
     with db.atomic():
         db.execute(
             "INSERT INTO contact_outcomes (contact_id, outcome, note, reply_id, at) VALUES (?, ?, ?, ?, ?)",
             [contact["id"], outcome, note, reply_id, at],
         )
+        if outcome:
+            db.execute("UPDATE replies SET triaged_at = ? WHERE contact_id = ? AND kind = 'human_reply' AND triaged_at IS NULL",
+                       [at, contact["id"]])
         set_contact_state(db, contact["id"], event="outcome", at=at, outcome=outcome, outcome_at=at if outcome else None)
         if note:
             record_event(db, "outcome_note", contact_id=contact["id"], at=at, note=note)
