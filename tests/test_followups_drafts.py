@@ -72,6 +72,33 @@ def test_a_draft_deleted_without_sending_stops_that_contact_and_a_new_message_id
     assert reconcile_drafts(db, settings(), now=at(6)).lines() == []  # nothing left to follow
 
 
+def test_a_draft_whose_contact_goes_away_leaves_drafts_and_comes_back_once_after_their_return(sequence, imap_account):
+    db = sequence
+    draft_followups(db, settings(), now=at(5), poll_first=False)
+    held_id = row(db, DOC1, 1)["message_id"]
+    assert len(mailbox(imap_account, "Drafts")) == 6
+    append(imap_account, reply(sent_as(db, DOC1), "I am out of the office until March 16, 2026 with limited access to email.",
+                               subject="Automatic reply: Observership", headers={"Auto-Submitted": "auto-replied"}, when=at(6)))
+
+    report = draft_followups(db, settings(), now=at(6))  # polls first: the out-of-office holds doc1's draft
+    assert report.refreshed.reconciled.held == [(DOC1, "2026-03-16")]
+    assert f"draft to {DOC1} taken out of Drafts while they are away" in report.refreshed.reconciled.lines()[0]
+    in_drafts = [m["Message-ID"] for _f, m in mailbox(imap_account, "Drafts")]
+    assert len(in_drafts) == 5 and held_id not in in_drafts  # nobody sends it by mistake while they are away
+    listed = CliRunner().invoke(cli, ["followups", "due", "--as-of", "2026-03-10", "--all"])
+    assert "held out of Drafts while they are away" in listed.output
+
+    assert draft_followups(db, settings(), now=at(12)).resumed == 0  # still away: stays out
+    assert len(mailbox(imap_account, "Drafts")) == 5
+    back = draft_followups(db, settings(), now=at(17))  # back: the same draft, not a new one
+    assert back.resumed == 1 and back.drafted == []
+    in_drafts = [m["Message-ID"] for _f, m in mailbox(imap_account, "Drafts")]
+    assert len(in_drafts) == 6 and in_drafts.count(held_id) == 1
+    assert row(db, DOC1, 1)["state"] == "drafted"
+    again = draft_followups(db, settings(), now=at(18))
+    assert again.resumed == 0 and len(mailbox(imap_account, "Drafts")) == 6  # never twice
+
+
 def test_send_reads_new_mail_first_so_a_fresh_reply_stops_its_follow_up(sequence, smtp_server, imap_account):
     db = sequence
     append(imap_account, reply(sent_as(db, DOC1), "Dear Ada, yes - come on Monday.", when=at(5, 13)))

@@ -97,7 +97,7 @@ def draft_followups(db: Database, settings: Settings, *, campaign: str | None = 
             raise MailServerError("no Drafts folder found (none flagged \\Drafts and none named Drafts); create a Drafts "
                                   "folder in your mail program, or send with `outreach followups send`",
                                   host=settings.imap.host, port=settings.imap.port)
-        report.resumed = _resume_unsaved(db, settings, client)
+        report.resumed = _resume_unsaved(db, settings, client, now=now)
         for item in composed:
             at = utc_now(now)
             path = eml_path(settings, item)
@@ -122,11 +122,13 @@ def _account(settings: Settings) -> str:
     return Sender.from_settings(settings).address
 
 
-def _resume_unsaved(db: Database, settings: Settings, client: IMAPClient) -> int:
-    """Drafts whose APPEND may not have happened (a crash): saved now unless already there."""
+def _resume_unsaved(db: Database, settings: Settings, client: IMAPClient, *, now: datetime | None = None) -> int:
+    """Drafts whose APPEND may not have happened (a crash), or taken out of Drafts while their
+    contact was away and now back: saved now unless already there."""
     rows = db.execute(
         """SELECT d.message_id, m.message_id, m.eml_path FROM followup_drafts d JOIN messages m ON m.id = d.message_id
-           WHERE d.saved_at IS NULL AND d.removed_at IS NULL AND m.state = 'drafted' AND m.account = ?""", [_account(settings)]
+           WHERE d.saved_at IS NULL AND d.removed_at IS NULL AND m.state = 'drafted' AND m.account = ?
+             AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ?)""", [_account(settings), utc_now(now)]
     ).fetchall()
     if not rows:
         return 0

@@ -57,6 +57,15 @@ class Candidate:
                 "due_on": self.due_on.isoformat() if self.due_on else None, "reason": self.reason}
 
 
+def _moment(as_of: date | datetime | None) -> datetime:
+    """`as_of` as an instant: a day counts from its start (UTC); none is now."""
+    if isinstance(as_of, datetime):
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
+    if isinstance(as_of, date):
+        return datetime(as_of.year, as_of.month, as_of.day, tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)
+
+
 def as_of_date(as_of: date | datetime | None, contact: dict[str, Any], default_timezone: str) -> date:
     """'Today' where the recipient is: a plain date is taken as it is, an instant in their zone."""
     if isinstance(as_of, datetime):
@@ -149,7 +158,10 @@ def _judge(db: Database, settings: Settings, campaign: dict[str, Any], steps: li
     last = chain[-1]
     label = steps[last["step"]].label if last["step"] < len(steps) else f"step {last['step'] + 1}"
     if last["state"] in WAITING_STATES:
-        return result(steps[last["step"]] if last["step"] < len(steps) else None, False, f"{label} {WAITING_STATES[last['state']]}")
+        waiting = WAITING_STATES[last["state"]]
+        if last["state"] == "drafted" and (held := parse_utc(last.get("next_attempt_at"))) and held > _moment(as_of):
+            waiting = f"held out of Drafts while they are away; back in Drafts with `followups draft` from {held:%a %d %b}"
+        return result(steps[last["step"]] if last["step"] < len(steps) else None, False, f"{label} {waiting}")
     if last["state"] != "sent":
         return result(None, False, f"no more follow-ups: {label} {last['state']} ({last.get('error') or 'see `contacts show`'})", stopped=True)
     if last["step"] + 1 >= len(steps):

@@ -2,14 +2,18 @@
 
 A draft found in Sent (by its Message-ID, or as the same reply to the same person) is recorded
 as sent, with the Sent copy's date; a draft whose row was cancelled because the contact answered
-is deleted from Drafts; a draft the user deleted without sending is cancelled, and that contact's
-sequence stops. Kept apart from drafting (drafts.py): a poll needs only this, not Jinja2.
+is deleted from Drafts; a draft held because the contact is away (an out-of-office) is taken out
+of Drafts until they are back, and `followups draft` puts the same draft back after that (one
+row, one Message-ID: never two drafts of one step); a draft the user deleted without sending is
+cancelled, and that contact's sequence stops. Kept apart from drafting (drafts.py): a poll
+needs only this, not Jinja2.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from imapclient import IMAPClient
 
@@ -30,10 +34,13 @@ class Reconciled:
     sent: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)  # (address, back on)
 
     def lines(self) -> list[str]:
         out = [f"follow-up to {e} sent from your mail program: recorded as sent" for e in self.sent]
         out += [f"draft to {e} deleted from Drafts: they answered (or can no longer be written to)" for e in self.deleted]
+        out += [f"draft to {e} taken out of Drafts while they are away: `outreach followups draft` puts it back from {day}"
+                for e, day in self.held]
         out += [f"draft to {e} is gone from Drafts and was not sent: their follow-ups stop" for e in self.discarded]
         return out
 
@@ -53,7 +60,7 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
     result = Reconciled()
     rows = [dict(r) for r in db.query(
         """SELECT d.message_id AS row_id, d.folder, m.message_id, m.state, m.in_reply_to, m.to_address, m.error,
-                  m.contact_id, m.campaign_id
+                  m.contact_id, m.campaign_id, m.next_attempt_at
            FROM followup_drafts d JOIN messages m ON m.id = d.message_id
            WHERE d.removed_at IS NULL AND d.saved_at IS NOT NULL AND m.account = ? ORDER BY d.message_id""",
         [mailbox_account(settings)])]  # this mailbox's drafts only: another profile's are in its own mailbox
@@ -79,6 +86,9 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
                     delete_by_message_id(imap, drafts_folder, row["message_id"])
                 _removed(db, row["row_id"], f"deleted from Drafts ({row['error'] or 'the contact answered'})", at)
                 result.deleted.append(row["to_address"])
+            elif row["state"] == "drafted" and drafts_folder and (row["next_attempt_at"] or "") > at:
+                _take_out(db, imap, drafts_folder, row, at)
+                result.held.append((row["to_address"], row["next_attempt_at"][:10]))
             elif row["state"] == "drafted" and drafts_folder and not exists_in(imap, drafts_folder, row["message_id"]):
                 with db.atomic():
                     outbox.cancel_pending(db, row["row_id"], at=at)
@@ -87,6 +97,17 @@ def reconcile_drafts(db: Database, settings: Settings, *, now: datetime | None =
                     _removed(db, row["row_id"], "deleted by you without sending", at)
                 result.discarded.append(row["to_address"])
     return result
+
+
+def _take_out(db: Database, imap: IMAPClient, drafts_folder: str, row: dict[str, Any], at: str) -> None:
+    """A draft held while its contact is away leaves Drafts (so it is not sent by mistake before
+    they are back) and counts as not saved yet: drafts._resume_unsaved saves it again once the
+    hold is over, with the same Message-ID and bytes."""
+    delete_by_message_id(imap, drafts_folder, row["message_id"])
+    with db.atomic():
+        db.execute("UPDATE followup_drafts SET saved_at = NULL WHERE message_id = ?", [row["row_id"]])
+        record_event(db, "followup_draft_held", contact_id=row["contact_id"], campaign_id=row["campaign_id"],
+                     message_id=row["row_id"], at=at, until=row["next_attempt_at"])
 
 
 def _removed(db: Database, row_id: int, reason: str, at: str) -> None:
