@@ -53,3 +53,23 @@ def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_
     ahead.read(second)
     assert ahead.frozen(second).startswith(b"Message-ID: <m1@example.com>")
     assert ahead.frozen(second) is None  # ... and each file once
+
+
+def test_a_look_ahead_that_fails_keeps_nothing_and_raises_nothing(tmp_path):
+    """The run waits for the look-ahead before recording the current reply: a problem with the
+    next message must not stop that; the run asks again in its own order and meets it there."""
+    from outreach.sending.look_ahead import LookAhead
+    from tests.clocks import FakeClock
+
+    _first, second = _messages(2)
+    second.eml_path = str(tmp_path)  # a folder where the file should be: reading it fails
+    ahead = LookAhead(lambda _m, _now: None, FakeClock(NOW))
+    ahead.read(second)
+    assert ahead.frozen(second) is None
+
+    def busy(_message, _now):
+        raise RuntimeError("database is locked")
+
+    ahead = LookAhead(busy, FakeClock(NOW))
+    ahead.read(second)  # no exception
+    assert ahead.frozen(second) is None

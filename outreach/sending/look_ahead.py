@@ -36,9 +36,18 @@ class LookAhead:
         self._ahead: _Ahead | None = None
 
     def read(self, following: QueuedMessage) -> None:
-        """Ask the contact check and read the frozen file of `following` (on the commit thread)."""
-        check = self._contact_check(following, self._clock.now())
-        self._ahead = _Ahead(following, check, read_frozen(following.eml_path, following.message_id))
+        """Ask the contact check and read the frozen file of `following` (on the commit thread).
+
+        Never raises: the run waits for this before recording the current message's reply, and a
+        problem with the *next* message (an unreadable file, a busy db) must not keep this one's
+        outcome from being recorded. Nothing is kept then; the run asks again itself, in order,
+        and any error comes up there."""
+        self._ahead = None
+        try:
+            check = self._contact_check(following, self._clock.now())
+            self._ahead = _Ahead(following, check, read_frozen(following.eml_path, following.message_id))
+        except Exception:  # noqa: BLE001 - asked again in the run's own order (see above)
+            self._ahead = None
 
     def contact_check(self, message: QueuedMessage, now: datetime) -> tuple[str, Any] | None:
         """The check read ahead for this very message, else asked now."""
