@@ -90,8 +90,8 @@ class Run:
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
     def flush(self) -> None:
-        """Wait for the commit in flight (before anything else touches the db or the run ends);
-        its error, if it failed, is raised here."""
+        """Wait for the db work in flight on the committer thread, a commit or a look-ahead (before
+        anything else touches the db or the run ends); a failed commit's error is raised here."""
         if self.pending is not None:
             commit, self.pending = self.pending, None
             commit.result()
