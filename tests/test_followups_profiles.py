@@ -151,3 +151,21 @@ def test_a_from_with_an_unquoted_comma_is_one_sender(tmp_path):
     sender = Sender.from_settings(uni)
     assert (sender.name, sender.address) == ("Ada Obi, MD", "a.obi@uni.example.edu")
     assert mailbox_account(uni) == "a.obi@uni.example.edu"
+
+
+def test_the_totals_of_a_send_over_several_accounts_keep_everything_each_mailbox_found():
+    """What each mailbox's reconcile found, every kind of it, reaches `followups send`'s totals."""
+    from dataclasses import fields
+
+    from outreach.followups.accounts import AccountSends, SendEach
+    from outreach.followups.reconcile import Reconciled
+    from outreach.followups.send import FollowupSendReport
+
+    each = SendEach(live=True)
+    for n, account in enumerate(("ada@example.com", "ada@uni.example.edu")):
+        report = FollowupSendReport(live=True)
+        report.refreshed.reconciled = Reconciled(**{kind.name: [f"{kind.name}{n}@example.org"] for kind in fields(Reconciled)})
+        each.parts.append(AccountSends(None if n == 0 else "uni", account, report))
+    merged = each.merged.refreshed.reconciled
+    assert all(getattr(merged, kind.name) == [f"{kind.name}0@example.org", f"{kind.name}1@example.org"] for kind in fields(Reconciled))
+    assert merged.held  # the out-of-office kind too

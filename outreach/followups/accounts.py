@@ -135,8 +135,7 @@ class SendEach:
             total.runs.update(r.runs)
             total.refreshed.polled |= r.refreshed.polled
             total.refreshed.replies += r.refreshed.replies
-            for name in ("sent", "deleted", "discarded"):
-                getattr(total.refreshed.reconciled, name).extend(getattr(r.refreshed.reconciled, name))
+            total.refreshed.reconciled.extend(r.refreshed.reconciled)
             total.error = total.error or r.error
         return total
 

@@ -11,7 +11,7 @@ needs only this, not Jinja2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,11 @@ class Reconciled:
     deleted: list[str] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
     held: list[tuple[str, str]] = field(default_factory=list)  # (address, back on)
+
+    def extend(self, other: Reconciled) -> None:
+        """Add what another mailbox's reconcile found (every kind, so a new one is never left out)."""
+        for kind in fields(self):
+            getattr(self, kind.name).extend(getattr(other, kind.name))
 
     def lines(self) -> list[str]:
         out = [f"follow-up to {e} sent from your mail program: recorded as sent" for e in self.sent]
