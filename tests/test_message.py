@@ -174,6 +174,6 @@ def test_a_plain_address_is_built_by_parts_exactly_as_the_parser_would_build_it(
 
 @pytest.mark.parametrize("address", ['"quoted local"@example.com', "a..b@example.com", "a@-bad.example.com", "a@example", "a b@example.com"])
 def test_an_address_that_is_not_plain_still_goes_through_the_parser(address):
-    from outreach.mail.headers import _PLAIN_ADDR_SPEC
+    from outreach.mail.addr_spec import PLAIN_ADDRESS
 
-    assert not _PLAIN_ADDR_SPEC.match(address)
+    assert not PLAIN_ADDRESS.match(address)

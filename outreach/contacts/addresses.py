@@ -3,15 +3,13 @@ and the suppression list, which both import it)."""
 
 from __future__ import annotations
 
-import re
+from outreach.mail.addr_spec import PLAIN_LOCAL_PART  # plain ASCII local parts need no normalisation beyond it
 
 
 class InvalidEmail(ValueError):
     """An address that fails syntax validation; the message is the human-readable reason."""
 
 
-# Plain ASCII local parts (RFC 5322 dot-atom) need no normalisation beyond what this regex checks.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 _VALID_DOMAINS: dict[str, str] = {}  # domain as typed -> normalised, filled by email-validator
 
 
@@ -29,7 +27,7 @@ def normalise_email(text: str | None) -> str:
         raise InvalidEmail("email contains a line break")
     local, _, domain = candidate.rpartition("@")
     known = _VALID_DOMAINS.get(domain)
-    if known and len(local) <= 64 and len(local) + len(known) < 254 and _DOT_ATOM.match(local):
+    if known and len(local) <= 64 and len(local) + len(known) < 254 and PLAIN_LOCAL_PART.match(local):
         return f"{local}@{known}"
     from email_validator import EmailNotValidError, validate_email  # lazy: start-up time (its regexes)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from outreach.contacts.addresses import InvalidEmail, dedupe_key, email_domain, normalise_email
 from outreach.db import Database, utc_now
+from outreach.mail.addr_spec import PLAIN_ADDRESS
 
 
 def _suppression_key(value: str) -> tuple[str, str]:
@@ -39,15 +39,11 @@ def _suppression_candidates(email: str) -> list[str]:
     return [key] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
 
 
-# A plain ASCII address: normalising it would change nothing the (lower-cased) keys depend on.
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\Z")
-
-
 def _candidates_for(email: str) -> list[str] | None:
     """_suppression_candidates of the normalised address; None when it is not an address. A plain
     ASCII one skips the validator: the send run asks this before every message, and validating
     each new domain cost 50 us."""
-    if not _PLAIN_ADDRESS.match(email):
+    if not PLAIN_ADDRESS.match(email):  # normalising a plain one changes nothing the lower-cased keys depend on
         try:
             email = normalise_email(email)
         except InvalidEmail:
