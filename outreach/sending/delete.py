@@ -75,6 +75,3 @@ def delete_campaign(db: Database, plan: DeletePlan) -> None:
         remove_dry_run(plan.dry_run_files, plan.folder)
         with suppress(OSError):  # the folder goes too when nothing of the user's is left in it
             plan.folder.rmdir()
-
-
-
