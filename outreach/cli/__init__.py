@@ -121,6 +121,16 @@ def local_time(stamp: str | None, *, blank: str = "") -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M") if when else blank
 
 
+def account_label(profile: str | None) -> str:
+    """How an account is named when a command handles several: "profile uni" or "your account"."""
+    return f"profile {profile}" if profile else "your account"
+
+
+def in_mailbox(profile: str | None, account: str, accounts: int) -> str:
+    """"" with one account; " (profile uni: ada@uni.example.edu)" after a line when there are several."""
+    return f" ({account_label(profile)}: {account})" if accounts > 1 else ""
+
+
 def _parse_where(_ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> dict[str, str]:
     from outreach.contacts.store import parse_where  # lazy: start-up time (email-validator)
 

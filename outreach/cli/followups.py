@@ -12,7 +12,7 @@ import click
 from outreach.sending.campaigns import CampaignTemplateError
 from outreach.sending.pacing import SystemClock
 
-from . import App, pass_app, print_json
+from . import App, account_label, in_mailbox, pass_app, print_json
 from .campaign_send import _Display, _run_async
 
 # The follow-up stage is imported inside each command: it pulls in Jinja2 and the IMAP client,
@@ -141,8 +141,7 @@ def draft_command(app: App, campaign: str | None, as_of: date | datetime | None,
 
 
 def _mailbox(part: Any, count: int) -> str:
-    """"" with one account; " (profile uni: ada@uni.example.edu)" when there are several."""
-    return f" ({'profile ' + part.profile if part.profile else 'your account'}: {part.account})" if count > 1 else ""
+    return in_mailbox(part.profile, part.account, count)
 
 
 def _print_drafts(part: Any, count: int) -> None:
@@ -224,7 +223,7 @@ def send_command(app: App, campaign: str | None, live: bool, limit: int | None, 
 def _print(report: Any, parts: list[Any]) -> None:
     for part in parts:
         if len(parts) > 1 and part.report.planned:
-            click.echo(f"From {'profile ' + part.profile if part.profile else 'your account'} ({part.account}):")
+            click.echo(f"From {account_label(part.profile)} ({part.account}):")
         for item in part.report.planned:
             click.echo(f"{'queued' if report.live else 'would send'}  {item['email']:<36} {item['campaign']:<16} "
                        f"step {item['step']} ({item['template']}): {item['subject']}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from . import App, local_time, pass_app, print_json
+from . import App, in_mailbox, local_time, pass_app, print_json
 
 # The introductions stage is imported inside each command: it pulls in Jinja2 and the IMAP client,
 # which every other command's start-up should not pay for.
@@ -131,8 +131,7 @@ def draft_command(app: App, no_poll: bool) -> None:
     split = accounts.plan(app.db, app.settings, chosen=app.chosen_profile)
     parts = accounts.draft_each(app.db, app.settings_for, split, poll_first=not no_poll)
     for part in parts:
-        _print_drafted(part.report, f" ({'profile ' + part.profile if part.profile else 'your account'}: {part.account})"
-                       if len(parts) > 1 else "")
+        _print_drafted(part.report, in_mailbox(part.profile, part.account, len(parts)))
     if not any(p.report.answers or p.report.thanks or p.report.answered or p.report.resumed for p in parts):
         click.echo("Nothing to draft: no introduction waits for an answer and no thank-you is owed.")
     elif any(p.report.answers or p.report.thanks for p in parts):
