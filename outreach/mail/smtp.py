@@ -177,12 +177,10 @@ class SmtpConnection:
         assert self.client is not None
         client, phase = self.client, "mail"
         utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded
-        if utf8 and not client.supports_extension("smtputf8"):
-            if landed is not None:
-                landed.result()  # never leave with the commit in flight
-            return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
         options, encoding = (["SMTPUTF8"], "utf-8") if utf8 else ([], "ascii")
         try:
+            if utf8 and not client.supports_extension("smtputf8"):
+                return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
             await client.mail(sender, options=options, encoding=encoding)
             phase = "rcpt"
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
