@@ -80,12 +80,21 @@ class Database:
                 raise
             self.conn.execute(f"RELEASE SAVEPOINT {savepoint}")
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.begin()
         try:
             yield self
         except BaseException:
             self.rollback()
             raise
+        self.commit()
+
+    def begin(self) -> None:
+        """Open a write transaction (most code wants `atomic()`, which also commits or rolls back)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        """Commit the open transaction; if that fails, roll it back and raise. The send run calls
+        this on its commit thread: the call holds no Python lock while the disk syncs."""
         try:
             self.conn.execute("COMMIT")
         except BaseException:

@@ -56,8 +56,8 @@ def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_
 
 
 def test_a_look_ahead_that_fails_keeps_nothing_and_raises_nothing(tmp_path):
-    """The run waits for the look-ahead before recording the current reply: a problem with the
-    next message must not stop that; the run asks again in its own order and meets it there."""
+    """The look-ahead runs while the current reply is awaited: a problem with the next message
+    must not disturb that; the run asks again in its own order and meets it there."""
     from outreach.sending.look_ahead import LookAhead
     from tests.clocks import FakeClock
 

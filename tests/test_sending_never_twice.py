@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from email import message_from_bytes
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from outreach.config import load_settings
-from outreach.db import open_db
+from outreach.db import Database, open_db
 from outreach.sending import campaigns, run, sender
 from tests.campaign_fixtures import START, add_contacts, db_open, limits, settings, started_campaign, write_template
 from tests.clocks import FakeClock
@@ -78,6 +79,28 @@ def test_a_retry_after_a_4xx_is_committed_as_sending_before_its_data(three, smtp
     assert report.sent == 3 and len(smtp_server.received) == 3
     assert [to for _state, to in seen].count(DOC2) == 2  # refused once, then retried in the same run
     assert all(state == "sending" for state, _to in seen), seen
+
+
+def test_a_commit_that_fails_on_the_commit_thread_hands_nothing_more_over(three, smtp_server, monkeypatch):
+    """One message's outcome and the next one's `sending` mark are committed on the commit thread
+    while the server answers MAIL FROM and RCPT TO: when that commit fails (a disk error), the
+    next message's DATA never starts, and the run stops with the error."""
+    db, campaign = three
+    commit = Database.commit
+
+    def fails_off_the_main_thread(self: Database) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            self.rollback()
+            raise sqlite3.OperationalError("disk I/O error")
+        commit(self)
+
+    monkeypatch.setattr(Database, "commit", fails_off_the_main_thread)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        _send(db, campaign)
+    assert len(smtp_server.received) == 1
+    on_disk = dict(db.execute("SELECT to_address, state FROM messages").fetchall())
+    # the first one's outcome never landed: it stays `sending`, which the next run settles as uncertain
+    assert sorted(on_disk.values()) == ["queued", "queued", "sending"]
 
 
 def test_a_permanent_4xx_on_same_run_retries_is_counted_and_fails(three, smtp_server, monkeypatch):

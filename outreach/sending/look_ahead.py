@@ -2,10 +2,11 @@
 
 Between two messages sent back to back, the run asks the db whether the next contact may still
 be written to and reads the next frozen .eml. Done after this message's reply, both sat on the
-event loop's turn, 0.2 ms of each message's 2-3 ms on a local server. Once this message's
-`sending` commit has landed the commit thread is idle until its reply, so it reads them then,
-while the server is busy with DATA (Run._before_data submits `read`; the run waits for it before
-touching the db again). The answers serve that one message object only, the file once.
+critical path, 0.1-0.2 ms of each message's 2-3 ms on a local server. Once this message's
+`sending` commit has landed the db is idle until its reply, so the run schedules `read` on the
+event loop's next turn (Run._before_data), which comes once DATA is on its way and the server is
+busy; a look-ahead that has not run by the reply is dropped (Run.flush). The answers serve that
+one message object only, the file once.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class LookAhead:
         self._ahead: _Ahead | None = None
 
     def read(self, following: QueuedMessage) -> None:
-        """Ask the contact check and read the frozen file of `following` (on the commit thread).
+        """Ask the contact check and read the frozen file of `following` (an event-loop callback).
 
-        Never raises: the run waits for this before recording the current message's reply, and a
+        Never raises: it runs while the current message's reply is awaited, and a
         problem with the *next* message (an unreadable file, a busy db) must not keep this one's
         outcome from being recorded. Nothing is kept then; the run asks again itself, in order,
         and any error comes up there."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -272,24 +272,43 @@ def finish(db: Database, message: QueuedMessage, state: str, event: str, *, at: 
     `next_message`, when the next message may go at once, gets its step (a) in the same commit:
     still committed after this message's reply and before the next one's SMTP transaction,
     one commit fewer per message."""
+    with db.atomic():
+        _finish_statements(db, message, state, event, at=at, next_message=next_message, **changes)
+
+
+def finish_uncommitted(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
+                       next_message: QueuedMessage, **changes: Any) -> Callable[[], None]:
+    """`finish` with the next message's step (a), its transaction left open: the caller commits
+    it with the function returned, on another thread (the statements take microseconds; the
+    commit's sync to disk is what takes time). Nothing may touch the db until that returns."""
+    db.begin()
+    try:
+        _finish_statements(db, message, state, event, at=at, next_message=next_message, **changes)
+    except BaseException:
+        db.rollback()
+        raise
+    return db.commit
+
+
+def _finish_statements(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
+                       next_message: QueuedMessage | None, **changes: Any) -> None:
     changes.update(state=state, updated_at=at)
     message.state, message.premarked = state, False  # a retry must be marked `sending` again
     columns = list(changes)
-    with db.atomic():
-        db.execute(
-            f"UPDATE messages SET {', '.join(f'[{c}] = ?' for c in columns)} WHERE id = ?",
-            [changes[c] for c in columns] + [message.id],
-        )
-        if state == "sent":
-            mark_contacted(db, message.id, at)
-        if event == "hard_bounce":
-            add_suppression(db, message.to_address, reason=f"hard bounce: {changes.get('smtp_response')}", source="bounce")
-            if message.contact_id:
-                set_contact_state(db, message.contact_id, event="bounced", status="bounced")
-        record_event(db, event, contact_id=message.contact_id, campaign_id=message.campaign_id,
-                     message_id=message.id, at=at, to=message.to_address, response=changes.get("smtp_response"))
-        if next_message is not None:
-            next_message.premarked = mark(db, next_message, at)
+    db.execute(
+        f"UPDATE messages SET {', '.join(f'[{c}] = ?' for c in columns)} WHERE id = ?",
+        [changes[c] for c in columns] + [message.id],
+    )
+    if state == "sent":
+        mark_contacted(db, message.id, at)
+    if event == "hard_bounce":
+        add_suppression(db, message.to_address, reason=f"hard bounce: {changes.get('smtp_response')}", source="bounce")
+        if message.contact_id:
+            set_contact_state(db, message.contact_id, event="bounced", status="bounced")
+    record_event(db, event, contact_id=message.contact_id, campaign_id=message.campaign_id,
+                 message_id=message.id, at=at, to=message.to_address, response=changes.get("smtp_response"))
+    if next_message is not None:
+        next_message.premarked = mark(db, next_message, at)
 
 
 def record_sent_copy(db: Database, message: QueuedMessage) -> None:

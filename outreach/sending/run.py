@@ -3,9 +3,12 @@
 The durable outbox (outbox.py) records each message before and after its SMTP transaction;
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
-message may go at once, its "sending" commit runs on a worker thread (`Run.committer`) from the
+message may go at once, the previous message's outcome and its "sending" mark are written in one
+transaction whose commit (the sync to disk) runs on a worker thread (`Run.committer`) from the
 previous reply on, and lands before its DATA (`Run._record_sent`, `SmtpConnection.transmit`);
-the event loop touches the db only when that thread is idle (look_ahead.py reads on it).
+nothing touches the db while that commit is in flight (`Run.flush`). Only the COMMIT runs there:
+Python work on a second thread takes turns with the event loop for the GIL, which cost more than
+it saved on a 2-core machine (look_ahead.py reads on the event loop, during DATA).
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
@@ -86,12 +89,17 @@ class Run:
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
         self.ahead = LookAhead(self._contact_check, clock)
-        self.pending: Future[None] | None = None  # db work in flight on the committer thread: a commit, or a look-ahead
+        self.pending: Future[None] | None = None  # a commit in flight on the committer thread
+        self.reading_ahead: asyncio.Handle | None = None  # the look-ahead, due on the event loop during DATA
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
     def flush(self) -> None:
-        """Wait for the db work in flight on the committer thread, a commit or a look-ahead (before
-        anything else touches the db or the run ends); a failed commit's error is raised here."""
+        """Wait for the commit in flight on the committer thread, and drop a look-ahead that has not
+        run yet (before anything else touches the db or the run ends); a failed commit's error is
+        raised here."""
+        if self.reading_ahead is not None:
+            self.reading_ahead.cancel()  # a no-op once it ran; else the run asks itself, in order
+            self.reading_ahead = None
         if self.pending is not None:
             commit, self.pending = self.pending, None
             commit.result()
@@ -145,8 +153,8 @@ class Run:
         if message.state != "sending":
             raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
                                 "stopped before handing it over")
-        if self.candidate is not None:  # the commit thread is idle until this reply; the run waits for it (flush)
-            self.pending = self.committer.submit(self.ahead.read, self.candidate)
+        if self.candidate is not None:  # on the event loop's next turn: once DATA is on its way
+            self.reading_ahead = asyncio.get_running_loop().call_soon(self.ahead.read, self.candidate)
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
@@ -187,8 +195,8 @@ class Run:
             # The next message goes at once: this one's 'sent' and the next one's 'sending' are
             # committed together on the committer thread, starting now, while the next message is
             # prepared and its MAIL FROM and RCPT TO are answered (transmit waits before DATA).
-            following.premarked = True
-            self.pending = self.committer.submit(self._finish, message, "sent", "sent", next_message=following, **changes)
+            commit = outbox.finish_uncommitted(self.db, message, "sent", "sent", at=utc_now(now), next_message=following, **changes)
+            self.pending = self.committer.submit(commit)
         self.report.sent += 1
         self.bounces_in_a_row = 0
         if self.copier is not None and self.copier.save(data, now):
