@@ -93,8 +93,7 @@ class Database:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
-        """Commit the open transaction; if that fails, roll it back and raise. The send run calls
-        this on its commit thread: the call holds no Python lock while the disk syncs."""
+        """Commit the open transaction; if that fails, roll it back and raise."""
         try:
             self.conn.execute("COMMIT")
         except BaseException:

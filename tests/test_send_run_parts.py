@@ -1,4 +1,4 @@
-"""The send run's small parts: its queue (what is left, counted without a copy) and what it reads ahead."""
+"""The send run's small parts: its queue (what is left, counted without a copy), what it reads ahead, and its commit in two turns."""
 
 from __future__ import annotations
 
@@ -73,3 +73,51 @@ def test_a_look_ahead_that_fails_keeps_nothing_and_raises_nothing(tmp_path):
     ahead = LookAhead(busy, FakeClock(NOW))
     ahead.read(second)  # no exception
     assert ahead.frozen(second) is None
+
+
+def test_a_commit_in_two_turns_writes_then_commits_and_settles_what_is_left(tmp_path):
+    """The send run's combined commit: written on the event loop's next turn, committed on the
+    turn after commit_soon(); settle() does what the loop has not, in that order; a failed
+    write is rolled back and never committed."""
+    import asyncio
+    import sqlite3
+
+    import pytest
+
+    from outreach.db import open_db
+    from outreach.sending.next_turn import CommitInTwoTurns
+
+    db = open_db(tmp_path / "outreach.db")
+    db.execute("CREATE TABLE notes (n INTEGER)")
+
+    def on_disk() -> list[int]:
+        with sqlite3.connect(tmp_path / "outreach.db") as other:
+            return [n for (n,) in other.execute("SELECT n FROM notes ORDER BY n")]
+
+    def fails() -> None:
+        db.execute("INSERT INTO notes VALUES (3)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async def scenario() -> None:
+        first = CommitInTwoTurns(db, lambda: db.execute("INSERT INTO notes VALUES (1)"))
+        await asyncio.sleep(0)
+        assert db.conn.in_transaction and on_disk() == []  # written, not committed
+        first.commit_soon()
+        await asyncio.sleep(0)
+        assert not db.conn.in_transaction and on_disk() == [1]
+        first.settle()  # nothing left to do
+
+        second = CommitInTwoTurns(db, lambda: db.execute("INSERT INTO notes VALUES (2)"))
+        second.settle()  # before the loop turned: both steps now
+        assert on_disk() == [1, 2]
+        await asyncio.sleep(0)
+        assert on_disk() == [1, 2] and not db.conn.in_transaction  # and never again
+
+        third = CommitInTwoTurns(db, fails)
+        third.commit_soon()
+        await asyncio.sleep(0)
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            third.settle()
+        assert on_disk() == [1, 2] and not db.conn.in_transaction
+
+    asyncio.run(scenario())

@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from email import message_from_bytes
@@ -26,7 +25,7 @@ import pytest
 
 from outreach.config import load_settings
 from outreach.db import Database, open_db
-from outreach.sending import campaigns, run, sender
+from outreach.sending import campaigns, outbox, run, sender
 from tests.campaign_fixtures import START, add_contacts, db_open, limits, settings, started_campaign, write_template
 from tests.clocks import FakeClock
 
@@ -81,20 +80,30 @@ def test_a_retry_after_a_4xx_is_committed_as_sending_before_its_data(three, smtp
     assert all(state == "sending" for state, _to in seen), seen
 
 
-def test_a_commit_that_fails_on_the_commit_thread_hands_nothing_more_over(three, smtp_server, monkeypatch):
-    """One message's outcome and the next one's `sending` mark are committed on the commit thread
-    while the server answers MAIL FROM and RCPT TO: when that commit fails (a disk error), the
-    next message's DATA never starts, and the run stops with the error."""
+@pytest.mark.parametrize("fault", ["statements", "commit"])
+def test_a_failed_write_of_the_next_mark_hands_nothing_more_over(three, smtp_server, monkeypatch, fault):
+    """One message's outcome and the next one's `sending` mark are one transaction, written while
+    the server answers the next MAIL FROM and committed while it answers RCPT TO: when either
+    fails (a disk error), the next message's DATA never starts and the run stops with the error."""
     db, campaign = three
-    commit = Database.commit
+    finish_within, commit = outbox.finish_within, Database.commit
 
-    def fails_off_the_main_thread(self: Database) -> None:
-        if threading.current_thread() is not threading.main_thread():
+    def statements_fail(db, message, state, event, *, next_message=None, **changes):
+        if next_message is not None:
+            raise sqlite3.OperationalError("disk I/O error")
+        finish_within(db, message, state, event, next_message=next_message, **changes)
+
+    def commit_fails(self: Database) -> None:
+        sent, sending = self.conn.execute("SELECT sum(state = 'sent'), sum(state = 'sending') FROM messages").fetchone()
+        if sent and sending:  # the first message's outcome with the second one's mark
             self.rollback()
             raise sqlite3.OperationalError("disk I/O error")
         commit(self)
 
-    monkeypatch.setattr(Database, "commit", fails_off_the_main_thread)
+    if fault == "statements":
+        monkeypatch.setattr(outbox, "finish_within", statements_fail)
+    else:
+        monkeypatch.setattr(Database, "commit", commit_fails)
     with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
         _send(db, campaign)
     assert len(smtp_server.received) == 1

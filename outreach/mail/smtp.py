@@ -11,19 +11,16 @@ address is wrong; a connection lost once DATA began -> nobody knows whether the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import ssl
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, getaddresses
-from typing import Any
 
 import aiosmtplib
 
@@ -165,15 +162,14 @@ class SmtpConnection:
                 self.drop()
 
     async def transmit(self, sender: str, recipients: list[str], raw: bytes, *,
-                       landed: Future[Any] | None = None,
+                       after_mail: Callable[[], None] | None = None,
                        before_data: Callable[[], None] | None = None) -> Outcome:
         """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown.
 
-        `landed` is a commit running on another thread (the message's own `sending` mark): it is
-        waited for before DATA, never after, so the server answers MAIL FROM and RCPT TO while
-        the disk syncs; if it failed, nothing is handed over. `before_data` runs once the
-        recipients are accepted, right before DATA: the last moment at which nothing has been
-        handed over (the caller's check or test hook)."""
+        `after_mail` runs once the server accepted MAIL FROM (the caller may hand the event loop
+        work for the wait on RCPT TO). `before_data` runs once the recipients are accepted, right before DATA: the last moment at
+        which nothing has been handed over (the caller's check that its record is on disk, or a
+        test hook); if it raises, nothing is handed over and this connection is not reused."""
         assert self.client is not None
         client, phase = self.client, "mail"
         utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded
@@ -182,6 +178,8 @@ class SmtpConnection:
             if utf8 and not client.supports_extension("smtputf8"):
                 return Outcome("rejected", None, f"{self.server.address} does not offer SMTPUTF8, which this address needs")
             await client.mail(sender, options=options, encoding=encoding)
+            if after_mail is not None:
+                after_mail()
             phase = "rcpt"
             refused: dict[str, aiosmtplib.SMTPRecipientRefused] = {}
             for recipient in recipients:
@@ -191,14 +189,16 @@ class SmtpConnection:
                     if not client.is_connected:
                         raise
                     refused[recipient] = error
-            if landed is not None:
-                await self._landed(landed)
             if recipients[0] in refused:  # the contact's own address; a refused Cc doesn't stop it
                 refusal = refused[recipients[0]]
                 await self._reset()
                 return Outcome(classify_reply(refusal.code, refusal.message, phase="rcpt"), refusal.code, refusal.message)
             if before_data is not None:
-                before_data()
+                try:
+                    before_data()
+                except BaseException:
+                    self.drop()  # a transaction is open on the server: this connection is not reused
+                    raise
             phase = "data"
             response = await client.data(raw)
             return Outcome("sent", response.code, response.message)
@@ -214,19 +214,7 @@ class SmtpConnection:
                 return Outcome("uncertain", None, f"connection lost during DATA: {error}")
             return Outcome("retry_now", None, f"connection lost before the message was handed over: {error}")
         finally:
-            if landed is not None:
-                landed.result()  # never leave with the commit in flight; its error wins (a db that failed)
             self.last_used = time.monotonic()
-
-    async def _landed(self, commit: Future[Any]) -> None:
-        """Wait for the commit in flight; if it failed, nothing is handed over."""
-        try:
-            if not commit.done():  # a finished one needs no trip through the event loop
-                await asyncio.wrap_future(commit)
-            commit.result()
-        except BaseException:
-            self.drop()  # a transaction is open on the server: this connection is not reused
-            raise
 
 
 # --- preparing the bytes -------------------------------------------------------------------------

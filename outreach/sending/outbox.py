@@ -3,12 +3,12 @@
 Every message moves through committed states, so a kill -9 at any instant leaves a truthful db:
 
     (a) commit  state=sending, sending_at, attempts+1       -- before the SMTP transaction
-    (b) SMTP    MAIL FROM, RCPT TO, DATA                     -- sender.py, mail/smtp.py
+    (b) SMTP    MAIL FROM, RCPT TO, DATA                     -- run.py, mail/smtp.py
     (c) commit  state=sent | failed | deferred | uncertain   -- right after the server's reply
 
-When the next message may go at once, its (a) shares one commit with this message's (c) (see
-`finish(next_row=...)`), made by the sender while the next MAIL FROM is on the wire and before
-its DATA: the same guarantees, one commit fewer.
+When the next message may go at once, its (a) shares one commit with this message's (c)
+(`finish_within(next_message=...)`), written and committed while the server answers the next
+MAIL FROM and RCPT TO (sending/next_turn.py), before its DATA: the same guarantees.
 
 A row found in `sending` by a later run died between (a) and (c): the server may or may not have
 the message. It becomes `uncertain` and is never resent blindly; it is resolved from the Sent
@@ -26,7 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -266,32 +266,16 @@ def unmark(db: Database, message: QueuedMessage) -> None:
 
 def finish(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
            next_message: QueuedMessage | None = None, **changes: Any) -> None:
-    """Step (c): the outcome, the contact's stage and the audit event, committed together.
-    Plain SQL: this runs once per message and is most of the outbox's overhead.
-
-    `next_message`, when the next message may go at once, gets its step (a) in the same commit:
-    still committed after this message's reply and before the next one's SMTP transaction,
-    one commit fewer per message."""
+    """Step (c): the outcome, the contact's stage and the audit event, committed together. With
+    `next_message` (when it may go at once), its step (a) too: one commit per message, not two."""
     with db.atomic():
-        _finish_statements(db, message, state, event, at=at, next_message=next_message, **changes)
+        finish_within(db, message, state, event, at=at, next_message=next_message, **changes)
 
 
-def finish_uncommitted(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
-                       next_message: QueuedMessage, **changes: Any) -> Callable[[], None]:
-    """`finish` with the next message's step (a), its transaction left open: the caller commits
-    it with the function returned, on another thread (the statements take microseconds; the
-    commit's sync to disk is what takes time). Nothing may touch the db until that returns."""
-    db.begin()
-    try:
-        _finish_statements(db, message, state, event, at=at, next_message=next_message, **changes)
-    except BaseException:
-        db.rollback()
-        raise
-    return db.commit
-
-
-def _finish_statements(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
-                       next_message: QueuedMessage | None, **changes: Any) -> None:
+def finish_within(db: Database, message: QueuedMessage, state: str, event: str, *, at: str,
+                  next_message: QueuedMessage | None = None, **changes: Any) -> None:
+    """`finish`'s statements (plain SQL: most of the outbox's cost per message) in a transaction
+    the caller opened and commits (the send run, a turn of the event loop later: next_turn.py)."""
     changes.update(state=state, updated_at=at)
     message.state, message.premarked = state, False  # a retry must be marked `sending` again
     columns = list(changes)
@@ -313,8 +297,7 @@ def _finish_statements(db: Database, message: QueuedMessage, state: str, event: 
 
 def record_sent_copy(db: Database, message: QueuedMessage) -> None:
     """The message's copy is in the IMAP Sent folder."""
-    with db.atomic():
-        db.execute("UPDATE messages SET sent_copy_saved = 1 WHERE id = ?", [message.id])
+    db.execute("UPDATE messages SET sent_copy_saved = 1 WHERE id = ?", [message.id])  # commits at once
 
 
 def cancel_unsent(db: Database, message: QueuedMessage) -> None:

@@ -3,12 +3,10 @@
 The durable outbox (outbox.py) records each message before and after its SMTP transaction;
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
-message may go at once, the previous message's outcome and its "sending" mark are written in one
-transaction whose commit (the sync to disk) runs on a worker thread (`Run.committer`) from the
-previous reply on, and lands before its DATA (`Run._record_sent`, `SmtpConnection.transmit`);
-nothing touches the db while that commit is in flight (`Run.flush`). Only the COMMIT runs there:
-Python work on a second thread takes turns with the event loop for the GIL, which cost more than
-it saved on a 2-core machine (look_ahead.py reads on the event loop, during DATA).
+message may go at once, the previous message's outcome and its "sending" mark are written in
+one transaction while the server answers its MAIL FROM, committed while it answers RCPT TO, and
+are on disk before its DATA (`Run._record_sent`, next_turn.py, `Run._before_data`); the next contact's check
+and frozen file are read during this message's DATA (look_ahead.py).
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
@@ -21,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +30,7 @@ from outreach.mail.smtp import Outcome, SmtpConnection, SmtpLoginError, SmtpTlsE
 from outreach.sending import campaigns, outbox
 from outreach.sending.identity import DatabaseIdentity
 from outreach.sending.look_ahead import LookAhead
+from outreach.sending.next_turn import CommitInTwoTurns
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Clock, Limits, Pacer
 from outreach.sending.run_queue import RunQueue
@@ -89,27 +87,25 @@ class Run:
         self.bounces_in_a_row = 0
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
         self.ahead = LookAhead(self._contact_check, clock)
-        self.pending: Future[None] | None = None  # a commit in flight on the committer thread
+        self.pending: CommitInTwoTurns | None = None  # a commit due before the next DATA
         self.reading_ahead: asyncio.Handle | None = None  # the look-ahead, due on the event loop during DATA
-        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-commit")
 
     def flush(self) -> None:
-        """Wait for the commit in flight on the committer thread, and drop a look-ahead that has not
-        run yet (before anything else touches the db or the run ends); a failed commit's error is
-        raised here."""
+        """Settle the commit due (now, if the event loop has not run it yet) and drop a look-ahead
+        that has not run: before anything else touches the db or the run ends, and before the next
+        DATA. A failed commit's error is raised here."""
         if self.reading_ahead is not None:
             self.reading_ahead.cancel()  # a no-op once it ran; else the run asks itself, in order
             self.reading_ahead = None
         if self.pending is not None:
             commit, self.pending = self.pending, None
-            commit.result()
+            commit.settle()
 
     def _finish(self, message: QueuedMessage, state: str, event: str, **changes: Any) -> None:
         """Step (c), stamped with the run's clock (see outbox.finish)."""
         outbox.finish(self.db, message, state, event, at=utc_now(self.clock.now()), **changes)
 
     async def close(self) -> None:
-        self.committer.shutdown(wait=True)
         await self.conn.close()
         if self.copier is not None:
             self.copier.close()
@@ -137,18 +133,24 @@ class Run:
                 return None
         _step()
         data, recipients = prepare(raw, message.to_address, now)
-        # a premarked message's (a) may be in flight: transmit waits for it before DATA, never after
-        outcome = await self.conn.transmit(self.account, recipients, data, landed=self.pending,
+        # a premarked message's (a) may still be due: _before_data settles it before DATA, never after
+        outcome = await self.conn.transmit(self.account, recipients, data, after_mail=self._after_mail,
                                            before_data=lambda: self._before_data(message))
         _step()
         self._record(message, outcome, data)
         return outcome
+
+    def _after_mail(self) -> None:
+        """MAIL FROM is accepted: the commit due, if any, runs while the server answers RCPT TO."""
+        if self.pending is not None:
+            self.pending.commit_soon()
 
     def _before_data(self, message: QueuedMessage) -> None:
         """The last moment nothing has been handed over: a message the db doesn't record as
         `sending` (e.g. another process changed it before its premark landed) must not go: a kill
         after its DATA would leave no trace, and a resume would send it again. The next message's
         checks are read ahead while the server takes this one."""
+        self.flush()  # its `sending` mark, if due, is on disk now (or the run stops here)
         _step()
         if message.state != "sending":
             raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
@@ -193,10 +195,11 @@ class Run:
             self._finish(message, "sent", "sent", **changes)
         else:
             # The next message goes at once: this one's 'sent' and the next one's 'sending' are
-            # committed together on the committer thread, starting now, while the next message is
-            # prepared and its MAIL FROM and RCPT TO are answered (transmit waits before DATA).
-            commit = outbox.finish_uncommitted(self.db, message, "sent", "sent", at=utc_now(now), next_message=following, **changes)
-            self.pending = self.committer.submit(commit)
+            # written together while the server answers the next MAIL FROM and committed while it
+            # answers RCPT TO (next_turn.py); on disk before its DATA at the latest (_before_data).
+            following.premarked = True  # the commit says whether this process took it; checked before DATA
+            self.pending = CommitInTwoTurns(self.db, lambda: outbox.finish_within(
+                self.db, message, "sent", "sent", at=utc_now(now), next_message=following, **changes))
         self.report.sent += 1
         self.bounces_in_a_row = 0
         if self.copier is not None and self.copier.save(data, now):
