@@ -222,18 +222,36 @@ def part_poll(pairs: int, scratch: Path) -> None:
            "outreach replies poll", a, "raw imapclient process", b, target="target: outreach <= 0.3 s")
 
 
+def file_creation_probe(folder: Path, count: int = 1000) -> float:
+    """Seconds to create `count` small files in a new folder next to the bench's own files.
+
+    The freeze creates one .eml file per message, so this disk's condition shows in the send
+    figure: on ext4 without a journal (this development machine), new inodes skip those freed
+    in the last one to six minutes, and creating files near a large recent delete (the test
+    suite, or the previous bench run's clean-up) took 0.4-0.6 s per 1,000 instead of 0.06-0.1 s.
+    The probe's files are left in place (deleting them would cause what it measures)."""
+    probe = Path(tempfile.mkdtemp(prefix="file-probe-", dir=folder))
+    started = time.perf_counter()
+    for n in range(count):
+        (probe / f"{n:04d}-probe@example.org.eml").write_bytes(b"x" * 1500)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="startup,poll,send,dryrun", help="comma-separated: startup,poll,send,dryrun")
     parser.add_argument("--pairs", type=int, default=5, help="A/B pairs per comparison (start-up: at least 10)")
     parser.add_argument("--send-count", type=int, default=1000)
     parser.add_argument("--dryrun-count", type=int, default=10_000)
+    parser.add_argument("--work", type=Path, default=WORK, help=f"where the scratch folders go (default {WORK})")
     args = parser.parse_args()
     # Byte-compile outreach first, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (or a
     # read-only checkout), every timed process would otherwise compile its modules again (~0.1 s).
     compileall.compile_dir(str(ROOT / "outreach"), quiet=1)
-    WORK.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="command-bench-", dir=WORK))
+    args.work.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="command-bench-", dir=args.work))
+    print(f"this disk: creating 1,000 files took {file_creation_probe(scratch) * 1000:.0f} ms "
+          "(60-100 ms when healthy; see file_creation_probe)\n", flush=True)
     try:
         for part in args.parts.split(","):
             if part == "startup":

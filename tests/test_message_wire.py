@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 
-from outreach.mail.message import POLICY, load_attachment
+from outreach.mail.message import POLICY, POLICY_UTF8, load_attachment
 from tests.test_message import PDF, build
 
 ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
@@ -70,13 +70,19 @@ def test_every_message_gets_its_own_boundaries(tmp_path):
 
 
 def test_the_bytes_are_what_the_email_package_writes(tmp_path):
-    """as_bytes writes an attachment's body as one pre-encoded block; the result is the email
-    package's own output, byte for byte, with or without HTML and attachments."""
+    """as_bytes writes an attachment's body as one pre-encoded block and an ASCII text body
+    directly; the result is the email package's own output, byte for byte, with or without HTML
+    and attachments, for plain, non-ASCII, long-lined and From-led bodies, with either policy."""
     path = tmp_path / "Currículo.pdf"
     path.write_bytes(PDF * 40)  # several hundred base64 lines
     for kwargs in ({"html": "<p>Dear Dr. Okafor</p>", "attachments": [load_attachment(path)]},
                    {"attachments": [load_attachment(path), load_attachment(path, filename="CV – Ada.pdf")]},
-                   {"html": "<p>Estimada Dra. Peña</p>"}, {}):
+                   {"html": "<p>Estimada Dra. Peña</p>"}, {},
+                   {"text": "Dear Dr. Okafor,\n\nFrom Lagos, with thanks.\n.\nAda\n"},
+                   {"text": "Dear Dr. Okafor,\n\n" + "a long line of plain words " * 40 + "\n"},
+                   {"text": "Dear Dr. Peña,\n\n" + "una línea muy larga " * 40 + "\n", "html": "<p>" + "x" * 2000 + "</p>"},
+                   {"to_address": "zoë@hospital.example.org", "text": "Dear Dr. Zoë,\nFrom Lagos.\n"}):
         rendered = build(**kwargs)
-        assert rendered.as_bytes() == rendered.message.as_bytes(policy=POLICY)
+        written_by_the_package = rendered.message.as_bytes(policy=POLICY_UTF8 if rendered.smtputf8 else POLICY)
+        assert rendered.as_bytes() == written_by_the_package, kwargs
     assert b"Content-Transfer-Encoding: base64" in build(attachments=[load_attachment(path)]).as_bytes()

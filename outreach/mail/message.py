@@ -18,13 +18,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email import policy as email_policy
-from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import encode_rfc2231, format_datetime, make_msgid, quote
 from functools import cache, cached_property
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +36,7 @@ from outreach.mail.headers import (  # noqa: F401 (re-exported)
     make_address,
     parse_address_list,
 )
-
-# SMTP line endings. Headers are stored already encoded and folded by the email package's own
-# encoders (formataddr, Header, encode_rfc2231), so the policy must not re-fold them.
-POLICY = email_policy.SMTP.clone(refold_source="none")
-# Messages to an address with non-ASCII before the @ (RFC 6531/6532, sent only with SMTPUTF8):
-# their address headers are UTF-8, so they are written with utf8=True.
-POLICY_UTF8 = POLICY.clone(utf8=True)
+from outreach.mail.wire import POLICY, POLICY_UTF8, wire_bytes  # noqa: F401 (POLICY_UTF8 re-exported)
 
 
 @dataclass(frozen=True)
@@ -74,24 +65,7 @@ class RenderedMessage:
 
     def as_bytes(self) -> bytes:
         """The exact RFC 5322 bytes that would be sent (what EmailMessage.as_bytes writes)."""
-        buffer = BytesIO()
-        _Generator(buffer, mangle_from_=False, policy=POLICY_UTF8 if self.smtputf8 else POLICY).flatten(self.message)
-        return buffer.getvalue()
-
-
-class _Generator(BytesGenerator):
-    """The email package's writer, except that an attachment's body, the same in every message,
-    is written as one block of bytes encoded once: written line by line, a CV's base64 took
-    more than half of writing each message."""
-
-    def _handle_text(self, msg: Any) -> None:
-        encoded = getattr(msg, "encoded_body", None)
-        if encoded is None or self._NL != "\r\n":  # type: ignore[attr-defined]
-            super()._handle_text(msg)  # type: ignore[misc]
-            return
-        self._fp.write(encoded)  # type: ignore[attr-defined]
-
-    _writeBody = _handle_text  # what the generator calls for a non-text part (an attachment)
+        return wire_bytes(self.message, utf8=self.smtputf8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +94,7 @@ class Attachment:
 
     @cached_property
     def base64_crlf(self) -> bytes:
-        """The encoded body as written on the wire (CRLF line ends), for _Generator."""
+        """The encoded body as written on the wire (CRLF line ends), for wire.py's writer."""
         return self.base64.replace("\n", "\r\n").encode("ascii")
 
     @cached_property
@@ -386,7 +360,7 @@ def _attachment_part(attachment: Attachment) -> MIMEPart:
     """The base64 part of a file whose name _checked_headers has checked."""
     content_type, disposition = attachment.headers
     part = _fill(MIMEPart(policy=POLICY), content_type, "base64", attachment.base64, ("Content-Disposition", disposition))
-    part.encoded_body = attachment.base64_crlf  # type: ignore[attr-defined]  # read by _Generator
+    part.encoded_body = attachment.base64_crlf  # type: ignore[attr-defined]  # read by wire.py's writer
     return part
 
 
