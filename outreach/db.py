@@ -193,9 +193,9 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Database
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise OutreachError(f"{path}: folder {path.parent} does not exist; create it or pass another --db")
-    # check_same_thread=False: the send run commits on a worker thread while the event loop
-    # talks to the server (sending/run.py); the connection is never used by two threads at once.
-    db = Database(sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False))
+    # sqlite3's check that one thread uses the connection stays on: the send run does its db work
+    # on the event loop's thread (sending/next_turn.py), and a helper thread touching it fails loudly.
+    db = Database(sqlite3.connect(str(path), timeout=busy_timeout))
     db.execute("PRAGMA recursive_triggers = ON")  # as sqlite-utils sets it
     db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
     db.execute("PRAGMA journal_mode = WAL")
