@@ -4,9 +4,9 @@ The durable outbox (outbox.py) records each message before and after its SMTP tr
 mail/smtp.py holds the conversation and what each server reply means; this module decides, for
 each message in turn, when it may go and what its outcome means for the run. When the next
 message may go at once, the previous message's outcome and its "sending" mark are written in
-one transaction while the server answers its MAIL FROM, committed while it answers RCPT TO, and
-are on disk before its DATA (`Run._record_sent`, next_turn.py, `Run._before_data`); the next contact's check
-and frozen file are read during this message's DATA (look_ahead.py).
+one transaction while the server answers its MAIL FROM, committed while it answers RCPT TO,
+and on disk before its DATA (`Run._record_sent`, next_turn.py, `Run._before_data`); the next
+contact's check and frozen file are read during this message's DATA (look_ahead.py).
 
 What the run does with each outcome, as a careful person would: 4xx -> retry later with
 exponential backoff; 5xx on a recipient -> hard bounce, address suppressed; a daily-quota reply ->
