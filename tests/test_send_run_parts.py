@@ -55,6 +55,31 @@ def test_what_is_read_ahead_serves_only_that_message_and_its_file_only_once(tmp_
     assert ahead.frozen(second) is None  # ... and each file once
 
 
+def test_a_look_ahead_runs_on_the_next_turn_unless_dropped_first(tmp_path):
+    """read_soon reads on the event loop's next turn (while the server takes DATA); one dropped
+    before that turn (the reply came first) never reads."""
+    import asyncio
+
+    from outreach.sending.look_ahead import LookAhead
+    from tests.clocks import FakeClock
+
+    _first, second = _messages(2)
+    asked: list[int] = []
+    ahead = LookAhead(lambda message, _now: asked.append(message.id), FakeClock(NOW))
+
+    async def scenario() -> None:
+        ahead.read_soon(second)
+        assert asked == []  # not yet: DATA goes out first
+        await asyncio.sleep(0)
+        assert asked == [1]
+        ahead.read_soon(second)
+        ahead.drop_unread()
+        await asyncio.sleep(0)
+        assert asked == [1]  # dropped: the run asks itself, in order
+
+    asyncio.run(scenario())
+
+
 def test_a_look_ahead_that_fails_keeps_nothing_and_raises_nothing(tmp_path):
     """The look-ahead runs while the current reply is awaited: a problem with the next message
     must not disturb that; the run asks again in its own order and meets it there."""

@@ -167,9 +167,10 @@ class SmtpConnection:
         """One SMTP transaction. Only a connection lost once DATA began leaves the outcome unknown.
 
         `after_mail` runs once the server accepted MAIL FROM (the caller may hand the event loop
-        work for the wait on RCPT TO). `before_data` runs once the recipients are accepted, right before DATA: the last moment at
-        which nothing has been handed over (the caller's check that its record is on disk, or a
-        test hook); if it raises, nothing is handed over and this connection is not reused."""
+        work for the wait on RCPT TO). `before_data` runs once the recipients are accepted, right
+        before DATA: the last moment at which nothing has been handed over (the caller's check that
+        its record is on disk, or a test hook); if it raises, nothing is handed over and this
+        connection is not reused."""
         assert self.client is not None
         client, phase = self.client, "mail"
         utf8 = not all(r.isascii() for r in recipients)  # RFC 6531: only with SMTPUTF8, never downgraded

@@ -355,8 +355,8 @@ def message_bytes(db: Database, settings: Settings, campaign: Mapping[str, Any],
                   before_db: Callable[[], None] = lambda: None) -> bytes:
     """The frozen .eml; if someone deleted or rewrote it, the same message rendered again with
     the recorded Message-ID (the one a later check of the Sent folder looks for). `before_db`
-    runs before the db is read, never for the file alone (the send run waits there for the
-    commit it has in flight)."""
+    runs before the db is read, never for the file alone (the send run settles there the commit
+    it has due: Run.flush)."""
     raw = read_frozen(message.eml_path, message.message_id)
     if raw is not None:
         return raw

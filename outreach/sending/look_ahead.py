@@ -3,10 +3,10 @@
 Between two messages sent back to back, the run asks the db whether the next contact may still
 be written to and reads the next frozen .eml. Done after this message's reply, both sat on the
 critical path, 0.1-0.2 ms of each message's 2-3 ms on a local server. Once this message's
-`sending` commit has landed the db is idle until its reply, so the run schedules `read` on the
-event loop's next turn (Run._before_data), which comes once DATA is on its way and the server is
-busy; a look-ahead that has not run by the reply is dropped (Run.flush). The answers serve that
-one message object only, the file once.
+`sending` commit has landed the db is idle until its reply, so the run asks for `read_soon`
+right before DATA (Run._before_data): it runs on the event loop's next turn, once DATA is on its
+way and the server is busy. A look-ahead that has not run by the reply is dropped (`drop_unread`,
+from Run.flush). The answers serve that one message object only, the file once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from outreach.sending.eml import read_frozen
+from outreach.sending.next_turn import NextTurn
 from outreach.sending.outbox import QueuedMessage
 from outreach.sending.pacing import Clock
 
@@ -35,6 +36,17 @@ class LookAhead:
         self._contact_check = contact_check
         self._clock = clock
         self._ahead: _Ahead | None = None
+        self._due: NextTurn | None = None
+
+    def read_soon(self, following: QueuedMessage) -> None:
+        """`read(following)` on the event loop's next turn."""
+        self._due = NextTurn(lambda: self.read(following))
+
+    def drop_unread(self) -> None:
+        """Forget a `read_soon` that has not run (a no-op once it ran): the run asks itself, in order."""
+        if self._due is not None:
+            self._due.drop()
+            self._due = None
 
     def read(self, following: QueuedMessage) -> None:
         """Ask the contact check and read the frozen file of `following` (an event-loop callback).

@@ -88,15 +88,12 @@ class Run:
         self.candidate: QueuedMessage | None = None  # the message after this one, if known
         self.ahead = LookAhead(self._contact_check, clock)
         self.pending: CommitInTwoTurns | None = None  # a commit due before the next DATA
-        self.reading_ahead: asyncio.Handle | None = None  # the look-ahead, due on the event loop during DATA
 
     def flush(self) -> None:
         """Settle the commit due (now, if the event loop has not run it yet) and drop a look-ahead
         that has not run: before anything else touches the db or the run ends, and before the next
         DATA. A failed commit's error is raised here."""
-        if self.reading_ahead is not None:
-            self.reading_ahead.cancel()  # a no-op once it ran; else the run asks itself, in order
-            self.reading_ahead = None
+        self.ahead.drop_unread()
         if self.pending is not None:
             commit, self.pending = self.pending, None
             commit.settle()
@@ -155,8 +152,8 @@ class Run:
         if message.state != "sending":
             raise OutreachError(f"message {message.message_id} is not recorded as sending (it changed state during the run); "
                                 "stopped before handing it over")
-        if self.candidate is not None:  # on the event loop's next turn: once DATA is on its way
-            self.reading_ahead = asyncio.get_running_loop().call_soon(self.ahead.read, self.candidate)
+        if self.candidate is not None:
+            self.ahead.read_soon(self.candidate)
 
     def _record(self, message: QueuedMessage, outcome: Outcome, data: bytes) -> None:
         self.flush()  # the previous message's commit always lands before this one's
