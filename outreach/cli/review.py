@@ -40,8 +40,9 @@ def review_command(app: App, campaign: str | None, as_json: bool) -> None:
     """Walk the human replies not yet triaged and give each an outcome with one key.
 
     p positive, c call, d declined, o offer, s skip (no outcome; not shown again), n later (shown
-    next time), q quit; Enter takes the suggested outcome when there is one. Other outcomes: `outreach contacts outcome EMAIL OUTCOME`. Without a
-    terminal (a pipe, a script) it lists them and asks nothing; --json lists them as JSON.
+    next time), q quit; Enter takes the suggested outcome when there is one. Other outcomes:
+    `outreach contacts outcome EMAIL OUTCOME`. Without a terminal (a pipe, a script) it lists
+    them and asks nothing; --json lists them as JSON.
 
     \b
     outreach replies poll && outreach replies review
@@ -73,6 +74,8 @@ def _interactive() -> bool:
 
 
 def _walk(app: App, pending: list[triage_stage.PendingReply]) -> int:
+    from outreach.reports.triage import triage  # lazy: `replies poll` loads this module too
+
     done = 0
     for position, item in enumerate(pending, start=1):
         _show(item, position, len(pending))
@@ -88,8 +91,6 @@ def _walk(app: App, pending: list[triage_stage.PendingReply]) -> int:
         if key == "n":
             continue
         outcome = KEYS.get(key)
-        from outreach.reports.triage import triage  # lazy: `replies poll` loads this module too
-
         triage(app.db, item, outcome)
         if item.contact_id is not None:
             thank_introducer(app, item.contact_id, outcome)
