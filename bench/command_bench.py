@@ -250,12 +250,14 @@ def main() -> None:
     compileall.compile_dir(str(ROOT / "outreach"), quiet=1)
     args.work.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="command-bench-", dir=args.work))
-    probe = file_creation_probe(scratch)
-    print(f"this disk: creating 1,000 files took {probe * 1000:.0f} ms (60-100 ms when healthy; see file_creation_probe)", flush=True)
-    if probe > 0.25:
-        print("  slow: the freeze's 1,000 files will cost the send about as much again; on ext4 without a journal this "
-              "passes a few minutes after the last large delete (the test suite, a previous bench run's clean-up)", flush=True)
-    print(flush=True)
+    writes_files = bool({"send", "dryrun"} & set(args.parts.split(",")))  # the parts whose commands write .eml files
+    if writes_files:
+        probe = file_creation_probe(scratch)
+        print(f"this disk: creating 1,000 files took {probe * 1000:.0f} ms (60-100 ms when healthy; see file_creation_probe)", flush=True)
+        if probe > 0.25:
+            print("  slow: the freeze's 1,000 files will cost the send about as much again; on ext4 without a journal this "
+                  "passes a few minutes after the last large delete (the test suite, a previous bench run's clean-up)", flush=True)
+        print(flush=True)
     try:
         for part in args.parts.split(","):
             if part == "startup":
@@ -271,8 +273,9 @@ def main() -> None:
             print(flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        print("(scratch deleted: on ext4 without a journal, creating files near it stays slow for a few minutes; "
-              "wait before the next run, or pass another --work)")
+        if writes_files:
+            print("(scratch deleted: on ext4 without a journal, creating files near it stays slow for a few minutes; "
+                  "wait before the next run, or pass another --work)")
 
 
 if __name__ == "__main__":
